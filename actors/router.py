@@ -1,0 +1,67 @@
+"""Routes batches and queries to the feature-shard actors by consistent hashing.
+
+Shared by every collector and by the Serve ingress, so there is one place that
+knows how targets map to shards.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import ray
+
+from actors.feature_shard import shard_name
+from aiops.features.hashring import HashRing
+from aiops.settings import Settings
+from aiops.telemetry.batch import SampleBatch
+
+
+class ShardRouter:
+    def __init__(self, settings: Settings, shards: list[Any] | None = None) -> None:
+        self.settings = settings
+        self.ring = HashRing(settings.store.num_shards, settings.store.virtual_nodes)
+        self._shards = shards
+
+    @property
+    def shards(self) -> list[Any]:
+        if self._shards is None:
+            ns = self.settings.ray.namespace
+            self._shards = [ray.get_actor(shard_name(i), namespace=ns) for i in range(self.settings.store.num_shards)]
+        return self._shards
+
+    def split_many(self, batches: list[SampleBatch]) -> dict[int, list[SampleBatch]]:
+        per_shard: dict[int, list[SampleBatch]] = {}
+        for b in batches:
+            for shard, sub in self.ring.split(b).items():
+                per_shard.setdefault(shard, []).append(sub)
+        return per_shard
+
+    def ingest_refs(self, batches: list[SampleBatch]) -> list[ray.ObjectRef]:
+        """Fire one ingest call per shard; the caller awaits or ray.get()s the refs."""
+        return [self.shards[s].ingest_many.remote(subs) for s, subs in self.split_many(batches).items()]
+
+    async def ingest(self, batches: list[SampleBatch]) -> dict[str, int]:
+        """Store batches on their shards; raises if any shard failed (nothing may be acknowledged)."""
+        totals = {"accepted": 0, "rejected": 0, "duplicates": 0}
+        for r in await asyncio.gather(*self.ingest_refs(batches)):
+            for k in totals:
+                totals[k] += r[k]
+        return totals
+
+    def owner(self, target_id: str) -> Any:
+        return self.shards[self.ring.shard_for(target_id)]
+
+    async def get_features(self, target_id: str, window_s: float | None = None, at: float | None = None) -> dict | None:
+        return await self.owner(target_id).get_features.remote(target_id, window_s, at)
+
+    async def list_targets(self) -> list[dict[str, Any]]:
+        parts = await asyncio.gather(*(s.list_targets.remote() for s in self.shards))
+        return [t for part in parts for t in part]
+
+    async def shard_stats(self, timeout_s: float = 5.0) -> list[dict[str, Any] | None]:
+        async def one(s: Any) -> dict[str, Any] | None:
+            try:
+                return await asyncio.wait_for(s.stats.remote(), timeout_s)
+            except Exception:
+                return None
+        return list(await asyncio.gather(*(one(s) for s in self.shards)))

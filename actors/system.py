@@ -1,0 +1,107 @@
+"""Starts, supervises and stops the whole engine on a Ray cluster.
+
+Used by `aiops up`, the benchmarks and the integration tests, so all three run the
+same actors with the same names (feature-shard-N, collector-*, aiops-api).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+from ray import serve
+
+from actors.collectors import LogTailer, NatsCollector, PrometheusCollector, SimulatorCollector, remote
+from actors.feature_shard import FeatureShardActor, shard_name
+from actors.serve_app import COLLECTOR_PREFIX, start_serve
+from aiops.settings import Settings
+
+
+def init_ray(settings: Settings, **overrides: Any) -> Any:
+    """Start a local cluster or attach to one (settings.ray.address)."""
+    if ray.is_initialized():
+        return None
+    cfg = settings.ray
+    kwargs: dict[str, Any] = {"namespace": cfg.namespace, "log_to_driver": False}
+    if cfg.address:
+        kwargs["address"] = cfg.address
+    else:
+        kwargs.update(num_cpus=cfg.num_cpus, object_store_memory=cfg.object_store_memory,
+                      include_dashboard=True, dashboard_host="127.0.0.1")
+    kwargs.update(overrides)
+    return ray.init(**kwargs)
+
+
+@dataclass
+class System:
+    settings: Settings
+    shards: list[Any] = field(default_factory=list)
+    collectors: dict[str, Any] = field(default_factory=dict)
+    _runs: dict[str, Any] = field(default_factory=dict)
+    url: str | None = None
+
+    def start_shards(self) -> None:
+        s = self.settings
+        self.shards = [
+            FeatureShardActor.options(name=shard_name(i), namespace=s.ray.namespace, num_cpus=s.ray.actor_num_cpus,
+                                      get_if_exists=True).remote(i, s)
+            for i in range(s.store.num_shards)
+        ]
+        ray.get([sh.ping.remote() for sh in self.shards], timeout=120)
+
+    def start_collectors(self, run: bool = True) -> None:
+        s = self.settings
+        wanted: list[tuple[str, type]] = []
+        if s.simulator.enabled:
+            wanted.append((f"{COLLECTOR_PREFIX}simulator", SimulatorCollector))
+        if s.nats.url:
+            wanted.append((f"{COLLECTOR_PREFIX}nats", NatsCollector))
+        if s.prometheus.url and s.prometheus.queries:
+            wanted.append((f"{COLLECTOR_PREFIX}prometheus", PrometheusCollector))
+        if s.logs:
+            wanted.append((f"{COLLECTOR_PREFIX}logs", LogTailer))
+        for name, cls in wanted:
+            self.collectors[name] = remote(cls, s, name)
+        if run:
+            for name in self.collectors:
+                self._runs[name] = self.collectors[name].run.remote()
+
+    def start(self, serve_api: bool = True, run_collectors: bool = True) -> "System":
+        self.start_shards()
+        self.start_collectors(run_collectors)
+        if serve_api:
+            self.url = start_serve(self.settings)
+        return self
+
+    def supervise(self) -> list[str]:
+        """Restart the run loop of any collector whose actor restarted; returns their names."""
+        restarted = []
+        ready, _ = ray.wait(list(self._runs.values()), timeout=0, num_returns=len(self._runs)) if self._runs else ([], [])
+        for name, ref in list(self._runs.items()):
+            if ref in ready:
+                try:
+                    ray.get(ref)
+                except Exception:
+                    pass
+                self._runs[name] = self.collectors[name].run.remote()
+                restarted.append(name)
+        return restarted
+
+    def stop(self) -> None:
+        for h in self.collectors.values():
+            try:
+                ray.get(h.stop.remote(), timeout=5)
+            except Exception:
+                pass
+        if self.url:
+            try:
+                serve.delete(self.settings.serve.app_name)
+            except Exception:
+                pass
+        for h in [*self.collectors.values(), *self.shards]:
+            ray.kill(h, no_restart=True)
+        self.collectors.clear()
+        self._runs.clear()
+        self.shards = []
+        time.sleep(0.2)

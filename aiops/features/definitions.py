@@ -1,0 +1,123 @@
+"""Feature definitions: what to compute from which metric over which window.
+
+Loaded from configs/features.yaml and validated as a set (unknown aggregations,
+dangling or cyclic dependencies are errors that name the feature).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from aiops.features.aggregations import AGGREGATIONS, DERIVED
+from aiops.settings import ConfigError, load_yaml
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | float | int) -> float:
+    """'5m' -> 300.0; plain numbers are seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError("duration must be positive")
+        return float(value)
+    m = _DURATION.match(str(value).strip())
+    if not m:
+        raise ValueError(f"bad duration {value!r}: use e.g. 30s, 5m, 1h")
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+class FeatureDefinition(BaseModel):
+    """One windowed feature over one metric (or derived from other features)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    type: str = Field("float", pattern="^(float|int)$")
+    source: str = Field("", description="metric name; empty for derived features")
+    aggregation: str
+    window: str | float = "5m"
+    update_frequency: str | float = "10s"
+    importance: float = Field(0.5, ge=0, le=1)
+    dependencies: tuple[str, ...] = ()
+    params: dict[str, float | bool] = Field(default_factory=dict)
+    target_types: tuple[str, ...] = ("host", "vm")
+    description: str = ""
+
+    @field_validator("window", "update_frequency")
+    @classmethod
+    def _duration(cls, v: str | float) -> str | float:
+        parse_duration(v)
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "FeatureDefinition":
+        if self.aggregation in DERIVED:
+            if len(self.dependencies) != 2:
+                raise ValueError(f"{self.aggregation} needs exactly two dependencies")
+        elif self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {self.aggregation!r}; one of {sorted(AGGREGATIONS) + list(DERIVED)}")
+        elif not self.source:
+            raise ValueError("source metric is required")
+        return self
+
+    @property
+    def window_s(self) -> float:
+        return parse_duration(self.window)
+
+    @property
+    def derived(self) -> bool:
+        return self.aggregation in DERIVED
+
+
+def order_definitions(defs: Iterable[FeatureDefinition]) -> list[FeatureDefinition]:
+    """Topological order so dependencies compute first; errors name the culprit."""
+    by_name: dict[str, FeatureDefinition] = {}
+    for d in defs:
+        if d.name in by_name:
+            raise ConfigError(f"feature {d.name}: defined twice")
+        by_name[d.name] = d
+    ordered: list[FeatureDefinition] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise ConfigError(f"feature {name}: dependency cycle {' -> '.join(chain + (name,))}")
+        state[name] = 1
+        for dep in by_name[name].dependencies:
+            if dep not in by_name:
+                raise ConfigError(f"feature {name}: depends on unknown feature {dep!r}")
+            visit(dep, chain + (name,))
+        state[name] = 2
+        ordered.append(by_name[name])
+
+    for n in by_name:
+        visit(n, ())
+    return ordered
+
+
+def parse_definitions(items: Any, origin: str) -> list[FeatureDefinition]:
+    if not isinstance(items, list):
+        raise ConfigError(f"{origin}: 'features' must be a list")
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(FeatureDefinition.model_validate(item))
+        except ValidationError as exc:
+            name = item.get("name", f"#{i}") if isinstance(item, dict) else f"#{i}"
+            msgs = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'feature'}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"{origin}: feature {name}: {msgs}") from None
+    return order_definitions(out)
+
+
+def load_definitions(path: Path) -> list[FeatureDefinition]:
+    """Load and validate configs/features.yaml."""
+    data = load_yaml(path)
+    if not isinstance(data, dict) or "features" not in data:
+        raise ConfigError(f"{path}: expected a mapping with a 'features' list")
+    return parse_definitions(data["features"], str(path))

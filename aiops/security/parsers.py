@@ -1,0 +1,167 @@
+"""Parser registry and file readers: any supported input → :class:`SecurityEvent` or a counted rejection.
+
+Each format parser takes one record (a text line or a decoded JSON object) and either returns
+an event, a list of events (auditd releases a record group at once), None (a valid record
+that carries no event), or raises :class:`ParseError` with a short machine-readable reason.
+``parse_records`` / ``parse_file`` wrap that contract so callers never see an exception
+from bad input: they get events, and the :class:`RejectionCounter` gets (source, reason).
+"""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from aiops.security.events import Rejection, RejectionCounter, SecurityEvent
+
+
+class ParseError(ValueError):
+    """A record could not be parsed; ``reason`` is a short stable label used for counting."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+RecordParser = Callable[[Any], "SecurityEvent | list[SecurityEvent] | None"]
+
+# Formats whose records are JSON objects (one per line, a JSON array, or concatenated objects).
+JSON_FORMATS = {"windows", "sysmon", "cloudtrail", "zeek", "novacron", "vmconnection", "azure_syslog"}
+
+
+def _registry(year: int | None = None) -> dict[str, RecordParser]:
+    # Imported lazily so each parser module can import ParseError from here without a cycle.
+    from aiops.security import parsers_cloud, parsers_linux, parsers_windows
+
+    return {
+        "sshd": parsers_linux.AuthSyslogParser(year),
+        "auth": parsers_linux.AuthSyslogParser(year),
+        "auditd": parsers_linux.AuditdParser(),
+        "azure_syslog": parsers_linux.parse_azure_syslog,
+        "windows": parsers_windows.parse_windows_event,
+        "sysmon": parsers_windows.parse_windows_event,
+        "cloudtrail": parsers_cloud.parse_cloudtrail,
+        "zeek": parsers_cloud.parse_zeek,
+        "novacron": parsers_cloud.parse_novacron_audit,
+        "vmconnection": parsers_cloud.parse_vmconnection,
+    }
+
+
+def get_parser(fmt: str, year: int | None = None) -> RecordParser:
+    """The record parser for ``fmt``; a fresh instance for stateful ones (auditd groups lines).
+
+    ``year`` completes BSD syslog timestamps, which carry none (default: current UTC year).
+    """
+    reg = _registry(year)
+    if fmt not in reg:
+        raise KeyError(f"unknown security log format {fmt!r}; known: {sorted(reg)}")
+    return reg[fmt]
+
+
+def formats() -> list[str]:
+    return sorted(_registry())
+
+
+def parse_records(
+    fmt: str, records: Iterable[Any], rejections: RejectionCounter | None = None, year: int | None = None
+) -> Iterator[SecurityEvent]:
+    """Parse records one by one; bad ones are counted in ``rejections`` and skipped."""
+    parser = get_parser(fmt, year)
+    rej = rejections if rejections is not None else RejectionCounter()
+    for n, rec in enumerate(records, 1):
+        try:
+            ev = parser(rec)
+        except ParseError as exc:
+            rej.add(Rejection(fmt, exc.reason, n, _sample(rec)))
+            continue
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # Unexpected shapes must be counted, not crash the stream.
+            rej.add(Rejection(fmt, f"malformed:{type(exc).__name__}", n, _sample(rec)))
+            continue
+        if isinstance(ev, list):
+            yield from ev
+        elif ev is not None:
+            yield ev
+    flush = getattr(parser, "flush", None)
+    if flush is not None:
+        yield from flush()
+
+
+def _sample(rec: Any) -> str:
+    s = rec if isinstance(rec, str) else repr(rec)
+    return s[:200]
+
+
+def iter_json_records(text: str) -> Iterator[Any]:
+    """Yield JSON values from JSON-lines, a JSON array, or concatenated objects.
+
+    Undecodable fragments are yielded as ``_BadJSON`` markers so they are counted, not lost.
+    """
+    dec = json.JSONDecoder()
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i] in " \t\r\n,":
+            i += 1
+        if i >= n:
+            break
+        try:
+            obj, j = dec.raw_decode(text, i)
+        except json.JSONDecodeError as exc:
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            yield _BadJSON(text[i:end], str(exc))
+            i = end + 1
+            continue
+        if isinstance(obj, list) and i == 0:
+            yield from obj
+        else:
+            yield obj
+        i = j
+
+
+class _BadJSON(str):
+    """A text fragment that failed to decode as JSON (the parsers reject it with reason bad_json)."""
+
+    def __new__(cls, text: str, err: str) -> "_BadJSON":
+        obj = super().__new__(cls, text)
+        obj.err = err  # type: ignore[attr-defined]
+        return obj
+
+
+def require_mapping(rec: Any) -> dict[str, Any]:
+    """JSON-format parsers accept a dict or a JSON text line; anything else is a rejection."""
+    if isinstance(rec, _BadJSON):
+        raise ParseError("bad_json", rec.err)  # type: ignore[attr-defined]
+    if isinstance(rec, (str, bytes)):
+        try:
+            rec = json.loads(rec)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ParseError("bad_json", str(exc)) from None
+    if not isinstance(rec, dict):
+        raise ParseError("not_an_object", type(rec).__name__)
+    return rec
+
+
+def read_text_members(path: Path) -> Iterator[tuple[str, str]]:
+    """(name, text) for a plain file or each non-binary member of a zip archive."""
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.is_dir() or info.filename.endswith((".pcap", ".pcapng")):
+                    continue
+                with zf.open(info) as fh:
+                    yield info.filename, io.TextIOWrapper(fh, encoding="utf-8", errors="replace").read()
+    else:
+        yield path.name, path.read_text(encoding="utf-8", errors="replace")
+
+
+def parse_file(
+    fmt: str, path: Path | str, rejections: RejectionCounter | None = None, year: int | None = None
+) -> Iterator[SecurityEvent]:
+    """Parse a log file (or zip of files) in format ``fmt``."""
+    path = Path(path)
+    for _name, text in read_text_members(path):
+        records: Iterable[Any] = iter_json_records(text) if fmt in JSON_FORMATS else text.splitlines()
+        yield from parse_records(fmt, records, rejections, year)

@@ -1,0 +1,117 @@
+"""Detection pipeline: events → Sigma detections → correlations → suppressions → alerts.
+
+Also holds the validated schema of ``configs/security.yaml`` (rule folders, minimum level,
+suppressions). The pipeline is plain Python; the lead's Ray actor wraps one instance.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aiops.security.events import Alert, SecurityEvent
+from aiops.security.sigma_correlation import CorrelationEngine
+from aiops.security.sigma_rules import RuleSet, SigmaEngine, load_rules
+from aiops.security.suppression import Suppression, SuppressionStore
+from aiops.settings import PROJECT_ROOT, ConfigError, Settings, load_yaml
+
+DEFAULT_SECURITY_CONFIG = PROJECT_ROOT / "configs" / "security.yaml"
+
+
+class RulesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dirs: tuple[str, ...] = Field(("security/sigma/rules",), description="Sigma folders relative to Settings.data_dir")
+    optional_data_dirs: tuple[str, ...] = Field((), description="like data_dirs, silently skipped when absent")
+    project_dirs: tuple[str, ...] = Field(("configs/rules",), description="our own rules, relative to the project root")
+    min_level: str = Field("informational", pattern="^(informational|low|medium|high|critical)$")
+
+
+class SecurityConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: RulesConfig = RulesConfig()
+    prefilter: bool = Field(True, description="literal index pre-filter (False = evaluate every applicable rule)")
+    syslog_year: int | None = Field(None, description="year for BSD syslog timestamps; None = current UTC year")
+    suppressions: tuple[Suppression, ...] = ()
+
+    def rule_paths(self, settings: Settings) -> list[Path]:
+        """Configured rule folders resolved to absolute paths (optional ones only if present)."""
+        paths = [settings.data_dir / p for p in self.rules.data_dirs]
+        paths += [settings.data_dir / p for p in self.rules.optional_data_dirs if (settings.data_dir / p).exists()]
+        paths += [p if (p := Path(d)).is_absolute() else PROJECT_ROOT / d for d in self.rules.project_dirs]
+        return paths
+
+
+def load_security_config(path: Path | str | None = None) -> SecurityConfig:
+    """Read and validate ``configs/security.yaml``; errors name the offending key."""
+    p = Path(path) if path else DEFAULT_SECURITY_CONFIG
+    data = load_yaml(p) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping")
+    try:
+        return SecurityConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{p}: invalid security configuration"]
+        for err in exc.errors():
+            lines.append(f"  {'.'.join(str(x) for x in err['loc'])}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+class DetectionPipeline:
+    """Runs every event through Sigma rules, correlations and suppressions; keeps per-rule counts."""
+
+    def __init__(self, ruleset: RuleSet, suppressions: SuppressionStore | None = None, prefilter: bool = True) -> None:
+        self.ruleset = ruleset
+        self.engine = SigmaEngine(ruleset, prefilter=prefilter)
+        self.correlator = CorrelationEngine(ruleset.correlations)
+        self.suppressions = suppressions or SuppressionStore()
+        self._silent = self.correlator.silent_rules()
+        self.alert_counts: Counter[str] = Counter()
+        self.hit_counts: Counter[str] = Counter()
+        self.suppressed_total = 0
+
+    @classmethod
+    def from_config(cls, cfg: SecurityConfig | None = None, settings: Settings | None = None) -> "DetectionPipeline":
+        cfg = cfg or load_security_config()
+        settings = settings or Settings()
+        rs = load_rules(cfg.rule_paths(settings), min_level=cfg.rules.min_level)
+        return cls(rs, SuppressionStore(s.model_copy() for s in cfg.suppressions), prefilter=cfg.prefilter)
+
+    def process(self, ev: SecurityEvent) -> list[Alert]:
+        """Alerts raised by one event (detections not silenced by correlations, plus completed correlations)."""
+        out: list[Alert] = []
+        for r in self.engine.match(ev):
+            self.hit_counts[r.id] += 1
+            a = Alert(rule_id=r.id, rule_name=r.name, title=r.title, level=r.level,
+                      timestamp=ev.timestamp, tags=r.tags, event=ev)
+            if r.id not in self._silent and (r.name is None or r.name not in self._silent):
+                out.append(a)
+            out.extend(self.correlator.observe(a))
+        kept = []
+        for a in out:
+            if self.suppressions.check(a) is None:
+                kept.append(a)
+                self.alert_counts[a.rule_id] += 1
+            else:
+                self.suppressed_total += 1
+        return kept
+
+    def process_many(self, events: Iterable[SecurityEvent]) -> list[Alert]:
+        out: list[Alert] = []
+        for ev in events:
+            out.extend(self.process(ev))
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **self.engine.stats(),
+            "rules": len(self.ruleset.rules),
+            "correlations": len(self.correlator.rules),
+            "load_errors": len(self.ruleset.errors),
+            "alerts": sum(self.alert_counts.values()),
+            "suppressed": self.suppressed_total,
+            "suppressions": self.suppressions.counts(),
+        }

@@ -1,0 +1,186 @@
+"""One typed settings object for the whole engine.
+
+Everything that varies between a laptop and a cluster lives here and is passed in
+explicitly; nothing reads configuration from module globals. YAML files are
+validated on load and errors name the offending key.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "aiops.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or invalid; the message says where."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RaySettings(_Strict):
+    address: str | None = Field(None, description="None starts a local cluster; 'auto' or 'ray://host:10001' attaches")
+    namespace: str = "aiops"
+    num_cpus: int | None = None
+    object_store_memory: int | None = 300 * 1024 * 1024
+    actor_num_cpus: float = Field(0.1, gt=0, le=8, description="CPU reserved by each collector/shard actor")
+
+
+class StoreSettings(_Strict):
+    num_shards: int = Field(2, ge=1, le=256)
+    virtual_nodes: int = Field(64, ge=1, le=4096, description="consistent-hash points per shard")
+    max_points_per_series: int = Field(8640, ge=16, le=10_000_000, description="ring size (24 h at 10 s)")
+    features_file: Path = PROJECT_ROOT / "configs" / "features.yaml"
+    default_window_s: float = Field(300.0, gt=0)
+
+
+class RedisSettings(_Strict):
+    url: str | None = Field(None, description="redis://host:port/db; None keeps shards in memory only")
+    ttl_s: int = Field(86_400, ge=60)
+    snapshot_every_batches: int = Field(200, ge=1, description="compact the write-ahead log after this many batches")
+    key_prefix: str = "aiops"
+
+
+class NatsSettings(_Strict):
+    url: str | None = Field(None, description="nats://host:4222; None disables the JetStream collector")
+    stream: str = "AIOPS"
+    subject_prefix: str = Field("aiops", pattern=r"^[A-Za-z0-9_-]+$", description="consumes <prefix>.metrics.>, .logs.>, .events.>")
+    durable: str = "aiops-collector"
+    fetch_batch: int = Field(256, ge=1, le=10_000)
+    ack_wait_s: float = Field(10.0, gt=0)
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        return tuple(f"{self.subject_prefix}.{kind}.>" for kind in ("metrics", "logs", "events"))
+
+    def kind_of(self, subject: str) -> tuple[str, str]:
+        """'aiops.logs.host-7' -> ('logs', 'host-7'): message kind and the rest of the subject."""
+        rest = subject[len(self.subject_prefix) + 1 :]
+        kind, _, tail = rest.partition(".")
+        return kind, tail
+
+
+class PrometheusQuery(_Strict):
+    metric: str
+    promql: str
+    target_label: str = "instance"
+    target_template: str = Field("{value}", description="target id from the label value, e.g. 'host-{value}'")
+
+
+NODE_EXPORTER_QUERIES = (
+    PrometheusQuery(metric="cpu_utilization", promql='1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[1m]))'),
+    PrometheusQuery(metric="memory_pressure", promql="1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes"),
+    PrometheusQuery(metric="network_error_rate",
+                    promql="sum by (instance) (rate(node_network_receive_errs_total[1m]) + rate(node_network_transmit_errs_total[1m]))"),
+    PrometheusQuery(metric="disk_io_latency_ms",
+                    promql="1000 * max by (instance) (rate(node_disk_io_time_seconds_total[1m]) / clamp_min(rate(node_disk_reads_completed_total[1m]) + rate(node_disk_writes_completed_total[1m]), 1))"),
+)
+
+
+class PrometheusSettings(_Strict):
+    url: str | None = None
+    interval_s: float = Field(15.0, gt=0)
+    queries: tuple[PrometheusQuery, ...] = Field(NODE_EXPORTER_QUERIES, description="default: node exporter metrics")
+
+
+class LogSource(_Strict):
+    path: Path
+    target: str | None = Field(None, description="target id for lines that do not name a host")
+    fmt: str = Field("syslog", pattern="^(syslog|bgl)$")
+
+
+class SimulatorSettings(_Strict):
+    enabled: bool = True
+    hosts: int = Field(50, ge=1, le=100_000)
+    vms_per_host: int = Field(6, ge=0, le=200)
+    zones: int = Field(3, ge=1, le=64)
+    racks_per_zone: int = Field(4, ge=1, le=1024)
+    seed: int = 7
+    interval_s: float = Field(10.0, gt=0, description="simulated seconds between samples")
+    speedup: float = Field(1.0, gt=0, description="simulated seconds per wall second; 1 = real time")
+    start_ts: float = Field(1_767_225_600.0, description="simulated epoch start (2026-01-01 UTC)")
+    scenario_rate_per_day: float = Field(0.02, ge=0, description="failure scenarios per host per simulated day")
+    attack_rate_per_day: float = Field(1.0, ge=0, description="attack campaigns per simulated day")
+
+
+class ServeSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    app_name: str = "aiops"
+    ingress_replicas: int = Field(1, ge=1)
+    ingress_num_cpus: float = Field(0.2, gt=0)
+    max_ongoing_requests: int = Field(64, ge=1)
+    max_queued_requests: int = Field(512, ge=1)
+    request_timeout_s: float = Field(30.0, gt=0)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_records_per_request: int = Field(50_000, ge=1)
+
+
+class Settings(_Strict):
+    data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("AIOPS_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data")))
+    ray: RaySettings = RaySettings()
+    store: StoreSettings = StoreSettings()
+    redis: RedisSettings = RedisSettings()
+    nats: NatsSettings = NatsSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
+    logs: tuple[LogSource, ...] = ()
+    simulator: SimulatorSettings = SimulatorSettings()
+    serve: ServeSettings = ServeSettings()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v if v.is_absolute() else (PROJECT_ROOT / v).resolve()
+
+    def with_overrides(self, **dotted: Any) -> "Settings":
+        """Copy with 'section.key' overrides (CLI flags), validated like the file."""
+        data = self.model_dump()
+        for key, value in dotted.items():
+            if value is None:
+                continue
+            node = data
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node[p]
+            node[leaf] = value
+        return _validate(data, "<overrides>")
+
+
+def _validate(data: dict[str, Any], origin: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{origin}: invalid configuration"]
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+            lines.append(f"  {loc}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file, turning I/O and syntax problems into ConfigError."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Load settings from YAML (default configs/aiops.yaml); missing file means defaults."""
+    p = Path(path) if path else DEFAULT_CONFIG
+    if path is None and not p.exists():
+        return Settings()
+    data = load_yaml(p) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping, got {type(data).__name__}")
+    return _validate(data, str(p))

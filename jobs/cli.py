@@ -1,0 +1,137 @@
+"""`aiops` command line: `aiops up` runs the engine, `aiops status` inspects a running one."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from aiops.settings import ConfigError, Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    base = load_settings(args.config)
+    overrides: dict[str, Any] = {
+        "ray.address": getattr(args, "address", None),
+        "redis.url": getattr(args, "redis", None),
+        "nats.url": getattr(args, "nats", None),
+        "prometheus.url": getattr(args, "prometheus", None),
+        "simulator.hosts": getattr(args, "hosts", None),
+        "simulator.speedup": getattr(args, "speedup", None),
+        "serve.port": getattr(args, "port", None),
+        "store.num_shards": getattr(args, "shards", None),
+    }
+    if getattr(args, "no_simulator", False):
+        overrides["simulator.enabled"] = False
+    return base.with_overrides(**overrides)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    from actors.system import System, init_ray
+
+    settings = _settings(args)
+    ctx = init_ray(settings)
+    dashboard = getattr(ctx, "dashboard_url", None) if ctx is not None else None
+    system = System(settings)
+    stopping = {"flag": False}
+
+    def _stop(signum: int, frame: Any) -> None:
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        system.start()
+        print(f"AIOps engine is up ({settings.store.num_shards} feature shards, collectors: {', '.join(system.collectors) or 'none'})")
+        print(f"  API docs:       {system.url}/docs")
+        print(f"  Health:         {system.url}/healthz")
+        print(f"  Metrics:        {system.url}/metrics")
+        print(f"  Ray dashboard:  {'http://' + dashboard if dashboard and not dashboard.startswith('http') else dashboard or 'see your cluster'}")
+        print("Press Ctrl-C to stop.", flush=True)
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while not stopping["flag"] and (deadline is None or time.monotonic() < deadline):
+            for name in system.supervise():
+                print(f"restarted the run loop of {name}", flush=True)
+            time.sleep(1.0)
+    finally:
+        print("shutting down...", flush=True)
+        system.stop()
+        ray.shutdown()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    from actors.router import ShardRouter
+    from actors.serve_app import RayPlatformService
+
+    settings = _settings(args)
+    try:
+        ray.init(address=settings.ray.address or "auto", namespace=settings.ray.namespace, log_to_driver=False)
+    except ConnectionError as exc:
+        print(f"no running Ray cluster found ({exc}); start one with `aiops up`", file=sys.stderr)
+        return 1
+    import asyncio
+
+    service = RayPlatformService(settings)
+    try:
+        shards = asyncio.run(ShardRouter(settings).shard_stats())
+    except ValueError as exc:
+        print(f"no AIOps engine in namespace {settings.ray.namespace!r}: {exc}", file=sys.stderr)
+        return 1
+    collectors = asyncio.run(service.collector_stats())
+    print(f"{'shard':<18}{'targets':>9}{'series':>9}{'points held':>14}{'ingested':>12}{'B/point':>9}")
+    for i, s in enumerate(shards):
+        if s is None:
+            print(f"feature-shard-{i:<4} not answering")
+            continue
+        bpp = f"{s['bytes_per_point']:.1f}" if s["bytes_per_point"] else "-"
+        print(f"feature-shard-{i:<4}{s['targets']:>9}{s['series']:>9}{s['points_held']:>14}{s['points_ingested']:>12}{bpp:>9}")
+    print()
+    print(f"{'collector':<24}{'samples/s':>11}{'stored':>12}{'rejected':>10}{'errors':>8}  last error")
+    for c in collectors:
+        print(f"{c['name']:<24}{c['samples_per_s']:>11}{c['samples_stored']:>12}{sum(c['rejections'].values()):>10}{c['errors']:>8}  {c['last_error'] or ''}")
+    ray.shutdown()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aiops", description="NovaCron AIOps engine")
+    p.add_argument("--config", help="settings YAML (default configs/aiops.yaml)")
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start or attach to Ray and run collectors, shards and the API")
+    up.add_argument("--address", help="Ray cluster: auto or ray://head:10001 (default: start a local one)")
+    up.add_argument("--redis", help="redis://127.0.0.1:6379/0 for persistent shards")
+    up.add_argument("--nats", help="nats://127.0.0.1:4222 to consume JetStream telemetry")
+    up.add_argument("--prometheus", help="http://127.0.0.1:9090 to collect with PromQL")
+    up.add_argument("--hosts", type=int, help="simulated fleet size")
+    up.add_argument("--speedup", type=float, help="simulated seconds per wall second")
+    up.add_argument("--shards", type=int, help="number of feature-store shards")
+    up.add_argument("--port", type=int, help="HTTP port of the API (default 8000)")
+    up.add_argument("--no-simulator", action="store_true", help="do not run the built-in fleet simulator")
+    up.add_argument("--duration", type=float, help="stop after this many seconds (demos, benchmarks)")
+    up.set_defaults(func=cmd_up)
+    st = sub.add_parser("status", help="show shards, points held and ingestion rates")
+    st.add_argument("--address", help="Ray cluster address (default auto)")
+    st.set_defaults(func=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

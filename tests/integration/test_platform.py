@@ -1,0 +1,263 @@
+"""The spine on real parts: a local Ray cluster, Serve, Redis, NATS JetStream, Prometheus."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import ray
+
+from actors.collectors import LogTailer, PrometheusCollector
+from actors.router import ShardRouter
+from actors.system import System
+from aiops.settings import LogSource, Settings
+from tests.conftest import SERVE_PORT
+
+pytestmark = pytest.mark.integration
+
+FAILURE_FEATURES = ["cpu_utilization_mean_5m", "memory_pressure_max_5m", "memory_pressure_trend_1h", "disk_io_latency_p95_5m",
+                    "disk_io_latency_trend_1h", "disk_read_errors_rate_1h", "ecc_errors_count_1h", "temperature_max_5m",
+                    "temperature_trend_30m", "network_error_rate_mean_5m", "response_time_p99_5m"]
+
+
+def _settings(**overrides) -> Settings:
+    ns = f"aiops-it-{uuid.uuid4().hex[:8]}"
+    base = {"ray.namespace": ns, "serve.port": SERVE_PORT, "serve.app_name": "aiops-test", "simulator.hosts": 20,
+            "simulator.vms_per_host": 3, "simulator.speedup": 300.0, "ray.actor_num_cpus": 0.05}
+    base.update(overrides)
+    return Settings().with_overrides(**base)
+
+
+@pytest.fixture
+def system_factory(ray_cluster):
+    started: list[System] = []
+
+    def make(settings: Settings, **kw) -> System:
+        s = System(settings).start(**kw)
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.stop()
+
+
+def _wait(pred, timeout: float, every: float = 0.5, what: str = "condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_api_serves_features_that_move_with_simulated_load(system_factory):
+    system = system_factory(_settings())
+    client = httpx.Client(base_url=system.url, timeout=10)
+
+    def ready():
+        r = client.get("/api/ai/features/host-0003")
+        return r.json() if r.status_code == 200 else None
+
+    first = _wait(ready, 60, what="features of host-0003")
+    for name in FAILURE_FEATURES:
+        assert first["features"][name] is not None, name
+    time.sleep(3)  # ~15 simulated minutes at 300x
+    second = client.get("/api/ai/features/host-0003").json()
+    assert second["as_of"] > first["as_of"]
+    assert second["features"]["cpu_utilization_mean_5m"] != first["features"]["cpu_utilization_mean_5m"]
+    targets = client.get("/api/ai/targets").json()
+    assert targets["total"] == 20 + sum(1 for t in targets["targets"] if t["target_type"] == "vm") and targets["total"] > 20
+    assert {t["shard"] for t in targets["targets"]} == {0, 1}
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok"
+    assert client.get("/docs").status_code == 200
+    metrics = client.get("/metrics").text
+    assert 'aiops_collector_samples_stored_total{collector="collector-simulator"}' in metrics
+
+
+async def _publish(nats_url: str, subject_prefix: str, messages: list[tuple[str, bytes]]) -> None:
+    import nats
+
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    for subject, payload in messages:
+        await js.publish(f"{subject_prefix}.{subject}", payload)
+    await nc.close()
+
+
+async def _consumer_drained(nats_url: str, stream: str, durable: str) -> bool:
+    import nats
+
+    nc = await nats.connect(nats_url)
+    try:
+        info = await nc.jetstream().consumer_info(stream, durable)
+        return info.num_pending == 0 and info.num_ack_pending == 0
+    finally:
+        await nc.close()
+
+
+async def _delete_stream(nats_url: str, stream: str) -> None:
+    import nats
+
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().delete_stream(stream)
+    except Exception:
+        pass
+    await nc.close()
+
+
+def _wait_consumer(settings: Settings) -> None:
+    _wait(lambda: _try(lambda: asyncio.run(_consumer_drained(settings.nats.url, settings.nats.stream, settings.nats.durable)) or True),
+          60, what="the NATS collector to create its stream and consumer")
+
+
+def _nats_settings(nats_url: str, redis_url: str | None, **extra) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    return _settings(**{"simulator.enabled": False, "nats.url": nats_url, "nats.stream": f"AIOPS_T{tag}",
+                        "nats.subject_prefix": f"aiopst{tag}", "nats.durable": f"dur{tag}", "nats.fetch_batch": 20,
+                        "nats.ack_wait_s": 2.0, "redis.url": redis_url, "redis.key_prefix": f"aiops-t{tag}",
+                        "redis.snapshot_every_batches": 25, **extra})
+
+
+def test_killed_shard_loses_no_acknowledged_sample(system_factory, nats_url, clean_redis):
+    settings = _nats_settings(nats_url, clean_redis)
+    system = system_factory(settings, serve_api=False)
+    n_msgs, per_msg, targets = 400, 50, 40
+    msgs = []
+    for m in range(n_msgs):
+        recs = [{"target_id": f"host-{(m * per_msg + k) % targets:04d}", "ts": 1767225600.0 + m * per_msg + k,
+                 "metrics": {"cpu_utilization": (m + k) % 100 / 100}} for k in range(per_msg)]
+        msgs.append(("metrics.bulk", json.dumps({"records": recs}).encode()))
+    try:
+        _wait_consumer(settings)
+        asyncio.run(_publish(nats_url, settings.nats.subject_prefix, msgs[: n_msgs // 2]))
+        nats_actor = system.collectors["collector-nats"]
+        _wait(lambda: ray.get(nats_actor.stats.remote())["samples_stored"] > 2000, 60, what="ingestion to start")
+        ray.kill(system.shards[0], no_restart=False)  # dies mid-stream, restarts from Redis
+        asyncio.run(_publish(nats_url, settings.nats.subject_prefix, msgs[n_msgs // 2:]))
+        _wait(lambda: asyncio.run(_consumer_drained(nats_url, settings.nats.stream, settings.nats.durable)), 120,
+              what="every message acknowledged")
+        router = ShardRouter(settings, system.shards)
+        per_target: dict[str, list[float]] = {}
+        for t in range(targets):
+            tid = f"host-{t:04d}"
+            owner = system.shards[router.ring.shard_for(tid)]
+            ts, _ = ray.get(owner.get_raw.remote(tid, "cpu_utilization", float("-inf"), float("inf")))
+            per_target[tid] = ts
+        got = sorted(t for v in per_target.values() for t in v)
+        expected = [1767225600.0 + i for i in range(n_msgs * per_msg)]
+        assert got == expected  # every acknowledged sample, exactly once
+        stats = ray.get(system.shards[0].stats.remote())
+        assert stats["persistent"] and stats["restored_points"] > 0  # it really restarted and restored from Redis
+    finally:
+        asyncio.run(_delete_stream(nats_url, settings.nats.stream))
+
+
+def test_bad_nats_and_http_input_is_counted_and_good_records_kept(system_factory, nats_url):
+    settings = _nats_settings(nats_url, None)
+    system = system_factory(settings)
+    good = {"target_id": "host-0100", "ts": 1767225600.0, "metrics": {"cpu_utilization": 0.3}}
+    try:
+        _wait_consumer(settings)
+        asyncio.run(_publish(nats_url, settings.nats.subject_prefix, [
+            ("metrics.a", b"{not json"),
+            ("metrics.a", json.dumps({"records": [good, {**good, "metrics": {"cpu_utilization": "x"}}, {**good, "oops": 1}]}).encode()),
+            ("metrics.a", b'[{"target_id": "host-0101", "ts": 1767225600, "metrics": {"cpu_utilization": Infinity}}]'),
+            ("events.api", json.dumps({"type": "api_call"}).encode()),
+            ("logs.host-0100", b"Jan  1 00:00:01 host-0100 kernel: [1.0] EDAC MC0: 1 CE memory read error on DIMM#0\nrandom text"),
+        ]))
+        client = httpx.Client(base_url=system.url, timeout=10)
+        r = client.post("/api/ai/ingest", json={"records": [{**good, "target_id": "host-0102"}, {"target_id": "host-0102", "ts": -5, "metrics": {"x": 1}}]})
+        assert r.status_code == 200 and r.json()["rejected"][0]["reason"].startswith("ts out of range")
+
+        def counted():
+            text = client.get("/metrics").text
+            want = ['reason="invalid_json"', 'reason="bad_value"', 'reason="unknown_field"', 'reason="missing_field"']
+            return text if all(w in text for w in want) else None
+
+        text = _wait(counted, 30, what="rejections on /metrics")
+        assert 'aiops_ingest_rejections_total{reason="bad_timestamp",source="http"} 1.0' in text
+        assert client.get("/api/ai/features/host-0100").status_code == 200  # the good record beside the bad ones
+        assert client.get("/api/ai/features/host-0102").status_code == 200
+        assert client.get("/api/ai/features/host-0101").status_code == 404  # its only record was bad
+        feats = client.get("/api/ai/features/host-0100").json()["features"]
+        assert feats["ecc_errors_count_1h"] == 1.0  # from the log line
+        shard_alive = [ray.get(s.ping.remote()) for s in system.shards]
+        assert all(shard_alive)
+    finally:
+        asyncio.run(_delete_stream(nats_url, settings.nats.stream))
+
+
+def test_restarted_shard_restores_state_from_redis(system_factory, clean_redis):
+    settings = _settings(**{"simulator.enabled": False, "redis.url": clean_redis, "redis.snapshot_every_batches": 3,
+                            "store.num_shards": 1})
+    system = system_factory(settings, serve_api=False)
+    router = ShardRouter(settings, system.shards)
+    from aiops.telemetry.batch import records_to_batch
+
+    for i in range(10):
+        batch, _ = records_to_batch([{"target_id": "vm-000001", "target_type": "vm", "ts": 1767225600.0 + 10 * i,
+                                      "metrics": {"memory_pressure": 0.5 + i / 100}}])
+        asyncio.run(router.ingest([batch]))
+    before = ray.get(system.shards[0].get_features.remote("vm-000001"))
+    ray.kill(system.shards[0], no_restart=False)
+    after = _wait(lambda: _try(lambda: ray.get(system.shards[0].get_features.remote("vm-000001"), timeout=10)), 60,
+                  what="restarted shard")
+    assert after["features"] == before["features"] and after["target_type"] == "vm"
+
+
+def _try(fn):
+    try:
+        return fn()
+    except Exception:
+        return None
+
+
+def test_prometheus_collector_reads_node_exporter(ray_cluster, system_factory, prometheus_stack):
+    settings = _settings(**{"simulator.enabled": False, "prometheus.url": prometheus_stack, "prometheus.interval_s": 1.0})
+    system = system_factory(settings, serve_api=False)
+    router = ShardRouter(settings, system.shards)
+    collector = PrometheusCollector("collector-prometheus-test", settings, router)
+
+    async def collect():
+        async with httpx.AsyncClient(timeout=5) as client:
+            return await collector.collect_once(client)
+
+    _wait(lambda: asyncio.run(collect()) >= 2, 60, every=1.0, what="PromQL results from node exporter")
+    targets = asyncio.run(router.list_targets())
+    node = [t for t in targets if t["target_id"].startswith("127.0.0.1")]
+    assert node and {"cpu_utilization", "memory_pressure"} <= set(node[0]["metrics"])
+    feats = asyncio.run(router.get_features(node[0]["target_id"]))
+    assert 0 <= feats["features"]["memory_pressure_max_5m"] <= 1
+    assert collector.stats_.as_dict()["errors"] == 0
+
+
+def test_log_tailer_follows_rotation(system_factory, tmp_path: Path):
+    log = tmp_path / "kern.log"
+    log.write_text("")
+    settings = _settings(**{"simulator.enabled": False}).model_copy(update={"logs": (LogSource(path=log),)})
+    system = system_factory(settings, serve_api=False)
+    router = ShardRouter(settings, system.shards)
+    tailer = LogTailer("collector-logs-test", settings, router)
+    line = "Jan  1 00:00:0{i} host-0009 kernel: [1.0] blk_update_request: I/O error, dev sdb, sector {i} op 0x0:(READ) flags 0x0\n"
+    asyncio.run(tailer.poll_once())
+    with open(log, "a") as fh:
+        fh.write(line.format(i=1) + "unrelated line\n" + line.format(i=2)[:30])  # last line half-written
+    assert asyncio.run(tailer.poll_once()) == 1
+    with open(log, "a") as fh:
+        fh.write(line.format(i=2)[30:])
+    assert asyncio.run(tailer.poll_once()) == 1
+    log.rename(tmp_path / "kern.log.1")
+    log.write_text(line.format(i=3) + line.format(i=4))
+    assert asyncio.run(tailer.poll_once()) == 2
+    ts, _ = ray.get(router.owner("host-0009").get_raw.remote("host-0009", "disk_read_errors", float("-inf"), float("inf")))
+    assert len(ts) == 4
+    assert tailer.stats_.lines_ignored == 1

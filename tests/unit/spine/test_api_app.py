@@ -1,0 +1,128 @@
+"""The FastAPI app on an in-memory service: status codes, JSON errors, metrics."""
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from aiops.api.app import create_app
+from aiops.features.definitions import load_definitions
+from aiops.features.shard import ShardState, UnknownTarget
+from aiops.settings import PROJECT_ROOT, ServeSettings
+
+
+class InMemoryService:
+    def __init__(self):
+        self.shard = ShardState(0, load_definitions(PROJECT_ROOT / "configs" / "features.yaml"), 1000)
+        self.healthy = True
+
+    async def ingest(self, batches):
+        r = self.shard.ingest_many(batches)
+        return {"accepted": sum(x.accepted for x in r), "rejected": 0, "duplicates": 0}
+
+    async def get_features(self, target_id, window_s):
+        try:
+            return self.shard.get_features(target_id, window_s)
+        except UnknownTarget:
+            return None
+
+    async def get_historical(self, target_id, start, end, step_s, window_s):
+        try:
+            return self.shard.get_historical_features(target_id, start, end, step_s, window_s)
+        except UnknownTarget:
+            return None
+
+    async def list_targets(self):
+        return self.shard.list_targets()
+
+    async def definitions(self):
+        return [d.model_dump() for d in self.shard.definitions]
+
+    async def register_definition(self, d):
+        self.shard.register_definition(d)
+
+    async def health(self):
+        return {"shards": (self.healthy, "1/1")}
+
+    async def shard_stats(self):
+        return [self.shard.stats()]
+
+    async def collector_stats(self):
+        return [{"name": "collector-test", "samples_stored": 5, "errors": 0, "samples_per_s": 1.0, "rejections": {"bad_value": 2}}]
+
+
+@pytest.fixture
+def client():
+    svc = InMemoryService()
+    c = TestClient(create_app(svc, ServeSettings(max_body_bytes=20_000, max_records_per_request=50)))
+    c.service = svc
+    return c
+
+
+def _records(n, t0=1767225600.0):
+    return [{"target_id": "host-0001", "target_type": "host", "ts": t0 + 10 * i,
+             "metrics": {"cpu_utilization": 0.1 + i / 100, "temperature_c": 50 + i}} for i in range(n)]
+
+
+def test_ingest_then_features_and_targets(client):
+    r = client.post("/api/ai/ingest", json={"records": _records(30)})
+    assert r.status_code == 200 and r.json()["accepted_samples"] == 60 and r.json()["accepted_records"] == 30
+    f = client.get("/api/ai/features/host-0001").json()
+    assert f["features"]["cpu_utilization_mean_5m"] == pytest.approx(0.1 + 14.5 / 100, abs=1e-3)
+    assert client.get("/api/ai/features/host-0001", params={"window": "1m"}).json()["window_s"] == 60
+    t = client.get("/api/ai/targets").json()
+    assert t["total"] == 1 and t["targets"][0]["target_type"] == "host"
+    assert client.get("/api/ai/targets", params={"type": "vm"}).json()["total"] == 0
+    h = client.get("/api/ai/features/host-0001/history", params={"start": 1767225600, "end": 1767225800, "step": "100s"}).json()
+    assert len(h["rows"]) == 3
+
+
+@pytest.mark.parametrize("method, path, kwargs, status, fragment", [
+    ("get", "/api/ai/features/nobody", {}, 404, "unknown target"),
+    ("get", "/api/ai/features/host-0001", {"params": {"window": "ten"}}, 422, "bad duration"),
+    ("get", "/api/ai/targets", {"params": {"type": "router"}}, 422, "type"),
+    ("post", "/api/ai/ingest", {"content": b"{nope"}, 400, "invalid json"),
+    ("post", "/api/ai/ingest", {"json": {"records": [], "extra": 1}}, 422, "unknown field"),
+    ("post", "/api/ai/ingest", {"json": {"records": _records(51)}}, 413, "too many records"),
+    ("post", "/api/ai/ingest", {"content": b"[" + b" " * 30_000 + b"]"}, 413, "payload too large"),
+    ("get", "/api/ai/nothing-here", {}, 404, "Not Found"),
+    ("post", "/api/ai/features/definitions", {"json": {"name": "x", "aggregation": "median", "source": "cpu"}}, 422, "unknown aggregation"),
+])
+def test_errors_are_json_with_right_status(client, method, path, kwargs, status, fragment):
+    r = getattr(client, method)(path, **kwargs)
+    assert r.status_code == status
+    body = r.json()
+    assert body["status"] == status and fragment in body["message"]
+
+
+def test_partial_batch_keeps_good_records_and_counts_reasons(client):
+    recs = _records(3) + [{"target_id": "h2", "ts": 1, "metrics": {"cpu": "NaN"}}, {"target_id": "h3", "metrics": {"cpu": 1}}]
+    r = client.post("/api/ai/ingest", json={"records": recs})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["accepted_records"] == 3 and body["rejected_records"] == 2
+    assert [x["index"] for x in body["rejected"]] == [3, 4]
+    all_bad = client.post("/api/ai/ingest", json=[{"target_id": "h3", "metrics": {"cpu": 1}}])
+    assert all_bad.status_code == 422
+    text = client.get("/metrics").text
+    assert 'aiops_ingest_rejections_total{reason="bad_value",source="http"} 1.0' in text
+    assert 'aiops_ingest_rejections_total{reason="missing_field",source="http"} 2.0' in text
+    assert 'aiops_collector_rejections_total{collector="collector-test",reason="bad_value"} 2.0' in text
+    assert 'aiops_shard_points{shard="0"} 6.0' in text
+    assert "aiops_http_request_duration_seconds_bucket" in text
+
+
+def test_register_definition_and_health(client):
+    r = client.post("/api/ai/features/definitions", json={"name": "cpu_p50_like", "source": "cpu_utilization", "aggregation": "p95", "window": "1m"})
+    assert r.status_code == 201
+    assert "cpu_p50_like" in [d["name"] for d in client.get("/api/ai/features").json()["definitions"]]
+    assert client.get("/healthz").json()["status"] == "ok"
+    client.service.healthy = False
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json()["components"]["shards"]["ok"] is False
+
+
+def test_openapi_documents_the_routes(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for p in ("/api/ai/ingest", "/api/ai/features/{target_id}", "/api/ai/targets", "/healthz", "/metrics"):
+        assert p in paths
+    assert client.get("/docs").status_code == 200
