@@ -36,7 +36,7 @@ class RaySettings(_Strict):
 class StoreSettings(_Strict):
     num_shards: int = Field(2, ge=1, le=256)
     virtual_nodes: int = Field(64, ge=1, le=4096, description="consistent-hash points per shard")
-    max_points_per_series: int = Field(8640, ge=16, le=10_000_000, description="ring size (24 h at 10 s)")
+    max_points_per_series: int = Field(2160, ge=16, le=10_000_000, description="ring size per series (6 h at 10 s)")
     features_file: Path = PROJECT_ROOT / "configs" / "features.yaml"
     default_window_s: float = Field(300.0, gt=0)
 

@@ -58,7 +58,7 @@ def run_instance(inst: VbpInstance, args: argparse.Namespace) -> dict[str, Any]:
         a = fn(inst.sizes, inst.capacity)
         row[name] = check_packing(inst.sizes, inst.capacity, a)
         row[f"{name}_s"] = time.perf_counter() - t0
-    res = solve(inst.sizes, inst.capacity, SearchConfig(time_limit_s=time_box(inst.n, args), seed=args.seed), lb=known.lb if known else None)
+    res = solve(inst.sizes, inst.capacity, SearchConfig(time_limit_s=time_box(inst.n, args), seed=args.seed, exact_fill=not args.no_exact_fill), lb=known.lb if known else None)
     row["ours"] = check_packing(inst.sizes, inst.capacity, res.assignment)
     row["ours_s"] = res.seconds
     row["ours_seed_method"] = res.stats["seed_method"]
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--max-seconds", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--no-exact-fill", action="store_true", help="ablation: drop the exact-fill member from our portfolio")
     p.add_argument("--skip-traces", action="store_true")
     p.add_argument("--trace-seconds", type=float, default=60.0, help="time budget for the trace replays")
     p.add_argument("--out", type=Path, default=PROJECT_ROOT / "results")

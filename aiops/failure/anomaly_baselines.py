@@ -50,42 +50,15 @@ def windowed_gaussian(values: np.ndarray, window: int = 6400, step: int = 100) -
     return out
 
 
-def lagged_embedding(values: np.ndarray, dim: int) -> np.ndarray:
-    """Row ``t`` = values[t-dim+1 .. t]; the first rows repeat the first value (causal padding)."""
-    v = np.asarray(values, dtype=float)
-    pad = np.r_[np.full(dim - 1, v[0] if len(v) else 0.0), v]
-    return np.lib.stride_tricks.sliding_window_view(pad, dim)
-
-
-def rolling_knn_distance(
-    values: np.ndarray, dim: int = 10, k: int = 5, history: int = 1000, block: int = 256
-) -> np.ndarray:
+def rolling_knn_distance(values: np.ndarray, dim: int = 10, k: int = 5, history: int = 1000) -> np.ndarray:
     """Mean distance of the current lagged window to its ``k`` nearest among the past ``history`` windows.
 
-    Values are scaled by the running range seen so far, so the score is comparable
-    across files; the raw distance is then squashed to 0–1 by ``d / (1 + d)``.
+    Windows are scaled by the running range seen so far (see
+    :func:`aiops.failure.anomaly_stream.knn_nonconformity`); the distance is squashed
+    to 0–1 by ``d / (1 + d)`` with no further calibration — the plain baseline our
+    detector adds conformal calibration and the anomaly likelihood to.
     """
-    v = np.asarray(values, dtype=float)
-    n = len(v)
-    lo = np.minimum.accumulate(v)
-    hi = np.maximum.accumulate(v)
-    span = np.where(hi - lo > 0, hi - lo, 1.0)
-    emb = lagged_embedding(v, dim)
-    out = np.zeros(n)
-    for start in range(dim, n, block):
-        stop = min(n, start + block)
-        lo_h = max(0, start - history)
-        ref = emb[lo_h:stop]  # candidates; each query t only uses rows < t - dim + 1 (non-overlapping past)
-        q = emb[start:stop]
-        d = np.sqrt(np.maximum(((q[:, None, :] - ref[None, :, :]) ** 2).sum(-1), 0.0))
-        ts = np.arange(start, stop)[:, None]
-        cand = np.arange(lo_h, stop)[None, :]
-        valid = (cand <= ts - dim) & (cand >= ts - history)
-        d = np.where(valid, d, np.inf)
-        kk = min(k, d.shape[1])
-        part = np.partition(d, kk - 1, axis=1)[:, :kk]
-        part = np.where(np.isfinite(part), part, np.nan)
-        with np.errstate(all="ignore"):
-            m = np.nanmean(part, axis=1) / span[start:stop]
-        out[start:stop] = np.nan_to_num(m / (1.0 + m), nan=0.0)
-    return out
+    from aiops.failure.anomaly_stream import knn_nonconformity
+
+    d = knn_nonconformity(np.asarray(values, dtype=float), dim, k, history)
+    return d / (1.0 + d)

@@ -2,13 +2,12 @@
 
 Pipeline (every step is causal — the score of row ``t`` reads rows ``<= t``):
 
-1. **Raw surprise** in [0, 1] from an ensemble of cheap predictors, each turned
-   into a conformal p-value against its own recent history so that they share a
-   scale across very different series:
-   * KNN-CAD-like nonconformity: distance of the current lagged window to its
-     nearest neighbours among past windows (captures shape/context changes);
-   * robust z-scores of the value and of its first difference against a rolling
-     median/MAD (captures spikes and level shifts).
+1. **Raw surprise** in [0, 1]: a KNN-CAD-like nonconformity (distance of the
+   current lagged window to its nearest neighbours among past windows) turned into
+   a conformal p-value against its own recent history, so that the scale is the
+   same for very different series; only strong surprises count. Robust z-scores of
+   the value and of its first difference can join the ensemble (``use_z``) but did
+   not add to the KNN term on NAB, so they are off by default.
 2. **Anomaly likelihood** (Numenta's post-processing, Ahmad et al. 2017): the short
    moving average of the raw surprise is compared with the long-run Gaussian of
    those averages; the tail probability is mapped to ``log`` scale in [0, 1].
@@ -257,6 +256,8 @@ def stream_scores(values: np.ndarray, p: StreamParams | None = None, probation: 
     """
     p = p or StreamParams()
     v = np.asarray(values, dtype=float)
+    if len(v) == 0:
+        return np.zeros(0)
     if probation is None:
         probation = probation_length(len(v))
     raw = raw_surprise(v, p)

@@ -1,8 +1,8 @@
 """A growable ring buffer of (timestamp, value) points for one series.
 
-12 bytes per point (float64 time, float32 value). Capacity grows by doubling up to
-the retention limit, then the oldest points are overwritten, so memory tracks what
-is actually stored instead of the worst case.
+12 bytes per point (float64 time, float32 value). Capacity grows by half again up to
+the retention limit (at most a third of a buffer is slack), then the oldest points
+are overwritten, so memory tracks what is actually stored instead of the worst case.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class SeriesBuffer:
         cap = self._ts.shape[0]
         new_cap = cap
         while new_cap < need and new_cap < self._limit:
-            new_cap = min(new_cap * 2, self._limit)
+            new_cap = min(max(new_cap + new_cap // 2, new_cap + 8), self._limit)
         if new_cap == cap:
             return
         ts, val = self.arrays()

@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from aiops.placement.inventory import CERTIFICATIONS, GPU_MODELS, Inventory, certification_mask
+from aiops.placement.inventory import GPU_MODELS, Inventory, certification_mask
 
 Scope = Literal["node", "rack", "zone", "region"]
 
@@ -222,4 +222,4 @@ def sample_candidates(feasible: np.ndarray, start: int, percentage: float | None
 
 __all__ = ["AffinityRule", "ConstraintResult", "InvalidPlacementRequest", "NoFeasibleNode",
            "PlacementConstraints", "Sample", "VMRequest", "evaluate_constraints", "nodes_to_score",
-           "sample_candidates", "CERTIFICATIONS"]
+           "sample_candidates"]

@@ -127,7 +127,7 @@ def activation_power(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     return activation_power_w(ctx.inv, idx) * ctx.inv.zone["pue"][ctx.inv.node["zone"][idx]]
 
 
-@register("perf_per_watt", inputs=["node.cpu_cores", "node.cpu_ghz", "node.cpu_generation", "node.power_max_w"])
+@register("perf_per_watt", inputs=["node.cpu_cores", "node.cpu_ghz", "node.cpu_generation", "node.power_max_w"], static=True)
 def perf_per_watt(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     """Core-GHz (generation adjusted) per watt of peak power."""
     n = ctx.inv.node

@@ -50,7 +50,7 @@ def _after(ctx: FactorContext, idx: np.ndarray, resource: str) -> tuple[np.ndarr
     return col(ctx, idx, f"node.{alloc}") + float(getattr(ctx.vm, req)), c
 
 
-@register("column", inputs=lambda address: [address], check=lambda address: _check_address(address))
+@register("column", inputs=lambda address: [address], check=lambda address: _check_address(address), static=True)
 def column(ctx: FactorContext, idx: np.ndarray, address: str) -> np.ndarray:
     """Raw node spec/state or feature-store value."""
     return col(ctx, idx, address)
@@ -63,13 +63,13 @@ def _check_in(schema: dict, what: str):
     return check
 
 
-@register("zone_column", inputs=lambda column: [f"zone.{column}", "node.zone"], check=_check_in(ZONE_COLUMNS, "zone"))
+@register("zone_column", inputs=lambda column: [f"zone.{column}", "node.zone"], check=_check_in(ZONE_COLUMNS, "zone"), static=True)
 def zone_column(ctx: FactorContext, idx: np.ndarray, column: str) -> np.ndarray:
     """Site attribute of the node's zone (energy price, PUE, disaster risk ...)."""
     return ctx.inv.zone[column][ctx.inv.node["zone"][idx]].astype(float)
 
 
-@register("rack_column", inputs=lambda column: [f"rack.{column}", "node.rack"], check=_check_in(RACK_COLUMNS, "rack"))
+@register("rack_column", inputs=lambda column: [f"rack.{column}", "node.rack"], check=_check_in(RACK_COLUMNS, "rack"), static=True)
 def rack_column(ctx: FactorContext, idx: np.ndarray, column: str) -> np.ndarray:
     """Attribute of the node's rack (top-of-rack uplink load, inlet temperature)."""
     return ctx.inv.rack[column][ctx.inv.node["rack"][idx]].astype(float)
@@ -89,7 +89,7 @@ def free_after(ctx: FactorContext, idx: np.ndarray, resource: str) -> np.ndarray
     return cap - used
 
 
-@register("slot_headroom", inputs=["node.vm_max", "node.vm_count"])
+@register("slot_headroom", inputs=["node.vm_max", "node.vm_count"], static=True)
 def slot_headroom(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     """Free VM slots after placement, as a fraction of the host's slots."""
     vmax = col(ctx, idx, "node.vm_max")
@@ -111,14 +111,14 @@ def load_after(ctx: FactorContext, idx: np.ndarray, feature: str, resource: str)
     return col(ctx, idx, f"feature.{feature}") + 100.0 * float(getattr(ctx.vm, req)) / np.maximum(col(ctx, idx, f"node.{cap_col}"), 1e-9)
 
 
-@register("ratio", inputs=lambda num, den: [num, den])
+@register("ratio", inputs=lambda num, den: [num, den], static=True)
 def ratio(ctx: FactorContext, idx: np.ndarray, num: str, den: str) -> np.ndarray:
     """Quotient of two columns (per-core bandwidth, coefficient of variation ...)."""
     d = col(ctx, idx, den)
     return col(ctx, idx, num) / np.where(np.abs(d) > 1e-9, d, np.nan)
 
 
-@register("effective_core_speed", inputs=["node.cpu_ghz", "node.cpu_generation", "feature.cpu_steal_mean"])
+@register("effective_core_speed", inputs=["node.cpu_ghz", "node.cpu_generation", "feature.cpu_steal_mean"], static=True)
 def effective_core_speed(ctx: FactorContext, idx: np.ndarray, ipc_gain_per_gen: float = 0.08) -> np.ndarray:
     """Clock × per-generation IPC gain × share not stolen by the hypervisor."""
     gen = col(ctx, idx, "node.cpu_generation")
@@ -135,7 +135,7 @@ def numa_headroom(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     return np.minimum(cpu_room, mem_room)
 
 
-@register("noisy_neighbours", inputs=["vm.node", "vm.cpu", "vm.cpu_util", "node.cpu_cores"])
+@register("noisy_neighbours", inputs=["vm.node", "vm.cpu", "vm.cpu_util", "node.cpu_cores"], static=True)
 def noisy_neighbours(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     """Busy vCPUs of co-located VMs per physical core (from per-VM utilisation)."""
     inv = ctx.inv
@@ -144,7 +144,7 @@ def noisy_neighbours(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     return busy[idx] / col(ctx, idx, "node.cpu_cores")
 
 
-@register("excess_over", inputs=lambda address, threshold, span: [address])
+@register("excess_over", inputs=lambda address, threshold, span: [address], static=True)
 def excess_over(ctx: FactorContext, idx: np.ndarray, address: str, threshold: float, span: float) -> np.ndarray:
     """Softplus ramp of how far a value exceeds a threshold (thermal throttling onset)."""
     with np.errstate(invalid="ignore"):

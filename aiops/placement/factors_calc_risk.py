@@ -26,7 +26,7 @@ def failure_risk(ctx: FactorContext, idx: np.ndarray, default_prior: float = 0.0
     return p, np.where(known, 0.05, unknown_uncertainty)
 
 
-@register("hours_to_maintenance", inputs=["node.maint_start"])
+@register("hours_to_maintenance", inputs=["node.maint_start"], static=True)
 def hours_to_maintenance(ctx: FactorContext, idx: np.ndarray, cap_hours: float = 720.0) -> np.ndarray:
     """Hours until the host's next maintenance window (capped; no window = cap)."""
     start = ctx.inv.node["maint_start"][idx]
@@ -45,13 +45,13 @@ def maintenance_overlap(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     return np.nan_to_num(overlap / (ctx.horizon_h * 3600.0), nan=0.0)
 
 
-@register("days_since", inputs=lambda address: [address])
+@register("days_since", inputs=lambda address: [address], static=True)
 def days_since(ctx: FactorContext, idx: np.ndarray, address: str) -> np.ndarray:
     """Age in days of an epoch-seconds timestamp column."""
     return (ctx.inv.now - ctx.inv.field(address)[idx]) / 86_400.0
 
 
-@register("vuln_score", inputs=["node.vuln_critical", "node.vuln_high", "node.vuln_medium"])
+@register("vuln_score", inputs=["node.vuln_critical", "node.vuln_high", "node.vuln_medium"], static=True)
 def vuln_score(ctx: FactorContext, idx: np.ndarray, critical: float = 10.0, high: float = 4.0, medium: float = 1.0) -> np.ndarray:
     """Severity-weighted count of open vulnerabilities."""
     n = ctx.inv.node
@@ -75,7 +75,7 @@ def foreign_tenants(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     return inv.derived("distinct_tenants", distinct)[idx] - ctx.memo("own_tenant_nodes", own)[idx]
 
 
-@register("certification_count", inputs=["node.certifications"])
+@register("certification_count", inputs=["node.certifications"], static=True)
 def certification_count(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     """Share of the known compliance certifications the host holds."""
     return np.bitwise_count(ctx.inv.node["certifications"][idx].astype(np.uint64)).astype(float) / len(CERTIFICATIONS)

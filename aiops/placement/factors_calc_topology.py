@@ -171,7 +171,7 @@ def _check_scope(scope: str, **_: object) -> None:
 
 
 @register("group_mean", inputs=lambda address, scope: [address, *_SCOPE_INPUTS[scope]],
-          check=lambda address, scope: _check_scope(scope))
+          check=lambda address, scope: _check_scope(scope), static=True)
 def group_mean(ctx: FactorContext, idx: np.ndarray, address: str, scope: str) -> np.ndarray:
     """Mean of a node column over the candidate's rack/zone/region (cluster-scope state)."""
 

@@ -68,6 +68,7 @@ class Calculator:
     inputs: InputsFn
     check: Callable[..., None] | None
     description: str
+    static: bool = False    # reads only the inventory snapshot: no request, horizon or tenant
 
     def validate_params(self, params: Mapping[str, Any]) -> None:
         """Raise ValueError when params do not match the function signature or its check."""
@@ -90,14 +91,20 @@ class Calculator:
 _REGISTRY: dict[str, Calculator] = {}
 
 
-def register(name: str, inputs: Sequence[str] | InputsFn, check: Callable[..., None] | None = None) -> Callable[[CalcFn], CalcFn]:
-    """Decorator: make ``fn`` available to the catalog as ``name``."""
+def register(name: str, inputs: Sequence[str] | InputsFn, check: Callable[..., None] | None = None,
+             static: bool = False) -> Callable[[CalcFn], CalcFn]:
+    """Decorator: make ``fn`` available to the catalog as ``name``.
+
+    ``static=True`` promises the result depends only on the inventory snapshot (not on
+    the VM, tenant or horizon), so the engine may compute it once per snapshot for all
+    nodes and gather candidates from that.
+    """
 
     def deco(fn: CalcFn) -> CalcFn:
         if name in _REGISTRY:
             raise ValueError(f"calculator {name!r} registered twice")
         inputs_fn: InputsFn = inputs if callable(inputs) else (lambda _seq=tuple(inputs), **_: _seq)
-        _REGISTRY[name] = Calculator(name, fn, inputs_fn, check, (fn.__doc__ or "").strip().split("\n")[0])
+        _REGISTRY[name] = Calculator(name, fn, inputs_fn, check, (fn.__doc__ or "").strip().split("\n")[0], static)
         return fn
 
     return deco

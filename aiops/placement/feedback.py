@@ -167,6 +167,11 @@ class FeedbackLearner:
         self._since_reference: list[float] = []
         self.drift = False
 
+    def acknowledge_retraining(self) -> None:
+        """Clear the drift flag once the scheduled retraining has run."""
+        with self._lock:
+            self.drift = False
+
     def current(self) -> tuple[int, dict[str, float]]:
         with self._lock:
             return self.version, dict(self.weights)

@@ -174,6 +174,18 @@ def exact_fill(sizes: np.ndarray, capacity: np.ndarray, finisher: str = "ffd") -
     alive = np.ones(n, dtype=bool)
     assignment = np.full(n, -1, dtype=np.int64)
     b = 0
+    with np.errstate(over="ignore"):
+        b = _exact_groups(sizes, capacity, codes, cap_code, alive, assignment)
+    left = np.flatnonzero(assignment < 0)
+    if left.size:
+        sub = ffd(sizes[left], capacity) if finisher == "ffd" else bfd(sizes[left], capacity)
+        assignment[left] = sub + b
+    return assignment
+
+
+def _exact_groups(sizes: np.ndarray, capacity: np.ndarray, codes: np.ndarray, cap_code: np.int64, alive: np.ndarray, assignment: np.ndarray) -> int:
+    """Greedy exact pairs/triples (largest item first); fills ``assignment`` and returns bins made."""
+    b = 0
     for i in decreasing_order(item_key(sizes, capacity, "sum")):
         if not alive[i]:
             continue
@@ -200,11 +212,7 @@ def exact_fill(sizes: np.ndarray, capacity: np.ndarray, finisher: str = "ffd") -
             b += 1
         else:
             alive[i] = True
-    left = np.flatnonzero(assignment < 0)
-    if left.size:
-        sub = ffd(sizes[left], capacity) if finisher == "ffd" else bfd(sizes[left], capacity)
-        assignment[left] = sub + b
-    return assignment
+    return b
 
 
 def baseline_portfolio() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:

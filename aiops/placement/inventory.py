@@ -130,6 +130,35 @@ FEATURE_COLUMNS: dict[str, str] = {
     "feature_age_s": "s",
 }
 
+# placement feature <- (feature-store feature in configs/features.yaml, scale to our unit).
+# Only exact equivalents are mapped; the rest stay NaN (scored as unknown, low confidence)
+# until the feature store defines them.
+FEATURE_STORE_MAP: dict[str, tuple[str, float]] = {
+    "cpu_util_mean": ("cpu_utilization_mean_5m", 100.0),      # fraction -> %
+    "cpu_util_p95": ("cpu_utilization_p95_15m", 100.0),
+    "cpu_util_std": ("cpu_utilization_stddev_15m", 100.0),
+    "load_spike_count": ("cpu_spike_count_15m", 4.0),         # per 15 min -> per hour
+    "mem_util_trend": ("memory_pressure_trend_1h", 100.0),     # fraction/h -> %/h
+    "disk_latency_p95_ms": ("disk_io_latency_p95_5m", 1.0),
+    "disk_latency_trend": ("disk_io_latency_trend_1h", 1.0),
+    "disk_read_error_rate": ("disk_read_errors_rate_1h", 3600.0),  # per s -> per h
+    "ecc_error_rate": ("ecc_errors_count_1h", 1.0),
+    "temp_max_c": ("temperature_max_5m", 1.0),
+    "temp_trend": ("temperature_trend_30m", 1.0),              # already per hour
+    "net_err_rate": ("network_error_rate_mean_5m", 1.0),
+    "auth_fail_rate": ("ssh_auth_failures_count_15m", 1.0 / 15.0),  # per 15 min -> per minute
+}
+
+
+def features_from_store(store: Mapping[str, float], age_s: float | None = None) -> dict[str, float]:
+    """Translate one host's feature-store vector into placement features (units above)."""
+    out = {ours: float(store[theirs]) * scale for ours, (theirs, scale) in FEATURE_STORE_MAP.items()
+           if theirs in store and store[theirs] is not None}
+    if age_s is not None:
+        out["feature_age_s"] = float(age_s)
+    return out
+
+
 ZONE_COLUMNS: dict[str, tuple[str, float, str]] = {
     "region": ("i", 0, "region index"),
     "lat": ("f", np.nan, "degrees"),

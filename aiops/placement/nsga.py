@@ -330,6 +330,33 @@ def optimise_batch(prob: PlacementProblem, objectives: Sequence[str] = OBJECTIVE
     return PlanResult(objectives, X, F, k, _explain(objectives, F, k, seeds_f), seeds, int(res.algorithm.n_gen), time.perf_counter() - t0)
 
 
+def prune_migrations(prob: PlacementProblem, x: np.ndarray, result: PlanResult) -> np.ndarray:
+    """Undo every migration that does not pay for itself by the plan's own objectives.
+
+    Each moved VM is tried back on its current node (if it still fits and is allowed); the
+    revert is kept when the sum of objectives, normalised by the front's ranges, does not get
+    worse.  So a VM is only moved where the plan is better for it.
+    """
+    idx = [OBJECTIVES.index(o) for o in result.objectives]
+    lo, hi = result.front_f.min(axis=0), result.front_f.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+
+    def score(y: np.ndarray) -> float:
+        return float(((prob.objectives(y)[idx] - lo) / span).sum())
+
+    x = x.copy()
+    best = score(x)
+    for i in np.flatnonzero((prob.current >= 0) & (x != prob.current)):
+        y = x.copy()
+        y[i] = prob.current[i]
+        if prob.violations(y) > 0:
+            continue
+        sc = score(y)
+        if sc <= best + 1e-12:
+            x, best = y, sc
+    return x
+
+
 def plan_end_state(prob: PlacementProblem, x: np.ndarray) -> dict[str, Any]:
     """Dry-run summary of an assignment: utilisation per node, constraint checks, migrations."""
     L = prob.loads(x)

@@ -37,6 +37,7 @@ class SearchConfig:
     tabu_min: int = 3
     tabu_extra: int = 7
     max_chain_candidates: int = 48
+    exact_fill: bool = True  # try closing zero-slack bins first (see heuristics.exact_fill)
     stats: dict = field(default_factory=dict)
 
 
@@ -46,6 +47,8 @@ def portfolio(sizes: np.ndarray, capacity: np.ndarray, cfg: SearchConfig, deadli
     best_a: np.ndarray | None = None
     best_name = ""
     for name, fn in H.baseline_portfolio().items():
+        if name.startswith("ExactFill") and not cfg.exact_fill:
+            continue
         a = fn(sizes, capacity)
         k = int(a.max()) + 1
         results[name] = k

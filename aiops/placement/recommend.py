@@ -124,13 +124,13 @@ class PlacementService:
         idx = sample.candidates
         ctx = FactorContext(inv, q.vm, q.time_horizon_h)
         fm = self.engine.compute(ctx, idx)
-        sc = scoring.score(self.engine, fm.values, weights)
+        sc = scoring.score(self.engine, fm, weights)
         k = min(q.max_recommendations, idx.size)
         ranked = scoring.top_k(sc.scores, k + 1)
         conf = scoring.confidence(sc, ranked, self.engine.uncertainty(fm, ranked))[:k]
         ranked = ranked[:k]
         costs = hourly_cost_breakdown(inv, idx[ranked], q.vm)
-        explainer = scoring.Explainer(self.engine, fm.values, sc)
+        explainer = scoring.Explainer(self.engine, sc, ranked)
         recs = []
         for r, row in enumerate(ranked):
             recs.append(self._build(inv, q, idx, explainer, row, r, float(conf[r]),
@@ -151,9 +151,9 @@ class PlacementService:
     def _build(self, inv: Inventory, q: RecommendationQuery, idx: np.ndarray, explainer: scoring.Explainer,
                row: int, rank: int, conf: float, cost: dict[str, float]) -> NodeRecommendation:
         node = int(idx[row])
-        sc, values = explainer.sc, explainer.values
-        pros, cons = explainer.explain(row)
-        xn = sc.normalised[:, row]
+        sc = explainer.sc
+        pros, cons = explainer.explain(rank)
+        xn = explainer.xn[:, rank]
         cats: dict[str, float] = {}
         for c in CATEGORIES:
             m = self.engine.categories == c
@@ -169,7 +169,7 @@ class PlacementService:
                             "total": round(cost["total"] * horizon, 4),
                             "breakdown_hourly": {k: round(v, 5) for k, v in cost.items() if k != "total"},
                             "spot": bool(inv.node["spot"][node])},
-            performance_estimate=self._performance(values[:, row], xn),
+            performance_estimate=self._performance(explainer.raw[:, rank], xn),
             zone=str(inv.zone_names[inv.node["zone"][node]]), rack=int(inv.node["rack"][node]))
 
     def _performance(self, raw: np.ndarray, xn: np.ndarray) -> dict[str, float | None]:
@@ -195,7 +195,8 @@ class PlacementService:
         version, learned = self.learner.current()
         eff = scoring.effective_weights(self.engine, learned)
         factors = []
-        for j, f in enumerate(self.catalog.factors):
+        for f in self.catalog.factors:
+            j = self._fid[f.id]
             factors.append({
                 "id": f.id, "name": f.name, "category": f.category, "weight": round(learned.get(f.id, f.weight), 6),
                 "base_weight": f.weight, "effective_weight": round(float(eff[j]), 6), "importance": f.importance,
@@ -235,8 +236,9 @@ class PlacementService:
             raise InvalidPlacementRequest(f"vm_specs not usable: {exc}") from None
         idx = np.arange(inv.n_nodes)
         fm = self.engine.compute(FactorContext(inv, req, 24.0), idx)
-        xn = scoring.normalise(self.engine, fm.values)
-        return {fid: float(v) for fid, v in zip(self.engine.ids, xn[:, node])}
+        w = scoring.effective_weights(self.engine)
+        xn = scoring.score(self.engine, fm, w).normalised(np.array([node]))[:, 0]
+        return {fid: float(v) for fid, v in zip(self.engine.ids, xn)}
 
 
 def naive_scores(service: PlacementService, q: RecommendationQuery) -> tuple[np.ndarray, np.ndarray]:
@@ -249,6 +251,7 @@ def naive_scores(service: PlacementService, q: RecommendationQuery) -> tuple[np.
     version, learned = service.learner.current()
     weights = scoring.effective_weights(service.engine, learned, service.category_multipliers(q.objectives, q.consider_cost))
     ctx = FactorContext(inv, q.vm, q.time_horizon_h)
+    block = service.engine.static_block(ctx)   # fleet bounds, so scores match the fast path
     rows, keep = [], []
     for i in range(inv.n_nodes):
         one = np.array([i])
@@ -261,7 +264,7 @@ def naive_scores(service: PlacementService, q: RecommendationQuery) -> tuple[np.
         rows.append(vals)
         keep.append(i)
     x = np.array(rows).T
-    return np.array(keep), scoring.score(service.engine, x, weights).scores
+    return np.array(keep), scoring.score_matrix(service.engine, block, x, weights)
 
 
 def _feasible_one(inv: Inventory, q: RecommendationQuery, i: int) -> bool:

@@ -1,15 +1,19 @@
-"""Normalise the nodes × factors matrix, weight it, rank, and explain the ranking.
+"""Normalise factor values, weight them, rank, and explain the ranking.
 
 * Normalisation: per factor, min-max to [0, 1] with the catalog's fixed bounds when it
-  has them (utilisation 0-100 %), else with the candidates' own range; flipped for
-  "higher is worse" factors so 1 is always good. Unknown values (NaN) take the
-  candidates' median and full uncertainty.
+  has them (utilisation 0-100 %), else with the observed range; flipped for "higher is
+  worse" factors so 1 is always good. Snapshot-only factors (specs, features, site
+  data) are normalised once per inventory snapshot against the whole fleet, so a
+  node's value does not depend on which sample it was scored in; request-dependent
+  factors (headroom after placement, cost of this VM, distance to the tenant) are
+  normalised against the candidates. Unknown values (NaN) take the median and full
+  uncertainty.
 * Score: weighted mean of normalised factors (weights sum to 1), so it lies in [0, 1].
 * Confidence: the probability the node truly beats the next-ranked one given the
   factors' uncertainty (normal approximation on the score margin), blended with how
   much of the node's score rests on certain data. Uncertainty is only built for the
   few ranked candidates, not the whole matrix.
-* Pros and cons: the factors contributing most above / below the candidates' average.
+* Pros and cons: the factors contributing most above / below the average node.
 """
 from __future__ import annotations
 
@@ -19,16 +23,29 @@ from typing import Mapping
 import numpy as np
 from scipy.special import ndtr
 
-from aiops.placement.factors import FactorEngine
+from aiops.placement.factors import FactorEngine, FactorMatrix, StaticBlock, normalise_rows, row_bounds
 
 IMPUTED_UNCERTAINTY = 0.5
 
 
 @dataclass(frozen=True)
 class Scored:
+    """Scores of one candidate set; normalised rows are materialised only on demand."""
+
     scores: np.ndarray        # (k,) in [0, 1]
-    normalised: np.ndarray    # (F, k) in [0, 1], 1 = good
-    weights: np.ndarray       # (F,) summing to 1
+    fm: FactorMatrix
+    dyn_xn: np.ndarray        # (D, k) normalised request-dependent factors
+    weights: np.ndarray       # (F,) summing to 1, engine order
+
+    def normalised(self, cols: np.ndarray) -> np.ndarray:
+        """(F, len(cols)) normalised factor scores for candidate columns ``cols``."""
+        return np.vstack([self.fm.static.xn[:, self.fm.idx[cols]], self.dyn_xn[:, cols]])
+
+    def reference(self) -> np.ndarray:
+        """(F,) average normalised score: over the fleet for snapshot factors, over the
+        candidates for request-dependent ones (the same sets they were normalised on)."""
+        dyn = self.dyn_xn.mean(axis=1) if self.dyn_xn.shape[1] else np.full(self.dyn_xn.shape[0], 0.5)
+        return np.concatenate([self.fm.static.xn_mean, dyn])
 
 
 def effective_weights(engine: FactorEngine, learned: Mapping[str, float] | None = None,
@@ -47,39 +64,33 @@ def effective_weights(engine: FactorEngine, learned: Mapping[str, float] | None 
     return w / total
 
 
-def normalise(engine: FactorEngine, values: np.ndarray) -> np.ndarray:
-    """Per-factor [0, 1] scaling with direction, as one fused affine pass over the
-    factor-major matrix; unknown values (NaN) take the factor's median."""
-    x = values
-    lo = x.min(axis=1)
-    hi = x.max(axis=1)
-    nan_rows = np.flatnonzero(np.isnan(lo))
-    for j in nan_rows:
-        finite = x[j][~np.isnan(x[j])]
-        lo[j], hi[j] = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
-    lo = np.where(engine.fixed, engine.lo, lo)
-    hi = np.where(engine.fixed, engine.hi, hi)
-    span = hi - lo
-    flat = span <= 1e-12
-    inv = np.where(flat, 0.0, 1.0 / np.where(flat, 1.0, span))
-    a = np.where(engine.higher_better, inv, -inv)
-    b = np.where(engine.higher_better, -lo * inv, 1.0 + lo * inv)
-    b = np.where(flat, 0.5, b)
-    xn = x * a[:, None]
-    xn += b[:, None]
-    np.clip(xn, 0.0, 1.0, out=xn)
-    for j in nan_rows:
-        row = xn[j]
-        miss = np.isnan(row)
-        row[miss] = np.median(row[~miss]) if (~miss).any() else 0.5
-    return xn
+def score(engine: FactorEngine, fm: FactorMatrix, weights: np.ndarray) -> Scored:
+    """Weighted sum of normalised factors for every candidate.
+
+    Snapshot factors contribute a per-node partial sum cached with the snapshot (one
+    gather per request); request-dependent rows are normalised over the candidates and
+    summed with einsum (not BLAS gemv: OpenBLAS threads cost ~20 ms on a busy 2-core host).
+    """
+    s = engine.n_static
+    dyn = slice(s, engine.n_factors)
+    lo, hi = row_bounds(fm.dynamic, engine.fixed[dyn], engine.lo[dyn], engine.hi[dyn])
+    dyn_xn = normalise_rows(fm.dynamic, lo, hi, engine.higher_better[dyn])
+    total = np.einsum("f,fk->k", weights[dyn], dyn_xn)
+    if s:
+        total += fm.static.partial(weights[:s])[fm.idx]
+    return Scored(total, fm, dyn_xn, weights)
 
 
-def score(engine: FactorEngine, values: np.ndarray, weights: np.ndarray) -> Scored:
-    """Weighted sum over normalised factors for every candidate (one vector-matrix product)."""
-    xn = normalise(engine, values)
-    # einsum, not BLAS gemv: OpenBLAS threads cost ~20 ms here on a busy 2-core host
-    return Scored(np.einsum("f,fk->k", weights, xn), xn, weights)
+def score_matrix(engine: FactorEngine, block: StaticBlock, values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Scores from a full raw matrix (engine order × candidates) with the same
+    normalisation as ``score``: fleet bounds for snapshot rows, candidate bounds for the
+    rest. Used by the per-node baseline and by tests to check the fast path."""
+    s = engine.n_static
+    dyn = slice(s, engine.n_factors)
+    xs = normalise_rows(values[:s], block.lo, block.hi, engine.higher_better[:s], block.fill)
+    lo, hi = row_bounds(values[dyn], engine.fixed[dyn], engine.lo[dyn], engine.hi[dyn])
+    xd = normalise_rows(values[dyn], lo, hi, engine.higher_better[dyn])
+    return np.einsum("f,fk->k", weights[:s], xs) + np.einsum("f,fk->k", weights[dyn], xd)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -100,12 +111,12 @@ def confidence(sc: Scored, ranked: np.ndarray, uncertainty: np.ndarray) -> np.nd
     normally dropped by the caller.
     """
     s = sc.scores[ranked]
-    sig = np.sqrt(sc.weights ** 2 @ uncertainty ** 2)
+    sig = np.sqrt(np.einsum("f,fk->k", sc.weights ** 2, uncertainty ** 2))
     margin = s[:-1] - s[1:]
     pair = np.sqrt(sig[:-1] ** 2 + sig[1:] ** 2 + 1e-6)
     p_better = np.append(ndtr(margin / pair), 1.0)
     # data certainty: weighted mean uncertainty of the node's factors, scaled to 0..1
-    u = (sc.weights @ uncertainty) / IMPUTED_UNCERTAINTY
+    u = np.einsum("f,fk->k", sc.weights, uncertainty) / IMPUTED_UNCERTAINTY
     return np.clip(0.5 * (2 * p_better - 1) + 0.5 * (1 - u), 0.0, 1.0)
 
 
@@ -123,41 +134,45 @@ def _fmt(v: float) -> str:
 
 
 class Explainer:
-    """Pros and cons for candidates of one scoring: each factor's weighted contribution
-    relative to the average candidate, phrased with raw values and units."""
+    """Pros and cons for the ranked candidates: each factor's weighted contribution
+    relative to the average (fleet for snapshot factors, candidates for the rest),
+    phrased with raw values and units."""
 
-    def __init__(self, engine: FactorEngine, values: np.ndarray, sc: Scored):
-        self.engine, self.values, self.sc = engine, values, sc
-        self.avg = sc.normalised.mean(axis=1)
-        self._raw_mean: dict[int, float] = {}
+    def __init__(self, engine: FactorEngine, sc: Scored, cols: np.ndarray):
+        self.engine, self.sc, self.cols = engine, sc, cols
+        self.avg = sc.reference()
+        self.xn = sc.normalised(cols)          # F × len(cols)
+        self.raw = sc.fm.raw(cols)              # F × len(cols)
 
-    def explain(self, row: int, n: int = 3) -> tuple[list[str], list[str]]:
-        """Strongest positive and negative weighted contributions of one candidate, in words."""
-        contrib = self.sc.weights * (self.sc.normalised[:, row] - self.avg)
+    def explain(self, pos: int, n: int = 3) -> tuple[list[str], list[str]]:
+        """Strongest positive and negative contributions of ranked candidate ``pos``."""
+        contrib = self.sc.weights * (self.xn[:, pos] - self.avg)
         order = np.argsort(contrib)
-        pros = [self._phrase(j, row, contrib[j], True) for j in order[::-1][:n] if contrib[j] > 1e-9]
-        cons = [self._phrase(j, row, contrib[j], False) for j in order[:n] if contrib[j] < -1e-9]
+        pros = [self._phrase(j, pos, contrib[j], True) for j in order[::-1][:n] if contrib[j] > 1e-9]
+        cons = [self._phrase(j, pos, contrib[j], False) for j in order[:n] if contrib[j] < -1e-9]
         return pros, cons
 
-    def _mean(self, j: int) -> float:
-        if j not in self._raw_mean:
-            col = self.values[j]
-            fin = col[np.isfinite(col)]
-            self._raw_mean[j] = float(fin.mean()) if fin.size else float("nan")
-        return self._raw_mean[j]
+    def _raw_mean(self, j: int) -> tuple[float, str]:
+        s = self.engine.n_static
+        if j < s:
+            return float(self.sc.fm.static.raw_mean[j]), "fleet"
+        col = self.sc.fm.dynamic[j - s]
+        fin = col[np.isfinite(col)]
+        return (float(fin.mean()) if fin.size else float("nan")), "candidate"
 
-    def _phrase(self, j: int, row: int, c: float, good: bool) -> str:
-        return phrase(self.engine.specs[j], float(self.values[j, row]), self._mean(j), float(c), good)
+    def _phrase(self, j: int, pos: int, c: float, good: bool) -> str:
+        mean, ref = self._raw_mean(j)
+        return phrase(self.engine.specs[j], float(self.raw[j, pos]), mean, float(c), good, ref)
 
 
-def phrase(spec, value: float, mean: float, c: float, good: bool) -> str:  # type: ignore[no-untyped-def]
+def phrase(spec, value: float, mean: float, c: float, good: bool, ref: str = "candidate") -> str:  # type: ignore[no-untyped-def]
     """One pro/con sentence: factor name, this node's value, the candidates' average."""
     unit = f" {spec.unit}" if spec.unit and spec.unit not in ("bool", "score", "fraction") else ""
     if spec.unit == "bool":
-        return f"{spec.name}: {('yes' if value > 0.5 else 'no')} vs {100 * mean:.0f}% of candidates ({'better' if good else 'worse'}, {100 * c:+.2f} points)"
+        return f"{spec.name}: {('yes' if value > 0.5 else 'no')} vs {100 * mean:.0f}% of {ref} nodes ({'better' if good else 'worse'}, {100 * c:+.2f} points)"
     if spec.unit == "fraction":
-        val, ref = f"{100 * value:.0f}%", f"{100 * mean:.0f}%"
+        val, avg = f"{100 * value:.0f}%", f"{100 * mean:.0f}%"
     else:
-        val, ref = f"{_fmt(value)}{unit}", f"{_fmt(mean)}{unit}"
+        val, avg = f"{_fmt(value)}{unit}", f"{_fmt(mean)}{unit}"
     word = "better" if good else "worse"
-    return f"{spec.name}: {val} vs {ref} candidate average ({word}, {100 * c:+.2f} points)"
+    return f"{spec.name}: {val} vs {avg} {ref} average ({word}, {100 * c:+.2f} points)"

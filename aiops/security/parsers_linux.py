@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 from aiops.security.events import LogSource, SecurityEvent, parse_timestamp
 from aiops.security.parsers import ParseError, require_mapping
@@ -123,13 +123,16 @@ _KV = re.compile(r"""(?P<k>[A-Za-z_][\w-]*)=(?P<v>"[^"]*"|'[^']*'|\S*)""")
 _CONTEXT_KEYS = ("exe", "comm", "pid", "ppid", "uid", "auid", "euid", "success", "syscall", "tty", "ses")
 
 
-def _kv(body: str) -> dict[str, str]:
+def _kv(body: str, execve: bool = False) -> dict[str, str]:
+    """key=value pairs; quoted values are unquoted, unquoted EXECVE arguments are hex-decoded."""
     out: dict[str, str] = {}
     for m in _KV.finditer(body):
-        v = m["v"]
+        k, v = m["k"], m["v"]
         if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
             v = v[1:-1]
-        out.setdefault(m["k"], v)
+        elif execve and k[:1] == "a" and k[1:].isdigit():
+            v = _unhex(v)
+        out.setdefault(k, v)
     return out
 
 
@@ -167,7 +170,7 @@ class AuditdParser:
         if self._serial is not None and m["serial"] != self._serial:
             out = self.flush()
         self._serial = m["serial"]
-        self._records.append((m["type"], float(m["ts"]), _kv(m["body"]), line, m["node"]))
+        self._records.append((m["type"], float(m["ts"]), _kv(m["body"], m["type"] == "EXECVE"), line, m["node"]))
         return out
 
     def flush(self) -> list[SecurityEvent]:
@@ -186,9 +189,7 @@ def _audit_event(typ: str, ts: float, kv: dict[str, str], raw: str, node: str | 
     cats: tuple[str, ...] = ()
     if typ == "EXECVE":
         argc = int(kv.get("argc", "0") or 0) if kv.get("argc", "").isdigit() else 0
-        args = [_unhex(kv[f"a{i}"]) for i in range(argc) if f"a{i}" in kv]
-        for i, a in enumerate(args):
-            fields[f"a{i}"] = a
+        args = [kv[f"a{i}"] for i in range(argc) if f"a{i}" in kv]
         fields["CommandLine"] = " ".join(args)
         if "exe" in context:
             fields["Image"] = context["exe"]
@@ -233,8 +234,8 @@ def parse_azure_syslog(rec: Any) -> SecurityEvent | None:
         m = re.match(r"type=(?P<type>\S+)\s+audit\((?P<ts>\d+(?:\.\d+)?):(?P<serial>\d+)\):\s?(?P<body>.*)$", msg, re.S)
         if not m:
             raise ParseError("bad_auoms_record")
-        kv = _kv(m["body"])
         typ = m["type"]
+        kv = _kv(m["body"], typ.endswith("EXECVE"))
         ctx = {k: kv[k] for k in _CONTEXT_KEYS if k in kv}
         ev = _audit_event(typ, float(m["ts"]), kv, msg, obj.get("Computer"), ctx)
         if typ.endswith("EXECVE") and "cmdline" in kv:

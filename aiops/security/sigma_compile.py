@@ -179,7 +179,8 @@ def _simple_matcher(field: str, kind: str, literals: list[str]) -> Matcher:
 
 def _many_contains(field: str, lits: tuple[str, ...]) -> Matcher:
     """Many OR-ed substrings: look up the value's (cached) trigrams instead of scanning once per literal."""
-    short = tuple(lit for lit in lits if len(lit) < 3)
+    chars = frozenset(lit for lit in lits if len(lit) == 1)  # e.g. emoji lists: one set test
+    short = tuple(lit for lit in lits if len(lit) == 2)
     freq: dict[str, int] = {}
     for lit in lits:
         for t in {lit[i:i + 3] for i in range(len(lit) - 2)}:
@@ -200,6 +201,8 @@ def _many_contains(field: str, lits: tuple[str, ...]) -> Matcher:
                 for lit in by_tri[t]:
                     if lit in x:
                         return True
+            if chars and not chars.isdisjoint(x):
+                return True
             for lit in short:
                 if lit in x:
                     return True

@@ -12,7 +12,6 @@ match if one of its trigger atoms holds), so results equal brute-force evaluatio
 """
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,13 +20,11 @@ from typing import Iterable
 
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from aiops.security.events import FieldView, LogSource, SecurityEvent
 from aiops.security.sigma_compile import KEYWORD_FIELD, Atom, Matcher, UnsupportedRule, compile_condition
 
-log = logging.getLogger(__name__)
 
 _LEVELS = {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -160,12 +157,13 @@ def _compile_collection(coll: SigmaCollection, min_level: str, out: RuleSet) -> 
 
 
 _KW_SCAN_MAX = 24  # up to this many keyword literals, direct substring scans beat building trigrams
+_SCAN_MAX = 24  # same trade-off for ordinary fields
 
 
 class _Bucket:
     """Literal index over the rules that apply to one event logsource signature."""
 
-    __slots__ = ("rules", "always", "eq", "sub", "sub_keys", "kw", "kw_tri", "kw_keys")
+    __slots__ = ("rules", "always", "eq", "sub", "sub_keys", "scan", "kw", "kw_tri", "kw_keys")
 
     def __init__(self, rules: list[CompiledRule]) -> None:
         self.rules = rules
@@ -191,6 +189,10 @@ class _Bucket:
                     tris = [a.literal[j:j + 3] for j in range(len(a.literal) - 2)]
                     best = min(tris, key=lambda t: tri_freq[(a.field, t)])
                     self.sub.setdefault(a.field, {}).setdefault(best, []).append((a.literal, i))
+        # Fields with few literals are cheaper to scan directly than to trigram (e.g. Hashes).
+        self.scan: dict[str, list[tuple[str, int]]] = {}
+        for f in [f for f, m in self.sub.items() if sum(map(len, m.values())) <= _SCAN_MAX]:
+            self.scan[f] = [x for lst in self.sub.pop(f).values() for x in lst]
         self.sub_keys = {f: frozenset(m) for f, m in self.sub.items()}
         # Many keyword literals: index them by their rarest trigram too (the event text's
         # trigram set is then one pass instead of one substring scan per literal).
@@ -203,7 +205,7 @@ class _Bucket:
 
     def candidates(self, view: FieldView) -> set[int]:
         cand = set(self.always)
-        eq, sub, sub_keys = self.eq, self.sub, self.sub_keys
+        eq, sub, sub_keys, scan = self.eq, self.sub, self.sub_keys, self.scan
         for f, vals in view.lo.items():
             m = eq.get(f)
             if m is not None:
@@ -211,6 +213,12 @@ class _Bucket:
                     hit = m.get(x)
                     if hit:
                         cand.update(hit)
+            sc = scan.get(f)
+            if sc is not None:
+                for x in vals:
+                    for lit, ri in sc:
+                        if ri not in cand and lit in x:
+                            cand.add(ri)
             s = sub.get(f)
             if s is not None:
                 keys = sub_keys[f]

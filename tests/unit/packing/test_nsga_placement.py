@@ -75,3 +75,18 @@ def test_dynamic_anti_affinity_is_respected():
 def test_knee_point_picks_balanced_member():
     F = np.array([[0.0, 10.0], [1.0, 1.0], [10.0, 0.0]])
     assert knee_point(F) == 1
+
+
+def test_prune_migrations_only_keeps_moves_that_pay():
+    from aiops.placement.nsga import prune_migrations
+
+    vms, nodes = fleet(seed=5)
+    prob = PlacementProblem.from_specs(vms, nodes)
+    res = optimise_batch(prob, time_limit_s=1.5, pop_size=24, seed=3)
+    x = prune_migrations(prob, res.choice, res)
+    assert prob.violations(x) == 0
+    mig = res.objectives.index("migrations")
+    assert prob.objectives(x)[mig] <= res.front_f[res.knee, mig]
+    # a fully reverted plan (no moves) is kept as is
+    cur = prob.current.copy()
+    assert (prune_migrations(prob, cur, res) == cur).all()

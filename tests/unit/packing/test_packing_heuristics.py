@@ -44,3 +44,15 @@ def test_best_fit_prefers_tightest_bin():
     cap = np.array([10])
     assert H.best_fit(sizes, cap, np.arange(3)).tolist() == [0, 1, 0]  # 3 fits both; bin 0 leaves 0 slack
     assert H.first_fit(np.array([[6], [7], [3]]), cap).tolist() == [0, 1, 0]
+
+
+def test_exact_fill_recovers_perfect_triples():
+    rng = np.random.default_rng(0)
+    items = []
+    for _ in range(15):
+        a, b = rng.integers(20, 40, size=3), rng.integers(20, 40, size=3)
+        items += [a, b, 100 - a - b]
+    sizes = np.array(items)[rng.permutation(45)]
+    cap = np.full(3, 100)
+    assert check_packing(sizes, cap, H.exact_fill(sizes, cap)) == 15
+    assert check_packing(sizes, cap, H.ffd(sizes, cap)) > 15  # plain FFD misses the perfect packing

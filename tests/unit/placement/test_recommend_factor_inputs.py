@@ -56,7 +56,7 @@ def _differs(a: np.ndarray, b: np.ndarray) -> bool:
 @pytest.mark.parametrize("fid", FACTOR_IDS)
 def test_factor_varies_and_moves_with_each_input(fid: str) -> None:
     inv = fleet()
-    j = FACTOR_IDS.index(fid)
+    j = engine().ids.index(fid)
     requests = _requests(inv)
     bases = [_values(inv, j, vm) for vm in requests]
     base = bases[0]
@@ -64,6 +64,8 @@ def test_factor_varies_and_moves_with_each_input(fid: str) -> None:
     finite = base[np.isfinite(base)]
     assert finite.size > inv.n_nodes * 0.5, "mostly unknown"
     assert np.ptp(finite) > 0, f"{fid} is constant over the fleet"
+    if j in engine().static_rows:   # promised snapshot-only: the request must not matter
+        np.testing.assert_array_equal(bases[0], bases[1])
     inputs = engine().inputs[j]
     assert inputs, f"{fid} declares no inputs"
     rng = np.random.default_rng(0)
@@ -82,24 +84,36 @@ def test_vectorised_equals_per_node_loop() -> None:
     eng = engine()
     ctx = FactorContext(inv, vm_request(inv), 24.0)
     idx = np.arange(0, inv.n_nodes, 7)
-    full = eng.compute(ctx, idx).values
+    full = eng.raw_values(ctx, idx)
     for col, i in enumerate(idx[:25]):
-        one = eng.compute(ctx, np.array([i])).values[:, 0]
+        one = eng.raw_values(ctx, np.array([i]))[:, 0]
         np.testing.assert_allclose(one, full[:, col], rtol=1e-12, equal_nan=True)
 
 
 def test_failure_risk_unknown_is_neutral_but_uncertain() -> None:
     inv = fleet()
     eng = engine()
-    j = FACTOR_IDS.index("failure_risk")
+    j = engine().ids.index("failure_risk")
     ctx = FactorContext(inv, vm_request(inv), 24.0)
     idx = np.arange(inv.n_nodes)
     fm = eng.compute(ctx, idx)
     unknown = ~np.isfinite(inv.node["failure_risk"])
     assert unknown.any() and (~unknown).any()
-    vals = fm.values[j]
+    vals = fm.raw(np.arange(idx.size))[j]
     assert np.isfinite(vals).all()
     known_mean = np.nanmean(inv.node["failure_risk"])
     np.testing.assert_allclose(vals[unknown], known_mean, rtol=1e-9)
     unc = eng.uncertainty(fm, idx)[j]
     assert unc[unknown].min() > unc[~unknown].max()
+
+
+def test_snapshot_cache_follows_inventory_changes() -> None:
+    inv = fleet()
+    eng = engine()
+    idx = np.arange(inv.n_nodes)
+    j = engine().ids.index("cpu_util_p95")
+    assert j in eng.static_rows
+    before = eng.raw_values(FactorContext(inv, vm_request(inv), 24.0), idx)[j]
+    hotter = inv.with_field("feature.cpu_util_p95", inv.feature["cpu_util_p95"] * 0.5)
+    after = eng.raw_values(FactorContext(hotter, vm_request(inv), 24.0), idx)[j]
+    np.testing.assert_allclose(after, before * 0.5)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aiops.placement.inventory import (FEATURE_COLUMNS, InventoryError, inventory_from_records,
-                                       synthetic_inventory)
+from aiops.placement.inventory import (FEATURE_COLUMNS, FEATURE_STORE_MAP, InventoryError, features_from_store,
+                                       inventory_from_records, synthetic_inventory)
 
 
 def test_synthetic_fleet_is_seeded_and_consistent() -> None:
@@ -63,3 +63,11 @@ def test_inconsistent_inventory_is_refused() -> None:
         inv.with_field("node.mem_gb", np.zeros(50))
     with pytest.raises(InventoryError, match="unknown column"):
         inv.field("node.warp_drive")
+
+
+def test_feature_store_vectors_map_to_placement_units() -> None:
+    assert set(FEATURE_STORE_MAP) <= set(FEATURE_COLUMNS)
+    got = features_from_store({"cpu_utilization_p95_15m": 0.42, "disk_read_errors_rate_1h": 0.001,
+                               "ssh_auth_failures_count_15m": 30.0, "unrelated": 1.0}, age_s=12.0)
+    assert got == pytest.approx({"cpu_util_p95": 42.0, "disk_read_error_rate": 3.6, "auth_fail_rate": 2.0,
+                                 "feature_age_s": 12.0})
