@@ -38,6 +38,7 @@ _SUPPORTED = {
     SigmaCorrelationType.VALUE_AVG,
 }
 MAX_KEPT_EVENTS = 50
+SWEEP_EVERY = 10_000  # hits between sweeps of expired groups
 
 
 def rule_key(rule: Any) -> str:
@@ -89,6 +90,7 @@ class CorrelationEngine:
         self.rules: list[_Correlation] = []
         self.unsupported: list[tuple[str, str]] = []
         self._by_ref: dict[str, list[_Correlation]] = {}
+        self._seen = 0
         for cr in correlations:
             if cr.type not in _SUPPORTED or not isinstance(cr.condition, SigmaCorrelationCondition):
                 self.unsupported.append((rule_key(cr), f"type {cr.type} / extended condition not supported"))
@@ -114,6 +116,19 @@ class CorrelationEngine:
             for k in set(refs):
                 self._by_ref.setdefault(k, []).append(c)
 
+    def sweep(self, now: float) -> int:
+        """Drop groups whose newest hit left the window (bounded memory with many distinct IPs/users)."""
+        dropped = 0
+        for c in self.rules:
+            stale = [k for k, dq in c.state.items() if not dq or dq[-1].timestamp < now - c.span]
+            for k in stale:
+                del c.state[k]
+            dropped += len(stale)
+        return dropped
+
+    def open_groups(self) -> int:
+        return sum(len(c.state) for c in self.rules)
+
     @property
     def referenced(self) -> set[str]:
         return set(self._by_ref)
@@ -125,6 +140,9 @@ class CorrelationEngine:
 
     def observe(self, alert: Alert) -> list[Alert]:
         """Feed one hit (detection or correlation alert); return correlation alerts it completes (chained)."""
+        self._seen += 1
+        if self._seen % SWEEP_EVERY == 0:
+            self.sweep(alert.timestamp)
         out: list[Alert] = []
         queue = [alert]
         while queue:

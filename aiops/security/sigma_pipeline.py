@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from aiops.security.events import Alert, SecurityEvent
+from aiops.security.events import Alert, SecurityEvent, merge_tags
 from aiops.security.sigma_correlation import CorrelationEngine
 from aiops.security.sigma_rules import RuleSet, SigmaEngine, load_rules
 from aiops.security.suppression import Suppression, SuppressionStore
@@ -85,6 +85,8 @@ class DetectionPipeline:
         out: list[Alert] = []
         for r in self.engine.match(ev):
             self.hit_counts[r.id] += 1
+            if r.tags:  # the event carries the ATT&CK tags of every rule it fired (for graph correlation)
+                ev.tags = merge_tags(ev.tags, r.tags)
             a = Alert(rule_id=r.id, rule_name=r.name, title=r.title, level=r.level,
                       timestamp=ev.timestamp, tags=r.tags, event=ev)
             if r.id not in self._silent and (r.name is None or r.name not in self._silent):
@@ -112,6 +114,7 @@ class DetectionPipeline:
             "correlations": len(self.correlator.rules),
             "load_errors": len(self.ruleset.errors),
             "alerts": sum(self.alert_counts.values()),
+            "open_correlation_groups": self.correlator.open_groups(),
             "suppressed": self.suppressed_total,
             "suppressions": self.suppressions.counts(),
         }

@@ -138,3 +138,13 @@ def test_shipped_rule_pack_brute_force_then_login() -> None:
     assert "SSH Brute Force From One Source" in got
     assert "SSH Password Spraying From One Source" in got
     assert got[-1] == "SSH Brute Force Followed By Successful Login"
+
+
+def test_sweep_drops_expired_groups_and_events_get_rule_tags() -> None:
+    p, _ = run(BASE + BRUTE, [ssh(1000 + i, f"10.9.{i // 250}.{i % 250}") for i in range(600)])
+    assert p.correlator.open_groups() == 600
+    assert p.correlator.sweep(1000 + 599) == 539  # hits at t >= now - 60 s stay (61 groups)
+    assert p.correlator.open_groups() == 61
+    yaml_text = BASE.replace("level: informational\n---", "level: informational\ntags: [attack.t1110]\n---", 1)
+    p, _ = run(yaml_text, [ev := ssh(1000, "1.1.1.1")])
+    assert ev.tags == ("attack.t1110",)
