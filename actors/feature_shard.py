@@ -53,6 +53,12 @@ class FeatureShard:
         except UnknownTarget:
             return None
 
+    def get_features_many(self, target_ids: list[str]) -> list[dict[str, Any] | None]:
+        return [self.get_features(t) for t in target_ids]
+
+    def all_features(self) -> list[dict[str, Any]]:
+        return self.state.all_features()
+
     def get_historical_features(self, target_id: str, start: float, end: float, step_s: float,
                                 window_s: float | None = None) -> dict[str, Any] | None:
         try:

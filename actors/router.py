@@ -54,6 +54,23 @@ class ShardRouter:
     async def get_features(self, target_id: str, window_s: float | None = None, at: float | None = None) -> dict | None:
         return await self.owner(target_id).get_features.remote(target_id, window_s, at)
 
+    async def get_features_many(self, target_ids: list[str]) -> list[dict | None]:
+        """One call per shard, answers in the order asked."""
+        by_shard: dict[int, list[int]] = {}
+        for i, t in enumerate(target_ids):
+            by_shard.setdefault(self.ring.shard_for(t), []).append(i)
+        parts = await asyncio.gather(*(self.shards[s].get_features_many.remote([target_ids[i] for i in idx])
+                                       for s, idx in by_shard.items()))
+        out: list[dict | None] = [None] * len(target_ids)
+        for idx, res in zip(by_shard.values(), parts):
+            for i, r in zip(idx, res):
+                out[i] = r
+        return out
+
+    async def all_features(self) -> list[dict[str, Any]]:
+        parts = await asyncio.gather(*(s.all_features.remote() for s in self.shards))
+        return [v for part in parts for v in part]
+
     async def list_targets(self) -> list[dict[str, Any]]:
         parts = await asyncio.gather(*(s.list_targets.remote() for s in self.shards))
         return [t for part in parts for t in part]

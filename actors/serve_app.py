@@ -7,7 +7,7 @@ injected through build_app(), which is how tests swap it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import ray
 from fastapi import APIRouter, FastAPI
@@ -103,19 +103,37 @@ async def _check_nats(url: str) -> tuple[bool, str | None]:
         return False, f"{url}: {exc}"
 
 
+@serve.ingress()
+class AIOpsIngress:
+    """The one HTTP entrypoint; engine deployments arrive as handles through bind()."""
+
+    def __init__(self, settings: Settings, service_factory: Callable[[Settings], PlatformService],
+                 failure_predictor: Any | None = None) -> None:
+        self.settings = settings
+        self.service = service_factory(settings)
+        self.failure_predictor = failure_predictor
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        routers: list[APIRouter] = []
+        if self.failure_predictor is not None:
+            from actors.failure_serving import FailureService
+            from aiops.api.failure import make_router as failure_router
+
+            routers.append(failure_router(FailureService(self.settings, self.failure_predictor)))
+        return create_app(self.service, self.settings.serve, routers)
+
+
 def build_app(
     settings: Settings,
     service_factory: Callable[[Settings], PlatformService] = RayPlatformService,
-    routers_factory: Callable[[Settings], Sequence[APIRouter]] = lambda s: (),
+    with_engines: bool = True,
 ) -> serve.Application:
-    """The Serve application; factories run on the replica, not at import or build time."""
-
-    def builder() -> FastAPI:
-        return create_app(service_factory(settings), settings.serve, routers_factory(settings))
+    """The Serve application: the ingress plus the engines' model deployments."""
+    from actors.failure_serving import predictor_deployment
 
     cfg = settings.serve
     ingress = serve.deployment(
-        serve.ingress(builder)(),
+        AIOpsIngress,
         name=INGRESS_NAME,
         num_replicas=cfg.ingress_replicas,
         max_ongoing_requests=cfg.max_ongoing_requests,
@@ -124,7 +142,8 @@ def build_app(
         health_check_period_s=10,
         graceful_shutdown_timeout_s=5,
     )
-    return ingress.bind()
+    predictor = predictor_deployment(settings).bind(settings) if with_engines else None
+    return ingress.bind(settings, service_factory, predictor)
 
 
 def start_serve(settings: Settings, app: serve.Application | None = None) -> str:

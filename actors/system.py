@@ -13,6 +13,7 @@ import ray
 from ray import serve
 
 from actors.collectors import LogTailer, NatsCollector, PrometheusCollector, SimulatorCollector, remote
+from actors.failure_serving import MONITOR_NAME, FailureMonitor
 from actors.feature_shard import FeatureShardActor, shard_name
 from actors.serve_app import COLLECTOR_PREFIX, start_serve
 from aiops.settings import Settings
@@ -67,11 +68,21 @@ class System:
             for name in self.collectors:
                 self._runs[name] = self.collectors[name].run.remote()
 
+    def start_monitors(self) -> None:
+        """Engine loops that need the Serve app (fleet-wide failure predictions and alerts)."""
+        s = self.settings
+        name = MONITOR_NAME
+        self.collectors[name] = ray.remote(FailureMonitor).options(
+            name=name, namespace=s.ray.namespace, num_cpus=s.ray.actor_num_cpus, max_restarts=-1, max_concurrency=16,
+        ).remote(s)
+        self._runs[name] = self.collectors[name].run.remote()
+
     def start(self, serve_api: bool = True, run_collectors: bool = True) -> "System":
         self.start_shards()
         self.start_collectors(run_collectors)
         if serve_api:
             self.url = start_serve(self.settings)
+            self.start_monitors()
         return self
 
     def supervise(self) -> list[str]:

@@ -123,6 +123,25 @@ class ServeSettings(_Strict):
     max_records_per_request: int = Field(50_000, ge=1)
 
 
+class FailureSettings(_Strict):
+    registry_uri: str = Field(str(PROJECT_ROOT / "models" / "registry"),
+                              description="model registry: a folder or s3://bucket/prefix?endpoint_override=host:port")
+    model_name: str = "fleet-failure"
+    model_version: str = Field("production", description="'production' follows promotions; or pin e.g. v0003")
+    horizon_s: float = Field(7200.0, gt=0, description="horizon the model was trained for")
+    refresh_s: float = Field(5.0, gt=0, description="how often fleet-wide predictions are recomputed")
+    registry_poll_s: float = Field(5.0, gt=0)
+    alert_threshold: float = Field(0.7, gt=0, lt=1)
+    alert_rearm_below: float = Field(0.5, gt=0, lt=1, description="an alerted target alerts again only after dropping below this")
+    alert_subject: str = "aiops.alerts.failure"
+    alert_webhook_url: str | None = Field(None, description="Alertmanager-compatible endpoint, e.g. http://am:9093/api/v2/alerts")
+    predictor_replicas: int = Field(1, ge=1)
+    predictor_num_cpus: float = Field(0.2, gt=0)
+    predictor_num_gpus: float = Field(0.0, ge=0, description="fractional GPUs per model replica; 0 = CPU")
+    max_batch_size: int = Field(256, ge=1)
+    cache_ttl_s: float = Field(30.0, gt=0)
+
+
 class Settings(_Strict):
     data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("AIOPS_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data")))
     ray: RaySettings = RaySettings()
@@ -133,6 +152,7 @@ class Settings(_Strict):
     logs: tuple[LogSource, ...] = ()
     simulator: SimulatorSettings = SimulatorSettings()
     serve: ServeSettings = ServeSettings()
+    failure: FailureSettings = FailureSettings()
 
     @field_validator("data_dir")
     @classmethod

@@ -225,6 +225,10 @@ class ShardState:
         self._feature_cache[key] = {"_version": st.version, "result": result}
         return result
 
+    def all_features(self, window_s: float | None = None) -> list[dict[str, Any]]:
+        """Feature vectors of every target (cached per target until new data arrives)."""
+        return [self.get_features(t, window_s) for t in self.targets]
+
     def get_historical_features(
         self, target_id: str, start: float, end: float, step_s: float, window_s: float | None = None
     ) -> dict[str, Any]:

@@ -229,7 +229,7 @@ class _ReassignMutation(Mutation):
         prob: PlacementProblem = problem.prob
         rng = random_state or np.random.default_rng()
         X = X.copy()
-        rate = max(1.0 / prob.n, 2.0 / prob.n)
+        rate = min(1.0, 2.0 / max(prob.n, 1))  # about two VMs per child
         for r in range(X.shape[0]):
             for i in np.flatnonzero(rng.random(prob.n) < rate):
                 allowed = np.flatnonzero(prob.allowed[i])

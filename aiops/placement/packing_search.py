@@ -207,7 +207,8 @@ def eliminate_bins(sizes: np.ndarray, capacity: np.ndarray, assignment: np.ndarr
     while int(best.max()) + 1 > lb and time.perf_counter() < deadline and iters < cfg.max_iters:
         m = int(best.max()) + 1
         fill = np.bincount(best, weights=w, minlength=m)
-        # try bins from least to most filled, one attempt each, while budget lasts
+        improved = False
+        # try bins from least to most filled; an attempt runs until it succeeds or the budget ends
         for victim in np.argsort(fill, kind="stable")[: max(1, min(m, 3))]:
             attempts += 1
             a = best.copy()
@@ -221,11 +222,9 @@ def eliminate_bins(sizes: np.ndarray, capacity: np.ndarray, assignment: np.ndarr
                 iters += 1
                 st.insert_directly()
             if not st.pool:
-                best = compact(st.a)
+                best, improved = compact(st.a), True
                 break
-        else:
-            break
-        if st.pool:
+        if not improved:
             break
     return best, {"tabu_iters": iters, "attempts": attempts}
 
@@ -237,6 +236,8 @@ def solve(sizes: np.ndarray, capacity: np.ndarray, cfg: SearchConfig | None = No
     deadline = t0 + cfg.time_limit_s
     sizes = np.asarray(sizes, dtype=np.int64)
     capacity = np.asarray(capacity, dtype=np.int64)
+    if sizes.shape[0] == 0:
+        return PackingResult(assignment=np.zeros(0, np.int64), bins=0, method="portfolio+tabu", stats={"tabu_iters": 0})
     bound = max(lower_bound(sizes, capacity), lb or 0)
     a, name, seeds = portfolio(sizes, capacity, cfg, t0 + cfg.time_limit_s * cfg.portfolio_share, bound)
     start_bins = int(a.max()) + 1

@@ -8,6 +8,7 @@ Malformed input becomes a :class:`Rejection` with a reason, never an exception u
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -106,7 +107,10 @@ class RejectionCounter:
 _NORMALISED_KEYS = ("host", "vm_id", "user", "src_ip", "dst_ip", "process", "action", "outcome")
 
 
-def flatten(obj: Mapping[str, Any], prefix: str = "", out: dict[str, list[Any]] | None = None) -> dict[str, list[Any]]:
+MAX_DEPTH = 16  # deeper JSON is kept as text under its parent key (hostile input must not recurse forever)
+
+
+def flatten(obj: Mapping[str, Any], prefix: str = "", out: dict[str, list[Any]] | None = None, depth: int = 0) -> dict[str, list[Any]]:
     """Flatten nested mappings into lower-case dotted keys; list elements append to the same key.
 
     Sigma addresses nested JSON with dots (``userIdentity.type``) and compares field names
@@ -115,22 +119,33 @@ def flatten(obj: Mapping[str, Any], prefix: str = "", out: dict[str, list[Any]] 
     out = {} if out is None else out
     for k, v in obj.items():
         key = f"{prefix}{str(k).lower()}"
-        _put(key, v, out)
+        _put(key, v, out, depth)
     return out
 
 
-def _put(key: str, v: Any, out: dict[str, list[Any]]) -> None:
+def _put(key: str, v: Any, out: dict[str, list[Any]], depth: int) -> None:
     t = type(v)
     if t is str or t is int or t is float or v is None or t is bool:  # fast path: scalars dominate
         out.setdefault(key, []).append(v)
+    elif depth >= MAX_DEPTH and isinstance(v, (Mapping, list, tuple)):
+        out.setdefault(key, []).append(_shallow_text(v))
     elif t is dict or isinstance(v, Mapping):
-        flatten(v, key + ".", out)
+        flatten(v, key + ".", out, depth + 1)
     elif isinstance(v, (list, tuple)):
         out.setdefault(key, [])
         for item in v:
-            _put(key, item, out)
+            _put(key, item, out, depth + 1)
     else:
         out.setdefault(key, []).append(v)
+
+
+def _shallow_text(v: Any, limit: int = 2000) -> str:
+    """Bounded, non-recursive text of a too-deep subtree (reprlib stops at a fixed depth)."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxstring, r.maxother = 4, limit, limit
+    return r.repr(v)[:limit]
 
 
 @dataclass(slots=True)
@@ -185,6 +200,8 @@ class FieldView:
 def _lower(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))  # 4688.0 and 4688 must look alike to equality rules
     return str(v).lower()
 
 
@@ -197,6 +214,8 @@ def parse_timestamp(value: Any) -> float:
         raise ValueError("boolean timestamp")
     if isinstance(value, (int, float)):
         v = float(value)
+        if not math.isfinite(v) or v < 0:
+            raise ValueError(f"bad timestamp {value!r}")
         return v / 1000.0 if v > 1e11 else v  # milliseconds since epoch
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"bad timestamp {value!r}")

@@ -298,11 +298,13 @@ def _leaf(field: str | None, value: Any) -> Compiled | _Simple:
         text = str(num).lower()
 
         def m_num(v: FieldView) -> bool:
+            # Numbers equal numerically; strings must spell the number exactly ("4688"), the same
+            # test the eq index applies (FieldView renders integral floats as ints).
             for x in v.raw.get(key, ()):
                 if isinstance(x, (int, float)) and not isinstance(x, bool):
                     if x == num:
                         return True
-                elif str(x).strip().lower() == text or _as_number(x) == num:
+                elif str(x).lower() == text:
                     return True
             return False
 

@@ -250,6 +250,7 @@ class SigmaEngine:
         self._buckets: dict[LogSource, _Bucket] = {}
         self.events_seen = 0
         self.rules_evaluated = 0
+        self.rule_errors: Counter[str] = Counter()
 
     def bucket(self, ls: LogSource) -> _Bucket:
         b = self._buckets.get(ls)
@@ -273,8 +274,11 @@ class SigmaEngine:
         for i in idx:
             n += 1
             r = rules[i]
-            if r.matcher(view):
-                hits.append(r)
+            try:
+                if r.matcher(view):
+                    hits.append(r)
+            except Exception:  # noqa: BLE001 - one rule failing on an odd value must not stop the others
+                self.rule_errors[r.id] += 1
         self.rules_evaluated += n
         return hits
 
@@ -284,4 +288,5 @@ class SigmaEngine:
             "rules_evaluated_per_event": self.rules_evaluated / max(self.events_seen, 1),
             "buckets": len(self._buckets),
             "always_evaluated_max": max((len(b.always) for b in self._buckets.values()), default=0),
+            "rule_errors": sum(self.rule_errors.values()),
         }

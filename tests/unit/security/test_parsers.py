@@ -141,3 +141,30 @@ def test_timestamps() -> None:
     for bad in (None, True, "", "soon"):
         with pytest.raises(ValueError):
             parse_timestamp(bad)
+
+
+def test_nonfinite_timestamps_and_deep_garbage_are_rejections() -> None:
+    rej = RejectionCounter()
+    deep: dict = {}
+    cur = deep
+    for _ in range(5000):  # deeper than the recursion limit when flattened/parsed
+        cur["a"] = {}
+        cur = cur["a"]
+    recs = [{"@stream": "conn", "ts": float("nan")}, {"@stream": "conn", "ts": float("inf")}, {"@stream": "conn", "ts": -5},
+            {"@stream": "conn", "ts": 1.0, "x": deep}]
+    evs = list(parse_records("zeek", recs, rej))
+    assert rej.as_dict()["zeek:bad_timestamp"] == 3
+    for e in evs:  # the deep record may parse; building its rule view must not crash the engine either
+        from aiops.security.sigma_rules import RuleSet, SigmaEngine
+
+        try:
+            SigmaEngine(RuleSet()).match(e)
+        except RecursionError:
+            pytest.fail("deeply nested fields crashed the rule engine")
+
+
+def test_json_nested_beyond_decoder_limit_is_bad_json() -> None:
+    rej = RejectionCounter()
+    text = "[" * 100_000 + '\n{"@stream": "conn", "ts": 1}\n'
+    evs = list(parse_records("zeek", iter_json_records(text), rej))
+    assert len(evs) == 1 and rej.as_dict() == {"zeek:bad_json": 1}

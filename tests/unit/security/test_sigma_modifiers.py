@@ -55,6 +55,8 @@ from .helpers import compile_one, event, fires
         ("  sel:\n    EventID: 4688\n  condition: sel\n", {"EventID": 4688}, True),
         ("  sel:\n    EventID: 4688\n  condition: sel\n", {"EventID": "4688"}, True),
         ("  sel:\n    EventID: 4688\n  condition: sel\n", {"EventID": 46880}, False),
+        ("  sel:\n    EventID: 4688\n  condition: sel\n", {"EventID": 4688.0}, True),
+        ("  sel:\n    EventID: 4688\n  condition: sel\n", {"EventID": "0x1250"}, False),
         # cased
         ("  sel:\n    CommandLine|cased: 'SeDebug'\n  condition: sel\n", {"CommandLine": "SeDebug"}, True),
         ("  sel:\n    CommandLine|cased: 'SeDebug'\n  condition: sel\n", {"CommandLine": "sedebug"}, False),

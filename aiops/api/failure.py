@@ -1,0 +1,127 @@
+"""Failure-prediction endpoints (schemas per the seed API) over an injected service."""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from aiops.features.definitions import parse_duration
+
+MAX_BATCH = 20_000
+MAX_HORIZON_S = 30 * 86_400
+
+
+class NoModel(RuntimeError):
+    """No model is deployed yet (nothing promoted in the registry)."""
+
+
+class ContributingFactor(BaseModel):
+    feature: str
+    value: float | None
+    contribution: float = Field(description="SHAP contribution to the log-odds of failure")
+    description: str
+
+
+class FailurePrediction(BaseModel):
+    target_id: str
+    target_type: str
+    failure_probability: float = Field(ge=0, le=1)
+    time_to_failure: float | None = Field(description="median seconds to failure under a constant hazard; null when negligible")
+    time_to_failure_interval: tuple[float, float] | None = Field(None, description="10-90% interval, seconds")
+    confidence_interval: tuple[float, float] = Field(description="10-90% spread of the probability across bagged members")
+    severity: str
+    contributing_factors: list[ContributingFactor]
+    recommendations: list[str]
+    model_version: str
+    features_as_of: float
+    last_updated: float
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    target_ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+    time_horizon: str | float = Field("2h", description="e.g. 30m, 2h, 7d, or seconds")
+    include_recommendations: bool = True
+
+    @field_validator("time_horizon")
+    @classmethod
+    def _horizon(cls, v: str | float) -> str | float:
+        s = parse_duration(v)
+        if s > MAX_HORIZON_S:
+            raise ValueError(f"time_horizon at most {MAX_HORIZON_S // 86400} days")
+        return v
+
+
+class BatchResponse(BaseModel):
+    predictions: list[FailurePrediction]
+    not_found: list[str]
+    time_horizon_s: float
+    model_version: str | None
+
+
+class ModelInfo(BaseModel):
+    id: str
+    type: str
+    version: str
+    accuracy: float | None
+    precision: float | None
+    recall: float | None
+    f1_score: float | None
+    last_trained: float | None
+    training_data_size: int | None
+    features: list[str]
+    performance_metrics: dict[str, Any]
+
+
+class MitigationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: str = Field(pattern="^(drained|migrated|repaired|replaced|restarted|other)$")
+    comment: str = Field("", max_length=2000)
+
+
+class FailureApi(Protocol):
+    async def predict(self, target_id: str) -> dict[str, Any] | None: ...
+    async def predict_many(self, target_ids: list[str], horizon_s: float, include_recommendations: bool) -> tuple[list[dict[str, Any]], list[str], str | None]: ...
+    async def model_info(self) -> dict[str, Any] | None: ...
+    async def record_mitigation(self, target_id: str, action: str, comment: str) -> dict[str, Any]: ...
+
+
+def _no_model() -> HTTPException:
+    return HTTPException(503, "no failure model is deployed yet: train and promote one with `python -m jobs.train_failure`")
+
+
+def make_router(service: FailureApi) -> APIRouter:
+    r = APIRouter(tags=["failure prediction"])
+
+    @r.get("/predictions/failures/{target_id}", response_model=FailurePrediction)
+    async def one(target_id: str) -> Any:
+        try:
+            pred = await service.predict(target_id)
+        except NoModel:
+            raise _no_model() from None
+        if pred is None:
+            raise HTTPException(404, f"unknown target {target_id!r}: no telemetry received for it")
+        return pred
+
+    @r.post("/predictions/failures/batch", response_model=BatchResponse)
+    async def batch(req: BatchRequest) -> Any:
+        horizon = parse_duration(req.time_horizon)
+        try:
+            preds, missing, version = await service.predict_many(list(dict.fromkeys(req.target_ids)), horizon, req.include_recommendations)
+        except NoModel:
+            raise _no_model() from None
+        return {"predictions": preds, "not_found": missing, "time_horizon_s": horizon, "model_version": version}
+
+    @r.get("/models/failure-prediction", response_model=ModelInfo)
+    async def model() -> Any:
+        info = await service.model_info()
+        if info is None:
+            raise _no_model()
+        return info
+
+    @r.post("/predictions/failures/{target_id}/mitigations", status_code=201)
+    async def mitigate(target_id: str, req: MitigationRequest) -> dict[str, Any]:
+        return await service.record_mitigation(target_id, req.action, req.comment)
+
+    return r

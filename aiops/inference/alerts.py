@@ -1,0 +1,57 @@
+"""Failure alerts: one per target per episode, with hysteresis, in Alertmanager's format."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+
+class AlertBook:
+    """Raises an alert when p >= threshold; re-arms only after p < rearm_below (no flapping)."""
+
+    def __init__(self, threshold: float, rearm_below: float) -> None:
+        if rearm_below > threshold:
+            raise ValueError("rearm_below must not exceed the alert threshold")
+        self.threshold = threshold
+        self.rearm_below = rearm_below
+        self.active: dict[str, dict[str, Any]] = {}
+
+    def update(self, predictions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """New alerts for this round of predictions."""
+        new = []
+        for p in predictions:
+            t, prob = p["target_id"], p["failure_probability"]
+            if t in self.active:
+                if prob < self.rearm_below:
+                    del self.active[t]
+                continue
+            if prob >= self.threshold:
+                alert = {
+                    "target_id": t, "target_type": p.get("target_type"), "severity": p["severity"],
+                    "failure_probability": prob, "time_to_failure": p.get("time_to_failure_s"),
+                    "contributing_factors": [f["description"] for f in p.get("contributing_factors", [])[:3]],
+                    "recommendations": p.get("recommendations", []), "model_version": p.get("model_version"),
+                    "raised_at": p.get("last_updated"),
+                }
+                self.active[t] = alert
+                new.append(alert)
+        return new
+
+    def mitigated(self, target_id: str) -> None:
+        """An operator acted: forget the open alert so a later relapse alerts again."""
+        self.active.pop(target_id, None)
+
+
+def alertmanager_payload(alerts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """POST body for Alertmanager's /api/v2/alerts."""
+    out = []
+    for a in alerts:
+        started = datetime.fromtimestamp(a.get("raised_at") or 0, tz=timezone.utc).isoformat()
+        out.append({
+            "labels": {"alertname": "FailurePredicted", "target": a["target_id"], "target_type": a.get("target_type") or "unknown",
+                       "severity": a["severity"], "service": "novacron-aiops"},
+            "annotations": {"summary": f"{a['target_id']} predicted to fail (p={a['failure_probability']:.2f})",
+                            "factors": "; ".join(a.get("contributing_factors", [])),
+                            "recommendation": "; ".join(a.get("recommendations", []))},
+            "startsAt": started,
+        })
+    return out

@@ -1,0 +1,267 @@
+"""Point-in-time training rows from the fleet simulator, labelled from its ground truth.
+
+The simulator runs offline (no Ray) and its metrics and parsed syslog error counts go into an
+in-process ``ShardState``, the same code the feature-store actors run, so the features a model
+is trained on are exactly the ones it is served with. Every ``step_s`` simulated seconds the
+features of every reporting target are read *as of that instant* (windows end at the step), so
+no row sees later samples.
+
+Label: "this target fails within the horizon H" -- for a host-level scenario the target is
+the host, for ``memory_leak_oom`` the VM. Rows are dropped while a target is down (host-level
+outage; a VM between its OOM kill and restart) and for VMs whose host is inside a host-level
+scenario window (the VM is collateral, not the failing unit, and would otherwise teach the
+model that VM symptoms of a host fault mean "VM fine"). Each row keeps the id, kind and failure
+time of the next failure of its target so evaluation can work per scenario.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aiops.features.definitions import FeatureDefinition, load_definitions
+from aiops.features.shard import ShardState
+from aiops.settings import PROJECT_ROOT, SimulatorSettings
+from aiops.telemetry.batch import concat
+from aiops.telemetry.logparse import events_to_batch, parse_line
+from aiops.telemetry.simulator import FAILURE_KINDS, FleetSimulator
+
+# The failure-prediction features of configs/features.yaml plus the error-log and gap counters.
+FAILURE_FEATURES: tuple[str, ...] = (
+    "cpu_utilization_mean_5m", "memory_pressure_max_5m", "memory_pressure_trend_1h",
+    "disk_io_latency_p95_5m", "disk_io_latency_trend_1h", "disk_read_errors_rate_1h",
+    "ecc_errors_count_1h", "temperature_max_5m", "temperature_trend_30m",
+    "network_error_rate_mean_5m", "response_time_p99_5m", "io_errors_count_1h", "samples_count_5m",
+)
+HOST_KINDS = tuple(k for k, v in FAILURE_KINDS.items() if v[3] == "host")
+HARDWARE_KINDS = ("disk_failure", "ecc_host_crash", "thermal_runaway", "network_partition")
+META_COLUMNS = ("ts", "target_id", "target_type", "host_id", "label", "next_failure_ts", "scenario_id", "kind")
+
+
+@dataclass(frozen=True)
+class FleetDatasetConfig:
+    """Fleet size, simulated period and sampling; defaults fit a ~5 minute run on 2 shared cores."""
+
+    hosts: int = 40
+    vms_per_host: int = 2
+    days: float = 20.0
+    step_s: float = 600.0
+    interval_s: float = 30.0
+    scenario_rate_per_day: float = 0.1
+    attack_rate_per_day: float = 1.0
+    seed: int = 7
+    horizon_s: float = 8 * 3600.0
+    warmup_s: float = 3600.0
+    features: tuple[str, ...] = FAILURE_FEATURES
+
+    def simulator_settings(self) -> SimulatorSettings:
+        return SimulatorSettings(hosts=self.hosts, vms_per_host=self.vms_per_host, seed=self.seed,
+                                 interval_s=self.interval_s, scenario_rate_per_day=self.scenario_rate_per_day,
+                                 attack_rate_per_day=self.attack_rate_per_day)
+
+    def fingerprint(self) -> str:
+        """Stable hash of everything that changes the rows (used as a cache key)."""
+        blob = json.dumps(asdict(self), sort_keys=True, default=list).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class FleetDataset:
+    """Rows (features + labels + scenario bookkeeping) and the full scenario ground truth."""
+
+    frame: pd.DataFrame
+    scenarios: pd.DataFrame
+    config: FleetDatasetConfig
+    feature_names: list[str]
+    start_ts: float
+    end_ts: float
+    stats: dict = field(default_factory=dict)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.frame.to_parquet(folder / "rows.parquet", index=False)
+        self.scenarios.to_parquet(folder / "scenarios.parquet", index=False)
+        meta = {"config": asdict(self.config), "feature_names": self.feature_names, "start_ts": self.start_ts,
+                "end_ts": self.end_ts, "stats": self.stats}
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2, default=list))
+
+    @classmethod
+    def load(cls, folder: Path) -> "FleetDataset":
+        meta = json.loads((folder / "meta.json").read_text())
+        cfg_d = meta["config"]
+        cfg_d["features"] = tuple(cfg_d["features"])
+        return cls(pd.read_parquet(folder / "rows.parquet"), pd.read_parquet(folder / "scenarios.parquet"),
+                   FleetDatasetConfig(**cfg_d), list(meta["feature_names"]), meta["start_ts"], meta["end_ts"],
+                   meta.get("stats", {}))
+
+
+def scenario_frame(ground_truth: dict) -> pd.DataFrame:
+    """Simulator ground truth as a table with the scenario's level (host or vm)."""
+    cols = ["scenario_id", "kind", "target_id", "host_id", "onset_ts", "failure_ts", "recovery_ts"]
+    sc = pd.DataFrame(ground_truth["scenarios"], columns=cols)
+    sc["level"] = sc["kind"].map(lambda k: FAILURE_KINDS[k][3])
+    return sc.sort_values("failure_ts", kind="stable").reset_index(drop=True)
+
+
+def next_failure(ts: np.ndarray, targets: np.ndarray, scenarios: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the failure time and scenario index of the target's next failure strictly after ``ts``.
+
+    (NaN, -1) when no failure of that target follows. Vectorised per target with searchsorted.
+    """
+    ts = np.asarray(ts, dtype=np.float64)
+    targets = np.asarray(targets)
+    out_t = np.full(ts.shape, np.nan)
+    out_i = np.full(ts.shape, -1, dtype=np.int64)
+    for tid, grp in scenarios.groupby("target_id", sort=False):
+        rows = np.flatnonzero(targets == tid)
+        if rows.size == 0:
+            continue
+        order = np.argsort(grp["failure_ts"].to_numpy(), kind="stable")
+        f = grp["failure_ts"].to_numpy()[order]
+        idx = grp.index.to_numpy()[order]
+        pos = np.searchsorted(f, ts[rows], side="right")
+        has = pos < f.size
+        out_t[rows[has]] = f[pos[has]]
+        out_i[rows[has]] = idx[pos[has]]
+    return out_t, out_i
+
+
+def horizon_label(ts: np.ndarray, next_failure_ts: np.ndarray, horizon_s: float) -> np.ndarray:
+    """1 when the next failure lies in (ts, ts + H]; NaN next-failure times give 0."""
+    dt = np.asarray(next_failure_ts) - np.asarray(ts)
+    with np.errstate(invalid="ignore"):
+        return ((dt > 0) & (dt <= horizon_s)).astype(np.int8)
+
+
+def excluded_rows(ts: np.ndarray, targets: np.ndarray, hosts: np.ndarray, target_types: np.ndarray,
+                  scenarios: pd.DataFrame) -> np.ndarray:
+    """Rows to drop: a target that is down, or a VM whose host is inside a host-level scenario window."""
+    ts = np.asarray(ts, dtype=np.float64)
+    drop = np.zeros(ts.shape, dtype=bool)
+    is_vm = np.asarray(target_types) == "vm"
+    for sc in scenarios.itertuples(index=False):
+        if sc.level == "host":
+            down = (targets == sc.host_id) & (ts >= sc.failure_ts) & (ts < sc.recovery_ts)
+            collateral = is_vm & (hosts == sc.host_id) & (ts >= sc.onset_ts) & (ts < sc.recovery_ts)
+            drop |= down | collateral
+        else:  # the VM is killed and restarted between failure and recovery
+            drop |= (targets == sc.target_id) & (ts >= sc.failure_ts) & (ts < sc.recovery_ts)
+    return drop
+
+
+def select_definitions(names: Sequence[str], path: Path | None = None) -> list[FeatureDefinition]:
+    """The named definitions (and their dependencies) from configs/features.yaml."""
+    defs = {d.name: d for d in load_definitions(path or PROJECT_ROOT / "configs" / "features.yaml")}
+    missing = [n for n in names if n not in defs]
+    if missing:
+        raise KeyError(f"features not defined in features.yaml: {missing}")
+    keep: dict[str, FeatureDefinition] = {}
+    stack = list(names)
+    while stack:
+        n = stack.pop()
+        if n not in keep:
+            keep[n] = defs[n]
+            stack.extend(defs[n].dependencies)
+    return list(keep.values())
+
+
+def _max_window(defs: Sequence[FeatureDefinition]) -> float:
+    return max((d.window_s for d in defs if not d.derived), default=3600.0)
+
+
+def build_fleet_dataset(cfg: FleetDatasetConfig, progress: Callable[[str], None] | None = None,
+                        definitions: Sequence[FeatureDefinition] | None = None) -> FleetDataset:
+    """Simulate ``cfg.days`` days and read point-in-time features of every target every ``step_s``."""
+    t_start = time.perf_counter()
+    sim = FleetSimulator(cfg.simulator_settings())
+    defs = list(definitions) if definitions is not None else select_definitions(cfg.features)
+    # Ring large enough for the longest window even for bursty error-log series (up to ~1000 lines/h).
+    ring = int(math.ceil(_max_window(defs) / cfg.interval_s)) * 4 + 2048
+    shard = ShardState(0, defs, ring)
+    names = [n for n in cfg.features]
+    host_of = {v.vm_id: v.host_id for v in sim.fleet.vms}
+    host_of.update({h.host_id: h.host_id for h in sim.fleet.hosts})
+    ttypes = sim.target_types
+    year = datetime.fromtimestamp(sim.now, tz=timezone.utc).year
+    n_steps = int(cfg.days * 86_400 // cfg.step_s)
+    warm_steps = int(math.ceil(cfg.warmup_s / cfg.step_s))
+    rows_ts: list[float] = []
+    rows_tid: list[str] = []
+    values: list[list[float]] = []
+    t_sim = t_feat = 0.0
+    start_ts = sim.now
+    for step in range(n_steps):
+        a = time.perf_counter()
+        ticks = sim.advance(cfg.step_s)
+        metrics = concat([t.metrics for t in ticks])
+        events = [e for t in ticks for line in t.logs if (e := parse_line(line, year=year)) is not None]
+        shard.ingest(metrics)
+        err = events_to_batch(events)
+        if len(err):
+            shard.ingest(err)
+        b = time.perf_counter()
+        t_sim += b - a
+        if step + 1 < warm_steps:
+            continue
+        now = sim.now
+        # Only targets with a sample in the last step are "reporting"; a down target is skipped
+        # here already (its rows would be dropped anyway), which saves the feature cost.
+        live = {metrics.targets[i] for i in np.unique(metrics.target_idx)}
+        for tid in sim.targets:
+            if tid not in live:
+                continue
+            feats = shard.get_features(tid, at=now)["features"]
+            rows_ts.append(now)
+            rows_tid.append(tid)
+            values.append([np.nan if feats.get(n) is None else float(feats[n]) for n in names])
+        t_feat += time.perf_counter() - b
+        if progress and (step + 1) % max(1, n_steps // 10) == 0:
+            progress(f"  simulated {(step + 1) * cfg.step_s / 86_400:.1f}/{cfg.days:g} days, {len(rows_ts)} rows "
+                     f"(sim+ingest {t_sim:.0f}s, features {t_feat:.0f}s)")
+    end_ts = sim.now
+    # The simulator schedules one day ahead, so the ground truth already holds failures just past the
+    # end: an alert raised near the end is judged against what really happened next.
+    scenarios = scenario_frame(sim.ground_truth())
+    frame = pd.DataFrame(np.asarray(values, dtype=np.float32).reshape(len(values), len(names)), columns=names)
+    ts = np.asarray(rows_ts, dtype=np.float64)
+    tid = np.asarray(rows_tid, dtype=object)
+    frame.insert(0, "ts", ts)
+    frame.insert(1, "target_id", tid)
+    frame.insert(2, "target_type", np.array([ttypes[t] for t in rows_tid], dtype=object))
+    frame.insert(3, "host_id", np.array([host_of[t] for t in rows_tid], dtype=object))
+    drop = excluded_rows(ts, tid, frame["host_id"].to_numpy(), frame["target_type"].to_numpy(), scenarios)
+    frame = frame.loc[~drop].reset_index(drop=True)
+    nf_t, nf_i = next_failure(frame["ts"].to_numpy(), frame["target_id"].to_numpy(), scenarios)
+    frame["next_failure_ts"] = nf_t
+    frame["label"] = horizon_label(frame["ts"].to_numpy(), nf_t, cfg.horizon_s)
+    has = nf_i >= 0
+    frame["scenario_id"] = np.where(has, scenarios["scenario_id"].to_numpy()[np.clip(nf_i, 0, None)], None)
+    frame["kind"] = np.where(has, scenarios["kind"].to_numpy()[np.clip(nf_i, 0, None)], None)
+    stats = {"rows": int(len(frame)), "rows_dropped": int(drop.sum()), "positive_rows": int(frame["label"].sum()),
+             "targets": len(sim.targets), "scenarios": int(len(scenarios)), "sim_ingest_s": round(t_sim, 1),
+             "features_s": round(t_feat, 1), "wall_s": round(time.perf_counter() - t_start, 1),
+             "feature_ms_per_row": round(1e3 * t_feat / max(1, len(rows_ts)), 3)}
+    return FleetDataset(frame, scenarios, cfg, names, start_ts, end_ts, stats)
+
+
+def load_or_build(cfg: FleetDatasetConfig, cache_dir: Path | None, progress: Callable[[str], None] | None = None,
+                  rebuild: bool = False) -> FleetDataset:
+    """Reuse a dataset cached under ``cache_dir/<fingerprint>`` when the config is unchanged."""
+    folder = cache_dir / f"fleet-{cfg.fingerprint()}" if cache_dir is not None else None
+    if folder is not None and not rebuild and (folder / "meta.json").exists():
+        ds = FleetDataset.load(folder)
+        ds.stats["cached"] = True
+        return ds
+    ds = build_fleet_dataset(cfg, progress)
+    if folder is not None:
+        ds.save(folder)
+    ds.stats["cached"] = False
+    return ds

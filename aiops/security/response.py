@@ -1,0 +1,423 @@
+"""Safe automated response: quarantine_vm, block_ip, disable_user, snapshot_vm.
+
+Handlers sit behind a :class:`ControlPlane` interface: :class:`SimulatedControlPlane` is the
+embedded default (keeps state in memory, can inject latency and failures), and
+:class:`NovaCronControlPlane` calls a NovaCron API over HTTP. The engine adds what makes
+automation safe: per-call timeouts, dry-run, approval for destructive actions unless a policy
+rule allows them automatically, escalation when something fails, times out or waits too long
+for approval, idempotency (a repeated request acts once), and an append-only, hash-chained
+audit log in which every request, decision and outcome appears.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aiops.settings import PROJECT_ROOT, ConfigError, load_yaml
+
+ACTION_TARGET = {"quarantine_vm": "vm_id", "block_ip": "ip", "disable_user": "user", "snapshot_vm": "vm_id"}
+SEVERITY_RANK = {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+DEFAULT_RESPONSE_CONFIG = PROJECT_ROOT / "configs" / "security_response.yaml"
+
+
+# ----------------------------------------------------------------------------- config
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AutoRule(_Strict):
+    """Lets the engine run ``action`` without a human when the anomaly is at least this bad."""
+
+    action: str = Field(pattern="^(quarantine_vm|block_ip|disable_user|snapshot_vm)$")
+    min_severity: str = Field("critical", pattern="^(low|medium|high|critical)$")
+    min_score: float = Field(0.0, ge=0, le=1)
+    kinds: tuple[str, ...] = Field((), description="anomaly kinds (sigma, network, ueba, intel, incident); empty = any")
+
+
+class EscalationRule(_Strict):
+    on: str = Field(pattern="^(failed|timeout|pending_approval)$")
+    after_s: float = Field(0.0, ge=0, description="for pending_approval: how long a request may wait")
+    min_severity: str = Field("low", pattern="^(low|medium|high|critical)$")
+    notify: str = Field("oncall", description="escalation target (pager, channel); recorded in the audit log")
+
+
+class ApiToken(_Strict):
+    name: str
+    sha256: str | None = Field(None, pattern="^[0-9a-f]{64}$", description="hex SHA-256 of the token (never the token)")
+    env: str | None = Field(None, description="or: environment variable holding the token")
+    roles: tuple[str, ...] = ("viewer",)
+
+
+class ResponseConfig(_Strict):
+    dry_run: bool = False
+    timeout_s: float = Field(10.0, gt=0, le=600)
+    destructive_actions: tuple[str, ...] = ("quarantine_vm", "block_ip", "disable_user")
+    auto_allow: tuple[AutoRule, ...] = ()
+    escalation: tuple[EscalationRule, ...] = ()
+    audit_log: str | None = Field("results/security_audit.jsonl", description="JSONL path (relative to project root); null = memory")
+    control_plane: str = Field("simulated", pattern="^(simulated|novacron)$")
+    novacron_url: str | None = None
+    novacron_token_env: str = "NOVACRON_API_TOKEN"
+    api_tokens: tuple[ApiToken, ...] = ()
+
+
+def load_response_config(path: Path | str | None = None) -> ResponseConfig:
+    p = Path(path) if path else DEFAULT_RESPONSE_CONFIG
+    data = load_yaml(p) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping")
+    try:
+        return ResponseConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{p}: invalid response configuration"]
+        lines += [f"  {'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("\n".join(lines)) from None
+
+
+# ----------------------------------------------------------------------------- auth
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    roles: frozenset[str]
+
+
+class TokenAuth:
+    """Bearer tokens → principals. Stored as SHA-256 digests, compared with ``hmac.compare_digest``."""
+
+    def __init__(self, tokens: tuple[ApiToken, ...] | list[ApiToken]) -> None:
+        self._entries: list[tuple[bytes, Principal]] = []
+        for t in tokens:
+            digest = t.sha256
+            if digest is None and t.env and os.environ.get(t.env):
+                digest = hashlib.sha256(os.environ[t.env].encode()).hexdigest()
+            if digest:
+                self._entries.append((bytes.fromhex(digest), Principal(t.name, frozenset(t.roles))))
+
+    def authenticate(self, token: str | None) -> Principal | None:
+        if not token:
+            return None
+        got = hashlib.sha256(token.encode()).digest()
+        found = None
+        for digest, principal in self._entries:  # no early exit: timing does not reveal which entry matched
+            if hmac.compare_digest(got, digest):
+                found = principal
+        return found
+
+
+# ----------------------------------------------------------------------------- audit
+
+
+class AuditStore(Protocol):
+    def append(self, record: dict[str, Any]) -> None: ...
+    def records(self) -> list[dict[str, Any]]: ...
+
+
+class MemoryAuditStore:
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] = []
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._rows.append(dict(record))
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._rows]
+
+
+class JsonlAuditStore:
+    """Append-only JSON lines; each write is one ``write`` + flush + fsync of a complete line."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, sort_keys=True, default=str) + "\n"
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(x) for x in self.path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+class AuditLog:
+    """Hash-chained records: editing or deleting any past line breaks :meth:`verify`."""
+
+    def __init__(self, store: AuditStore | None = None) -> None:
+        self.store = store or MemoryAuditStore()
+        self._lock = threading.Lock()
+        prev = self.store.records()
+        self._prev = prev[-1]["hash"] if prev else "0" * 64
+        self._seq = prev[-1]["seq"] + 1 if prev else 0
+
+    def write(self, event: str, **data: Any) -> dict[str, Any]:
+        with self._lock:
+            rec = {"seq": self._seq, "ts": time.time(), "event": event, **data, "prev": self._prev}
+            body = json.dumps(rec, sort_keys=True, default=str)
+            rec["hash"] = hashlib.sha256(body.encode()).hexdigest()
+            self.store.append(rec)
+            self._prev, self._seq = rec["hash"], self._seq + 1
+            return rec
+
+    def verify(self) -> bool:
+        prev = "0" * 64
+        for rec in self.store.records():
+            r = dict(rec)
+            h = r.pop("hash")
+            if r["prev"] != prev or hashlib.sha256(json.dumps(r, sort_keys=True, default=str).encode()).hexdigest() != h:
+                return False
+            prev = h
+        return True
+
+    def records(self) -> list[dict[str, Any]]:
+        return self.store.records()
+
+
+# ----------------------------------------------------------------------------- control planes
+
+
+class ControlPlane(Protocol):
+    def execute(self, action: str, target: str, parameters: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class SimulatedControlPlane:
+    """In-memory NovaCron stand-in: applies actions to its own state; latency/failures injectable for tests."""
+
+    def __init__(self, latency_s: float = 0.0, fail_targets: set[str] | None = None) -> None:
+        self.latency_s = latency_s
+        self.fail_targets = set(fail_targets or ())
+        self.quarantined: set[str] = set()
+        self.blocked: set[str] = set()
+        self.disabled: set[str] = set()
+        self.snapshots: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def execute(self, action: str, target: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        with self._lock:
+            self.calls.append((action, target))
+            if target in self.fail_targets:
+                raise RuntimeError(f"control plane refused {action} on {target}")
+            if action == "quarantine_vm":
+                self.quarantined.add(target)
+                return {"vm_id": target, "network": "isolated"}
+            if action == "block_ip":
+                self.blocked.add(target)
+                return {"ip": target, "rule": f"deny-{target}", "ttl_s": parameters.get("ttl_s")}
+            if action == "disable_user":
+                self.disabled.add(target)
+                return {"user": target, "sessions_revoked": True}
+            if action == "snapshot_vm":
+                snap = {"vm_id": target, "snapshot_id": f"snap-{len(self.snapshots) + 1:05d}", "memory": bool(parameters.get("memory", True))}
+                self.snapshots.append(snap)
+                return snap
+        raise ValueError(f"unknown action {action}")
+
+
+class NovaCronControlPlane:
+    """HTTP client for a NovaCron control plane (endpoint paths configurable)."""
+
+    PATHS = {"quarantine_vm": ("POST", "/api/v1/vms/{target}/quarantine"), "block_ip": ("POST", "/api/v1/network/blocklist"),
+             "disable_user": ("POST", "/api/v1/users/{target}/disable"), "snapshot_vm": ("POST", "/api/v1/vms/{target}/snapshots")}
+
+    def __init__(self, base_url: str, token: str | None = None, timeout_s: float = 10.0) -> None:
+        import httpx
+
+        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s,
+                                    headers={"Authorization": f"Bearer {token}"} if token else {})
+
+    def execute(self, action: str, target: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        method, path = self.PATHS[action]
+        body = {"target": target, **parameters}
+        r = self._client.request(method, path.format(target=target), json=body)
+        r.raise_for_status()
+        return r.json() if r.content else {}
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+@dataclass
+class ResponseRecord:
+    response_id: str
+    anomaly_id: str
+    action: str
+    target: str
+    parameters: dict[str, Any]
+    status: str  # executed | dry_run | pending_approval | failed | timeout | rejected
+    requested_by: str
+    manual: bool
+    comment: str | None
+    idempotency_key: str
+    created: float
+    approved_by: str | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    duplicate: bool = False
+    escalated: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ResponseError(ValueError):
+    """Bad request (unknown action, missing target): maps to HTTP 422."""
+
+
+class ResponseEngine:
+    def __init__(self, config: ResponseConfig | None = None, control_plane: ControlPlane | None = None,
+                 audit: AuditLog | None = None) -> None:
+        self.cfg = config or ResponseConfig(audit_log=None)
+        if control_plane is None:
+            if self.cfg.control_plane == "novacron" and self.cfg.novacron_url:
+                control_plane = NovaCronControlPlane(self.cfg.novacron_url, os.environ.get(self.cfg.novacron_token_env),
+                                                     self.cfg.timeout_s)
+            else:
+                control_plane = SimulatedControlPlane()
+        self.cp = control_plane
+        if audit is None:
+            store: AuditStore = MemoryAuditStore()
+            if self.cfg.audit_log:
+                p = Path(self.cfg.audit_log)
+                store = JsonlAuditStore(p if p.is_absolute() else PROJECT_ROOT / p)
+            audit = AuditLog(store)
+        self.audit = audit
+        self.records: dict[str, ResponseRecord] = {}
+        self._by_key: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._pool = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="response")
+
+    @staticmethod
+    def idempotency_key(anomaly_id: str, action: str, target: str, parameters: dict[str, Any]) -> str:
+        body = json.dumps([anomaly_id, action, target, parameters], sort_keys=True, default=str)
+        return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+    def _auto_allowed(self, action: str, anomaly: dict[str, Any]) -> bool:
+        sev = SEVERITY_RANK.get(str(anomaly.get("severity", "low")), 0)
+        for r in self.cfg.auto_allow:
+            if r.action == action and sev >= SEVERITY_RANK[r.min_severity] and float(anomaly.get("score", 0)) >= r.min_score \
+                    and (not r.kinds or anomaly.get("kind") in r.kinds):
+                return True
+        return False
+
+    def request(self, anomaly: dict[str, Any], action: str, parameters: dict[str, Any] | None = None, *,
+                manual: bool = True, comment: str | None = None, principal: Principal | None = None,
+                idempotency_key: str | None = None, dry_run: bool | None = None) -> ResponseRecord:
+        """Decide and (maybe) act on one anomaly. Duplicate requests return the first record, flagged."""
+        if action not in ACTION_TARGET:
+            raise ResponseError(f"unknown action {action!r}; known: {sorted(ACTION_TARGET)}")
+        params = dict(parameters or {})
+        tkey = ACTION_TARGET[action]
+        target = params.pop(tkey, None) or (anomaly.get("targets") or {}).get(tkey)
+        if not target:
+            raise ResponseError(f"{action} needs parameters.{tkey} (the anomaly names no {tkey})")
+        who = principal.name if principal else "engine"
+        roles = principal.roles if principal else frozenset({"engine"})
+        key = idempotency_key or self.idempotency_key(str(anomaly["id"]), action, str(target), params)
+        with self._lock:
+            prev_id = self._by_key.get(key)
+            if prev_id is not None:
+                prev = self.records[prev_id]
+                self.audit.write("duplicate_ignored", response_id=prev.response_id, anomaly_id=prev.anomaly_id,
+                                 action=action, target=target, requested_by=who, idempotency_key=key, status=prev.status)
+                out = ResponseRecord(**{**prev.to_dict(), "duplicate": True})
+                return out
+            rec = ResponseRecord(response_id=f"resp-{uuid.uuid4().hex[:12]}", anomaly_id=str(anomaly["id"]), action=action,
+                                 target=str(target), parameters=params, status="requested", requested_by=who, manual=manual,
+                                 comment=comment, idempotency_key=key, created=time.time())
+            self.records[rec.response_id] = rec
+            self._by_key[key] = rec.response_id
+        self.audit.write("requested", response_id=rec.response_id, anomaly_id=rec.anomaly_id, action=action, target=rec.target,
+                         parameters=params, manual=manual, comment=comment, requested_by=who, roles=sorted(roles),
+                         idempotency_key=key, anomaly_severity=anomaly.get("severity"), anomaly_score=anomaly.get("score"))
+        dry = self.cfg.dry_run if dry_run is None else dry_run
+        destructive = action in self.cfg.destructive_actions
+        if destructive and not dry:
+            if manual and "approver" in roles:
+                rec.approved_by = who
+            elif not manual and self._auto_allowed(action, anomaly):
+                rec.approved_by = "policy:auto_allow"
+            else:
+                rec.status = "pending_approval"
+                self.audit.write("pending_approval", response_id=rec.response_id, action=action, target=rec.target,
+                                 reason="destructive action needs an approver or an auto_allow rule")
+                self._escalate(rec, "pending_approval", anomaly, age_s=0.0)
+                return rec
+        self._run(rec, dry, anomaly)
+        return rec
+
+    def approve(self, response_id: str, principal: Principal, anomaly: dict[str, Any] | None = None) -> ResponseRecord:
+        rec = self.records.get(response_id)
+        if rec is None:
+            raise KeyError(response_id)
+        if rec.status != "pending_approval":
+            self.audit.write("approve_ignored", response_id=response_id, by=principal.name, status=rec.status)
+            return rec
+        rec.approved_by = principal.name
+        self.audit.write("approved", response_id=response_id, by=principal.name)
+        self._run(rec, False, anomaly or {})
+        return rec
+
+    def _run(self, rec: ResponseRecord, dry: bool, anomaly: dict[str, Any]) -> None:
+        if dry:
+            rec.status = "dry_run"
+            rec.result = {"would_execute": rec.action, "target": rec.target, "parameters": rec.parameters}
+            self.audit.write("dry_run", response_id=rec.response_id, action=rec.action, target=rec.target)
+            return
+        fut = self._pool.submit(self.cp.execute, rec.action, rec.target, dict(rec.parameters))
+        t0 = time.perf_counter()
+        try:
+            rec.result = fut.result(timeout=self.cfg.timeout_s)
+            rec.status = "executed"
+        except cf.TimeoutError:
+            fut.cancel()
+            rec.status, rec.error = "timeout", f"control plane did not answer within {self.cfg.timeout_s}s"
+        except Exception as exc:  # the control plane's failure is an outcome to record, not a crash
+            rec.status, rec.error = "failed", f"{type(exc).__name__}: {exc}"[:300]
+        self.audit.write(rec.status, response_id=rec.response_id, action=rec.action, target=rec.target,
+                         approved_by=rec.approved_by, result=rec.result, error=rec.error,
+                         seconds=round(time.perf_counter() - t0, 4))
+        if rec.status in ("failed", "timeout"):
+            self._escalate(rec, rec.status, anomaly, age_s=0.0)
+
+    def _escalate(self, rec: ResponseRecord, on: str, anomaly: dict[str, Any], age_s: float) -> None:
+        sev = SEVERITY_RANK.get(str(anomaly.get("severity", "low")), 0)
+        for r in self.cfg.escalation:
+            if r.on == on and age_s >= r.after_s and sev >= SEVERITY_RANK[r.min_severity] and r.notify not in rec.escalated:
+                rec.escalated.append(r.notify)
+                self.audit.write("escalated", response_id=rec.response_id, on=on, notify=r.notify, action=rec.action,
+                                 target=rec.target, severity=anomaly.get("severity"))
+
+    def check_escalations(self, anomalies: dict[str, dict[str, Any]] | None = None, now: float | None = None) -> int:
+        """Timer hook: escalate approvals that have waited too long. Returns how many were escalated."""
+        now = time.time() if now is None else now
+        n = 0
+        for rec in list(self.records.values()):
+            if rec.status == "pending_approval":
+                before = len(rec.escalated)
+                self._escalate(rec, "pending_approval", (anomalies or {}).get(rec.anomaly_id, {}), age_s=now - rec.created)
+                n += len(rec.escalated) - before
+        return n
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,77 @@
+"""Failure predictions through Serve: model replica, hot swap on promotion, error codes."""
+from __future__ import annotations
+
+import time
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import ray
+
+from aiops.failure.models import XGBoostFailureModel
+from aiops.features.definitions import load_definitions
+from aiops.models.registry import ModelRegistry, data_fingerprint
+from aiops.settings import PROJECT_ROOT
+from tests.integration.test_platform import _settings, _wait, system_factory  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+
+def _register(reg: ModelRegistry, tmp, seed: int, promote: bool = True) -> str:
+    names = [d.name for d in load_definitions(PROJECT_ROOT / "configs" / "features.yaml")]
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(400, len(names))), columns=names)
+    y = (X.iloc[:, 0] > 1).astype(int).to_numpy()
+    model = XGBoostFailureModel(n_rounds=20, eta=0.3, neg_sample_rate=1.0, n_bags=2, nthread=1).fit(X, y)
+    folder = model.save(tmp / f"model-{seed}")
+    mv = reg.register("fleet-failure", folder, {"pr_auc": 0.5 + seed / 100, "precision": 0.8, "recall": 0.9, "f1": 0.85},
+                      names, data_fingerprint(X, y), {"horizon_s": 7200, "training_rows": len(X)})
+    if promote:
+        assert reg.promote("fleet-failure", mv.version, "pr_auc", 0.1).promoted
+    return mv.version
+
+
+def test_predictions_follow_promotions_without_restart(system_factory, tmp_path):  # noqa: F811
+    reg_dir = tmp_path / "registry"
+    settings = _settings(**{"failure.registry_uri": str(reg_dir), "failure.refresh_s": 1.0, "failure.registry_poll_s": 1.0})
+    system = system_factory(settings)
+    client = httpx.Client(base_url=system.url, timeout=10)
+    _wait(lambda: client.get("/api/ai/features/host-0002").status_code == 200, 60, what="features")
+    r = client.get("/api/ai/predictions/failures/host-0002")
+    assert r.status_code == 503 and "no failure model" in r.json()["message"]
+
+    reg = ModelRegistry(str(reg_dir))
+    v1 = _register(reg, tmp_path, 1)
+
+    def answers(version):
+        r = client.get("/api/ai/predictions/failures/host-0002")
+        return r.json() if r.status_code == 200 and r.json()["model_version"] == version else None
+
+    first = _wait(lambda: answers(v1), 60, what=f"predictions from {v1}")
+    for key in ("target_id", "target_type", "failure_probability", "time_to_failure", "confidence_interval", "severity",
+                "contributing_factors", "recommendations", "model_version", "last_updated"):
+        assert key in first
+    replicas_before = _replica_actor_ids()
+    v2 = _register(reg, tmp_path, 2)
+    _wait(lambda: answers(v2), 60, what=f"predictions from {v2} after promotion")
+    assert _replica_actor_ids() == replicas_before  # same replicas: swapped in place, no restart
+    info = client.get("/api/ai/models/failure-prediction").json()
+    assert info["version"] == v2 and info["precision"] == 0.8 and len(info["features"]) > 10
+
+    batch = client.post("/api/ai/predictions/failures/batch",
+                        json={"target_ids": ["host-0001", "host-0002", "ghost"], "time_horizon": "1h"}).json()
+    assert {p["target_id"] for p in batch["predictions"]} == {"host-0001", "host-0002"} and batch["not_found"] == ["ghost"]
+    assert client.get("/api/ai/predictions/failures/ghost").status_code == 404
+    assert client.post("/api/ai/predictions/failures/batch", json={"target_ids": []}).status_code == 422
+    bad = client.post("/api/ai/predictions/failures/batch", json={"target_ids": ["host-0001"], "time_horizon": "-3h"})
+    assert bad.status_code == 422 and "duration" in bad.json()["message"]
+    assert client.post("/api/ai/predictions/failures/batch", json={"target_ids": ["h"], "time_horizon": "90d"}).status_code == 422
+    m = client.post("/api/ai/predictions/failures/host-0002/mitigations", json={"action": "drained", "comment": "moved VMs"})
+    assert m.status_code == 201 and m.json()["action"] == "drained"
+
+
+def _replica_actor_ids() -> set[str]:
+    from ray.util.state import list_actors
+
+    return {a.actor_id for a in list_actors(filters=[("state", "=", "ALIVE")]) if "failure-predictor" in (a.class_name or "") or "FailurePredictor" in (a.class_name or "")}

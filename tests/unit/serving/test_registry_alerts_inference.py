@@ -1,0 +1,90 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from aiops.failure.models import FailureModel, XGBoostFailureModel
+from aiops.features.definitions import load_definitions
+from aiops.inference.alerts import AlertBook, alertmanager_payload
+from aiops.inference.failure import FailurePredictorCore, rescale_horizon, severity, time_to_failure
+from aiops.models.registry import ModelRegistry, RegistryError, data_fingerprint
+from aiops.settings import PROJECT_ROOT
+
+FEATURES = ["disk_io_latency_trend_1h", "temperature_max_5m", "cpu_utilization_mean_5m"]
+
+
+def _model(seed=0, n_bags=3):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(600, 3)), columns=FEATURES)
+    y = (X["disk_io_latency_trend_1h"] + 0.3 * rng.normal(size=600) > 1.2).astype(int).to_numpy()
+    return XGBoostFailureModel(n_rounds=40, eta=0.3, neg_sample_rate=1.0, n_bags=n_bags, nthread=1).fit(X, y), X, y
+
+
+def test_registry_versions_promotion_rules_and_fetch(tmp_path):
+    reg = ModelRegistry(str(tmp_path / "reg"), cache_dir=tmp_path / "cache")
+    assert reg.production("m") is None and reg.versions("m") == []
+    model, X, y = _model()
+    folder = model.save(tmp_path / "m1")
+    v1 = reg.register("m", folder, {"pr_auc": 0.6}, FEATURES, data_fingerprint(X, y), {"horizon_s": 7200})
+    assert v1.version == "v0001"
+    assert not reg.promote("m", "v0001", "pr_auc", minimum=0.7).promoted  # below acceptance
+    d = reg.promote("m", "v0001", "pr_auc", minimum=0.5)
+    assert d.promoted and reg.production("m").version == "v0001"
+    v2 = reg.register("m", folder, {"pr_auc": 0.55}, FEATURES, "x")
+    worse = reg.promote("m", v2.version, "pr_auc", minimum=0.5)
+    assert not worse.promoted and "does not beat" in worse.reason
+    v3 = reg.register("m", folder, {"pr_auc": 0.8}, FEATURES, "x")
+    assert reg.promote("m", v3.version, "pr_auc", minimum=0.5).promoted
+    assert reg.production("m").version == "v0003" and reg.versions("m") == ["v0001", "v0002", "v0003"]
+    loaded = FailureModel.load(reg.fetch("m", "v0003"))
+    assert np.allclose(loaded.predict_proba(X), model.predict_proba(X))
+    with pytest.raises(RegistryError):
+        reg.get("m", "v0009")
+
+
+def test_data_fingerprint_changes_with_data():
+    a = np.arange(10.0)
+    assert data_fingerprint(a) == data_fingerprint(a.copy()) != data_fingerprint(a + 1)
+
+
+def test_alert_book_dedupes_and_rearms():
+    book = AlertBook(0.7, 0.5)
+    p = lambda t, x: {"target_id": t, "failure_probability": x, "severity": severity(x), "last_updated": 1.0}  # noqa: E731
+    assert [a["target_id"] for a in book.update([p("h1", 0.8), p("h2", 0.2)])] == ["h1"]
+    assert book.update([p("h1", 0.9)]) == []  # still the same episode
+    assert book.update([p("h1", 0.6)]) == []  # hysteresis: not re-armed yet
+    assert book.update([p("h1", 0.4)]) == []  # re-armed
+    assert len(book.update([p("h1", 0.75)])) == 1
+    book.mitigated("h1")
+    assert len(book.update([p("h1", 0.75)])) == 1
+    payload = alertmanager_payload([{**p("h1", 0.75), "contributing_factors": ["disk rising"], "recommendations": ["drain"]}])
+    assert payload[0]["labels"]["alertname"] == "FailurePredicted" and payload[0]["labels"]["severity"] == "high"
+    with pytest.raises(ValueError):
+        AlertBook(0.5, 0.7)
+
+
+def test_hazard_helpers():
+    assert rescale_horizon(np.array([0.5]), 3600, 3600)[0] == pytest.approx(0.5)
+    assert rescale_horizon(np.array([0.5]), 3600, 7200)[0] == pytest.approx(0.75)
+    med, (lo, hi) = time_to_failure(0.5, 3600)
+    assert med == pytest.approx(3600) and lo < med < hi
+    assert time_to_failure(0.0, 3600) == (None, None)
+    assert severity(0.95) == "critical" and severity(0.1) == "low"
+
+
+def test_core_predictions_explain_and_recommend():
+    model, X, _ = _model()
+    defs = load_definitions(PROJECT_ROOT / "configs" / "features.yaml")
+    core = FailurePredictorCore(model, "v0007", 7200, defs, vms_on_host=lambda h: 3)
+    risky = {"target_id": "host-0017", "target_type": "host", "as_of": 5.0,
+             "features": {"disk_io_latency_trend_1h": 4.0, "temperature_max_5m": 0.0, "cpu_utilization_mean_5m": None}}
+    calm = {"target_id": "vm-000001", "target_type": "vm", "as_of": 5.0,
+            "features": {"disk_io_latency_trend_1h": -2.0, "temperature_max_5m": 0.0, "cpu_utilization_mean_5m": 0.1}}
+    hi, lo = core.predict([risky, calm])
+    assert hi.failure_probability > 0.7 > 0.3 > lo.failure_probability
+    assert hi.probability_interval[0] <= hi.failure_probability <= hi.probability_interval[1]
+    assert hi.contributing_factors[0]["feature"] == "disk_io_latency_trend_1h"
+    assert hi.contributing_factors[0]["description"] == "disk_io_latency_ms rising"
+    assert hi.recommendations[0].startswith("drain host host-0017: disk_io_latency_ms rising") and "3 VMs to move" in hi.recommendations[0]
+    assert lo.recommendations == [] and hi.model_version == "v0007" and hi.severity in ("high", "critical")
+    longer = core.predict([risky], horizon_s=4 * 7200)[0]
+    assert longer.failure_probability >= hi.failure_probability
