@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import time
+import uuid
 from collections import OrderedDict
 from typing import Any
 
@@ -53,6 +55,7 @@ class FailurePredictor:
         self.core: FailurePredictorCore | None = None
         self.meta: ModelVersion | None = None
         self.device = _device()
+        self.instance = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # tells a reload in place from a restarted replica
         self._checked = 0.0
         self._lru: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._vm_counts: dict[str, int] = {}
@@ -155,7 +158,7 @@ class FailurePredictor:
                     pass
         return [o for o in out if o is not None]
 
-    @serve.batch(max_batch_size=256, batch_wait_timeout_s=0.005)
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.005)
     async def predict_one(self, target_ids: list[str]) -> list[dict[str, Any] | None]:
         vecs = await asyncio.gather(*(self.router.get_features(t) for t in target_ids))
         known = [v for v in vecs if v is not None]
@@ -184,7 +187,8 @@ class FailurePredictor:
                 "version": self.meta.version, "accuracy": metrics.get("accuracy"), "precision": metrics.get("precision"),
                 "recall": metrics.get("recall"), "f1_score": metrics.get("f1"), "last_trained": m.get("created_at"),
                 "training_data_size": m.get("training_rows"), "features": m.get("features", []),
-                "performance_metrics": {**metrics, "device": self.device, "horizon_s": m.get("horizon_s")}}
+                "performance_metrics": {**metrics, "device": self.device, "horizon_s": m.get("horizon_s"),
+                                        "replica": self.instance}}
 
 
 def predictor_deployment(settings: Settings) -> Any:

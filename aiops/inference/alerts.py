@@ -27,7 +27,7 @@ class AlertBook:
             if prob >= self.threshold:
                 alert = {
                     "target_id": t, "target_type": p.get("target_type"), "severity": p["severity"],
-                    "failure_probability": prob, "time_to_failure": p.get("time_to_failure_s"),
+                    "failure_probability": prob, "time_to_failure": p.get("time_to_failure"),
                     "contributing_factors": [f["description"] for f in p.get("contributing_factors", [])[:3]],
                     "recommendations": p.get("recommendations", []), "model_version": p.get("model_version"),
                     "raised_at": p.get("last_updated"),

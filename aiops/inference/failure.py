@@ -45,9 +45,9 @@ class Prediction:
     target_id: str
     target_type: str
     failure_probability: float
-    probability_interval: tuple[float, float]
-    time_to_failure_s: float | None
-    ttf_interval_s: tuple[float, float] | None
+    confidence_interval: tuple[float, float]
+    time_to_failure: float | None  # seconds
+    time_to_failure_interval: tuple[float, float] | None
     severity: str
     contributing_factors: list[dict[str, Any]]
     recommendations: list[str]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from aiops.security.correlator import (LEVEL_SCORE, AssetMap, CorrelatorConfig, EntityResolver, GraphCorrelator,
                                        Incident, Signal)
@@ -36,7 +36,8 @@ class SecurityPipeline:
 
     def __init__(self, correlator: CorrelatorConfig | None = None, network: NetworkConfig | None = None,
                  ueba: UebaConfig | None = None, sigma: Any = None, intel: Any = None,
-                 assets: AssetMap | None = None, keep_signals: int = 10_000) -> None:
+                 assets: AssetMap | None = None, keep_signals: int = 10_000,
+                 on_signal: Callable[[Signal, Incident | None], None] | None = None) -> None:
         self.assets = assets or AssetMap()
         self.resolver = EntityResolver(self.assets)
         self.graph = GraphCorrelator(correlator)
@@ -47,6 +48,7 @@ class SecurityPipeline:
         self.stats = PipelineStats()
         self.recent: deque[Signal] = deque(maxlen=keep_signals)
         self.signal_incident: dict[int, str] = {}
+        self.on_signal = on_signal  # called for every signal kept by the graph (score ≥ attach)
 
     def signals_for(self, ev: SecurityEvent) -> list[Signal]:
         """Every detector's signals for one event (flows may come back later, batched)."""
@@ -84,6 +86,8 @@ class SecurityPipeline:
                 self.recent.append(s)
             if got and s.sid:
                 self.signal_incident[s.sid] = got[0].incident_id
+            if self.on_signal is not None and s.score >= self.graph.cfg.attach_score:
+                self.on_signal(s, got[0] if got else None)
             out.extend(got)
         return out
 

@@ -301,7 +301,7 @@ class UebaDetector:
                 out.append(("user", uid, "src_net", net))
                 out.append(("user", uid, "action", act))
                 out.append(("user", uid, "hour", hour))
-        elif ev.source == "novacron" and ev.user:
+        elif ev.user:  # API-style sources (NovaCron audit, CloudTrail, Windows logons): per-user profile
             out.append(("user", ev.user, "action", act))
             out.append(("user", ev.user, "hour", hour))
             if ev.vm_id:

@@ -48,7 +48,7 @@ class AutoRule(_Strict):
 
 
 class EscalationRule(_Strict):
-    on: str = Field(pattern="^(failed|timeout|pending_approval)$")
+    when: str = Field(pattern="^(failed|timeout|pending_approval)$", description="('on' is a YAML boolean, hence 'when')")
     after_s: float = Field(0.0, ge=0, description="for pending_approval: how long a request may wait")
     min_severity: str = Field("low", pattern="^(low|medium|high|critical)$")
     notify: str = Field("oncall", description="escalation target (pager, channel); recorded in the audit log")
@@ -403,7 +403,7 @@ class ResponseEngine:
     def _escalate(self, rec: ResponseRecord, on: str, anomaly: dict[str, Any], age_s: float) -> None:
         sev = SEVERITY_RANK.get(str(anomaly.get("severity", "low")), 0)
         for r in self.cfg.escalation:
-            if r.on == on and age_s >= r.after_s and sev >= SEVERITY_RANK[r.min_severity] and r.notify not in rec.escalated:
+            if r.when == on and age_s >= r.after_s and sev >= SEVERITY_RANK[r.min_severity] and r.notify not in rec.escalated:
                 rec.escalated.append(r.notify)
                 self.audit.write("escalated", response_id=rec.response_id, on=on, notify=r.notify, action=rec.action,
                                  target=rec.target, severity=anomaly.get("severity"))

@@ -81,7 +81,7 @@ def test_core_predictions_explain_and_recommend():
             "features": {"disk_io_latency_trend_1h": -2.0, "temperature_max_5m": 0.0, "cpu_utilization_mean_5m": 0.1}}
     hi, lo = core.predict([risky, calm])
     assert hi.failure_probability > 0.7 > 0.3 > lo.failure_probability
-    assert hi.probability_interval[0] <= hi.failure_probability <= hi.probability_interval[1]
+    assert hi.confidence_interval[0] <= hi.failure_probability <= hi.confidence_interval[1]
     assert hi.contributing_factors[0]["feature"] == "disk_io_latency_trend_1h"
     assert hi.contributing_factors[0]["description"] == "disk_io_latency_ms rising"
     assert hi.recommendations[0].startswith("drain host host-0017: disk_io_latency_ms rising") and "3 VMs to move" in hi.recommendations[0]

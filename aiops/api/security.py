@@ -1,0 +1,202 @@
+"""Security API: anomalies, threats, incident reports and authenticated response requests.
+
+Mounted by the lead under ``/api/ai``:
+
+* ``GET  /security/anomalies``  filters severity (comma list) / entity / status / kind / start / end, paging
+  → anomalies, summary, timeline.
+* ``GET  /security/anomalies/{id}``, ``GET /security/incidents/{id}`` (timeline + graph + pivots).
+* ``GET  /security/threats`` → active_threats, overall_risk_score, last_updated.
+* ``POST /security/anomalies/{id}/respond`` (action, parameters, manual, comment[, dry_run]); needs a bearer
+  token with role ``responder``: 401 without a valid token, 403 with a token lacking the role. An
+  ``Idempotency-Key`` header (or the same body twice) makes a repeated request act once.
+* ``POST /security/responses/{id}/approve`` needs role ``approver``.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiops.security.response import Principal, ResponseError
+
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class Anomaly(BaseModel):
+    id: str
+    kind: str = Field(description="sigma | network | ueba | intel | incident")
+    name: str
+    timestamp: float = Field(description="event time of the evidence (unix seconds)")
+    severity: Severity
+    score: float = Field(ge=0, le=1, description="1 − estimated benign p-value (detectors), rule-level score (Sigma), "
+                                                   "indicator confidence (intel) or incident risk")
+    entities: list[str]
+    targets: dict[str, str] = Field(description="default action targets: vm_id, ip, user, host")
+    description: str
+    tactics: list[str]
+    techniques: list[str]
+    status: str = Field(description="open | pending_approval | mitigated | closed | merged")
+    incident_id: str | None
+    responses: list[str]
+    first_ts: float | None = None
+    last_ts: float | None = None
+
+
+class TimelineBucket(BaseModel):
+    start: float
+    end: float
+    count: int
+    by_severity: dict[str, int]
+
+
+class AnomalySummary(BaseModel):
+    total: int
+    by_severity: dict[str, int]
+    by_status: dict[str, int]
+    by_kind: dict[str, int]
+    open_incidents: int
+
+
+class AnomalyList(BaseModel):
+    anomalies: list[Anomaly]
+    summary: AnomalySummary
+    timeline: list[TimelineBucket]
+    offset: int
+    limit: int
+    total: int
+
+
+class Threat(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    type: Literal["incident", "indicator"]
+    severity: Severity
+    risk_score: float = Field(ge=0, le=1)
+    title: str
+    first_seen: float | None = None
+    last_seen: float | None = None
+
+
+class ThreatSummary(BaseModel):
+    active_threats: list[Threat]
+    overall_risk_score: float = Field(ge=0, le=1, description="highest risk among open incidents")
+    last_updated: str = Field(description="ISO-8601 UTC time of the newest evidence processed")
+
+
+class RespondRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["quarantine_vm", "block_ip", "disable_user", "snapshot_vm"]
+    parameters: dict[str, Any] = Field(default_factory=dict, description="target (vm_id / ip / user) and action options")
+    manual: bool = True
+    comment: str | None = Field(None, max_length=2000)
+    dry_run: bool | None = None
+
+
+class ResponseResult(BaseModel):
+    response_id: str
+    anomaly_id: str
+    action: str
+    target: str
+    parameters: dict[str, Any]
+    status: Literal["executed", "dry_run", "pending_approval", "failed", "timeout", "rejected", "requested"]
+    requested_by: str
+    manual: bool
+    comment: str | None
+    idempotency_key: str
+    created: float
+    approved_by: str | None
+    result: dict[str, Any] | None
+    error: str | None
+    duplicate: bool
+    escalated: list[str]
+
+
+class SecurityApiService(Protocol):
+    def authenticate(self, token: str | None) -> Principal | None: ...
+    async def list_anomalies(self, severity: str | None, entity: str | None, status: str | None, start: float | None,
+                             end: float | None, kind: str | None, offset: int, limit: int, bucket_s: float | None) -> dict[str, Any]: ...
+    async def get_anomaly(self, anomaly_id: str) -> dict[str, Any] | None: ...
+    async def incident(self, incident_id: str) -> dict[str, Any] | None: ...
+    async def threats(self) -> dict[str, Any]: ...
+    async def respond(self, anomaly_id: str, action: str, parameters: dict[str, Any], manual: bool, comment: str | None,
+                      principal: Principal, idempotency_key: str | None = None, dry_run: bool | None = None) -> dict[str, Any] | None: ...
+    async def approve(self, response_id: str, principal: Principal) -> dict[str, Any] | None: ...
+
+
+def _token(authorization: str | None, x_api_token: str | None) -> str | None:
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return None
+    return x_api_token
+
+
+def _require(service: SecurityApiService, role: str, authorization: str | None, x_api_token: str | None) -> Principal:
+    principal = service.authenticate(_token(authorization, x_api_token))
+    if principal is None:
+        raise HTTPException(401, "missing or invalid API token", headers={"WWW-Authenticate": "Bearer"})
+    if role not in principal.roles:
+        raise HTTPException(403, f"token {principal.name!r} lacks the {role!r} role")
+    return principal
+
+
+def make_router(service: SecurityApiService) -> APIRouter:
+    r = APIRouter(prefix="/security", tags=["security"])
+
+    @r.get("/anomalies", response_model=AnomalyList)
+    async def anomalies(severity: str | None = Query(None, pattern=r"^(low|medium|high|critical)(,(low|medium|high|critical))*$"),
+                        entity: str | None = Query(None, max_length=300, description="entity key (host:h1) or bare value"),
+                        status: str | None = Query(None, pattern="^(open|pending_approval|mitigated|closed|merged)$"),
+                        kind: str | None = Query(None, pattern="^(sigma|network|ueba|intel|incident|sequence)$"),
+                        start: float | None = Query(None, description="unix seconds, inclusive"),
+                        end: float | None = Query(None, description="unix seconds, inclusive"),
+                        offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=1000),
+                        bucket: float | None = Query(None, gt=0, description="timeline bucket seconds")) -> Any:
+        if start is not None and end is not None and end < start:
+            raise HTTPException(422, "end must not be before start")
+        return await service.list_anomalies(severity, entity, status, start, end, kind, offset, limit, bucket)
+
+    @r.get("/anomalies/{anomaly_id}", response_model=Anomaly)
+    async def anomaly(anomaly_id: str) -> Any:
+        a = await service.get_anomaly(anomaly_id)
+        if a is None:
+            raise HTTPException(404, f"unknown anomaly {anomaly_id!r}")
+        return a
+
+    @r.get("/incidents/{incident_id}")
+    async def incident(incident_id: str) -> Any:
+        rep = await service.incident(incident_id)
+        if rep is None:
+            raise HTTPException(404, f"unknown incident {incident_id!r}")
+        return rep
+
+    @r.get("/threats", response_model=ThreatSummary)
+    async def threats() -> Any:
+        return await service.threats()
+
+    @r.post("/anomalies/{anomaly_id}/respond", response_model=ResponseResult,
+            responses={202: {"model": ResponseResult, "description": "waiting for approval"}})
+    async def respond(anomaly_id: str, body: RespondRequest, authorization: str | None = Header(None),
+                      x_api_token: str | None = Header(None), idempotency_key: str | None = Header(None, max_length=200)) -> Any:
+        principal = _require(service, "responder", authorization, x_api_token)
+        try:
+            rec = await service.respond(anomaly_id, body.action, body.parameters, body.manual, body.comment, principal,
+                                        idempotency_key=idempotency_key, dry_run=body.dry_run)
+        except ResponseError as exc:
+            raise HTTPException(422, str(exc)) from None
+        if rec is None:
+            raise HTTPException(404, f"unknown anomaly {anomaly_id!r}")
+        return JSONResponse(ResponseResult.model_validate(rec).model_dump(), status_code=202 if rec["status"] == "pending_approval" else 200)
+
+    @r.post("/responses/{response_id}/approve", response_model=ResponseResult)
+    async def approve(response_id: str, authorization: str | None = Header(None), x_api_token: str | None = Header(None)) -> Any:
+        principal = _require(service, "approver", authorization, x_api_token)
+        rec = await service.approve(response_id, principal)
+        if rec is None:
+            raise HTTPException(404, f"unknown response {response_id!r}")
+        return rec
+
+    return r

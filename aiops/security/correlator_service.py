@@ -1,0 +1,205 @@
+"""Security service behind the HTTP API: anomaly store, threat summary and response requests.
+
+Wraps a :class:`SecurityPipeline` (detectors + graph correlator), a :class:`ResponseEngine`
+and the API token table. Anomalies are the signals the correlator kept that are either strong
+on their own (score ≥ seed) or part of an incident, plus one record per incident (kind
+``incident``), so an operator can respond to a single alert or to a whole incident.
+The async methods are what ``aiops.api.security.make_router`` calls; a Ray actor can expose
+the same methods.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter, OrderedDict
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from aiops.security.correlator import Incident, Signal
+from aiops.security.correlator_export import incident_report
+from aiops.security.correlator_pipeline import SecurityPipeline
+from aiops.security.events import SecurityEvent
+from aiops.security.response import (Principal, ResponseConfig, ResponseEngine, ResponseError, ResponseRecord,
+                                     TokenAuth)
+
+SEV_ORDER = ("low", "medium", "high", "critical")
+
+
+def _sev(s: str) -> str:
+    s = (s or "medium").lower()
+    return {"informational": "low"}.get(s, s if s in SEV_ORDER else "medium")
+
+
+def _targets(entities: Iterable[str], detail: dict[str, Any] | None = None) -> dict[str, str]:
+    """Default action targets named by an anomaly: the first VM, external/unknown IP and user."""
+    out: dict[str, str] = {}
+    for e in entities:
+        kind, _, val = e.partition(":")
+        if kind == "vm" and "vm_id" not in out:
+            out["vm_id"] = val
+        elif kind == "ip" and "ip" not in out:
+            out["ip"] = val
+        elif kind == "user" and "user" not in out:
+            out["user"] = val.split("@", 1)[0]
+        elif kind == "host" and "host" not in out:
+            out["host"] = val
+    return out
+
+
+class SecurityService:
+    def __init__(self, pipeline: SecurityPipeline | None = None, response: ResponseEngine | None = None,
+                 response_config: ResponseConfig | None = None, max_anomalies: int = 50_000) -> None:
+        self.pipeline = pipeline or SecurityPipeline()
+        cfg = response_config or (response.cfg if response else ResponseConfig(audit_log=None))
+        self.response = response or ResponseEngine(cfg)
+        self.auth = TokenAuth(cfg.api_tokens)
+        self.anomalies: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.max_anomalies = max_anomalies
+        self.last_updated = time.time()
+        self.pipeline.on_signal = self._on_signal
+
+    # ---- ingest -------------------------------------------------------------
+    def _put(self, rec: dict[str, Any]) -> None:
+        self.anomalies[rec["id"]] = rec
+        self.anomalies.move_to_end(rec["id"])
+        while len(self.anomalies) > self.max_anomalies:
+            self.anomalies.popitem(last=False)
+
+    def _on_signal(self, sig: Signal, inc: Incident | None) -> None:
+        self.last_updated = time.time()
+        if inc is None and sig.score < self.pipeline.graph.cfg.seed_score:
+            return
+        rid = f"anom-{sig.sid}" if sig.sid else f"anom-x{id(sig)}"
+        self._put({"id": rid, "kind": sig.kind, "name": sig.name, "timestamp": sig.ts, "severity": _sev(sig.severity),
+                   "score": round(sig.score, 6), "entities": list(sig.entities), "targets": _targets(sig.entities),
+                   "description": sig.summary, "tactics": list(sig.tactics), "techniques": list(sig.techniques),
+                   "status": "open", "incident_id": inc.incident_id if inc else None, "responses": []})
+        if inc is not None:
+            self._incident_record(inc)
+
+    def _incident_record(self, inc: Incident) -> None:
+        comp = self.pipeline.graph.component_of(inc.incident_id)
+        ents = sorted(comp.entities) if comp else []
+        prev = self.anomalies.get(inc.incident_id)
+        rec = {"id": inc.incident_id, "kind": "incident", "name": "correlated_incident", "timestamp": inc.created_ts,
+               "severity": inc.severity, "score": round(inc.risk, 6), "entities": ents, "targets": _targets(
+                   [e for e in ents if not e.startswith("ip:10.") and not e.startswith("ip:192.168.")] + ents),
+               "description": f"{len(inc.tactics)} tactics ({', '.join(sorted(inc.tactics))}) across {len(ents)} entities",
+               "tactics": sorted(inc.tactics), "techniques": sorted({t for s in (comp.signals if comp else []) for t in s.techniques}),
+               "status": prev["status"] if prev else "open", "incident_id": inc.incident_id,
+               "responses": prev["responses"] if prev else [], "first_ts": inc.first_ts, "last_ts": inc.last_ts}
+        self._put(rec)
+
+    def ingest_events(self, events: Iterable[SecurityEvent]) -> dict[str, int]:
+        n = 0
+        incs: list[Incident] = []
+        for ev in events:
+            incs.extend(self.pipeline.process(ev))
+            n += 1
+        incs.extend(self.pipeline.poll())
+        for i in {i.incident_id: i for i in incs}.values():
+            self._incident_record(i)
+        return {"events": n, "incident_updates": len(incs)}
+
+    def close_expired(self) -> None:
+        for inc in self.pipeline.graph.incidents.values():
+            rec = self.anomalies.get(inc.incident_id)
+            if rec is not None and inc.status in ("closed", "merged") and rec["status"] == "open":
+                rec["status"] = inc.status
+
+    # ---- API ----------------------------------------------------------------
+    def authenticate(self, token: str | None) -> Principal | None:
+        return self.auth.authenticate(token)
+
+    async def list_anomalies(self, severity: str | None = None, entity: str | None = None, status: str | None = None,
+                             start: float | None = None, end: float | None = None, kind: str | None = None,
+                             offset: int = 0, limit: int = 50, bucket_s: float | None = None) -> dict[str, Any]:
+        self.close_expired()
+        sev_set = {s.strip() for s in severity.split(",")} if severity else None
+        rows = []
+        for r in self.anomalies.values():
+            if sev_set and r["severity"] not in sev_set:
+                continue
+            if status and r["status"] != status:
+                continue
+            if kind and r["kind"] != kind:
+                continue
+            if start is not None and r["timestamp"] < start:
+                continue
+            if end is not None and r["timestamp"] > end:
+                continue
+            if entity and not any(entity == e or entity == e.partition(":")[2] or e.partition(":")[2].startswith(entity + "@")
+                                  for e in r["entities"]):
+                continue
+            rows.append(r)
+        rows.sort(key=lambda r: r["timestamp"], reverse=True)
+        summary = {"total": len(rows), "by_severity": dict(Counter(r["severity"] for r in rows)),
+                   "by_status": dict(Counter(r["status"] for r in rows)), "by_kind": dict(Counter(r["kind"] for r in rows)),
+                   "open_incidents": sum(1 for r in rows if r["kind"] == "incident" and r["status"] == "open")}
+        timeline: list[dict[str, Any]] = []
+        if rows:
+            lo, hi = rows[-1]["timestamp"], rows[0]["timestamp"]
+            b = bucket_s or max(60.0, (hi - lo) / 24.0 or 60.0)
+            buckets: dict[float, Counter[str]] = {}
+            for r in rows:
+                k = lo + ((r["timestamp"] - lo) // b) * b
+                buckets.setdefault(k, Counter())[r["severity"]] += 1
+            timeline = [{"start": k, "end": k + b, "count": sum(c.values()), "by_severity": dict(c)} for k, c in sorted(buckets.items())]
+        return {"anomalies": rows[offset: offset + limit], "summary": summary, "timeline": timeline,
+                "offset": offset, "limit": limit, "total": len(rows)}
+
+    async def get_anomaly(self, anomaly_id: str) -> dict[str, Any] | None:
+        return self.anomalies.get(anomaly_id)
+
+    async def incident(self, incident_id: str) -> dict[str, Any] | None:
+        return incident_report(self.pipeline.graph, incident_id)
+
+    async def threats(self) -> dict[str, Any]:
+        self.close_expired()
+        g = self.pipeline.graph
+        active = []
+        for inc in g.open_incidents():
+            comp = g.component_of(inc.incident_id)
+            s = inc.summary(comp)
+            active.append({"id": inc.incident_id, "type": "incident", "severity": inc.severity, "risk_score": round(inc.risk, 4),
+                           "title": f"{inc.severity} incident: {' → '.join(s['tactics'])}", "tactics": s["tactics"],
+                           "techniques": s.get("techniques", []), "entities": s.get("entities", []),
+                           "first_seen": inc.first_ts, "last_seen": inc.last_ts, "signals": s.get("signals", 0)})
+        intel = self.pipeline.intel
+        if intel is not None:
+            for ind in intel.indicators():
+                if ind.hits:
+                    active.append({"id": f"ioc:{ind.type}:{ind.value}", "type": "indicator", "severity": "high" if ind.confidence >= 70 else "medium",
+                                   "risk_score": round(ind.confidence / 100.0, 4), "title": ind.description or f"{ind.type} {ind.value}",
+                                   "source": ind.source, "hits": ind.hits, "first_seen": ind.first_seen, "last_seen": ind.last_seen})
+        active.sort(key=lambda a: a["risk_score"], reverse=True)
+        overall = max((a["risk_score"] for a in active if a["type"] == "incident"), default=0.0)
+        return {"active_threats": active, "overall_risk_score": overall,
+                "last_updated": datetime.fromtimestamp(self.last_updated, tz=timezone.utc).isoformat()}
+
+    async def respond(self, anomaly_id: str, action: str, parameters: dict[str, Any], manual: bool, comment: str | None,
+                      principal: Principal, idempotency_key: str | None = None, dry_run: bool | None = None) -> dict[str, Any] | None:
+        anomaly = self.anomalies.get(anomaly_id)
+        if anomaly is None:
+            return None
+        rec: ResponseRecord = self.response.request(anomaly, action, parameters, manual=manual, comment=comment,
+                                                    principal=principal, idempotency_key=idempotency_key, dry_run=dry_run)
+        if not rec.duplicate:
+            anomaly["responses"].append(rec.response_id)
+            if rec.status == "executed":
+                anomaly["status"] = "mitigated"
+            elif rec.status == "pending_approval" and anomaly["status"] == "open":
+                anomaly["status"] = "pending_approval"
+        return rec.to_dict()
+
+    async def approve(self, response_id: str, principal: Principal) -> dict[str, Any] | None:
+        rec = self.response.records.get(response_id)
+        if rec is None:
+            return None
+        anomaly = self.anomalies.get(rec.anomaly_id, {})
+        rec = self.response.approve(response_id, principal, anomaly)
+        if rec.status == "executed" and anomaly:
+            anomaly["status"] = "mitigated"
+        return rec.to_dict()
+
+
+__all__ = ["SecurityService", "ResponseError"]
