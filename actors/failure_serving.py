@@ -21,6 +21,7 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
+import orjson
 import ray
 from ray import serve
 
@@ -209,6 +210,7 @@ class FailureMonitor:
         self.cfg = settings.failure
         self.book = AlertBook(self.cfg.alert_threshold, self.cfg.alert_rearm_below)
         self.snapshot: dict[str, dict[str, Any]] = {}
+        self.snapshot_json: dict[str, bytes] = {}  # serialised once here, served as-is by every ingress replica
         self.version = 0
         self.model_version: str | None = None
         self.mitigations: list[dict[str, Any]] = []
@@ -224,6 +226,7 @@ class FailureMonitor:
             try:
                 version, preds = await handle.predict_fleet.remote()
                 self.snapshot = {p["target_id"]: p for p in preds}
+                self.snapshot_json = {t: orjson.dumps(p) for t, p in self.snapshot.items()}
                 self.model_version = version
                 self.version += 1
                 await self._alert(self.book.update(preds))
@@ -264,8 +267,8 @@ class FailureMonitor:
                 self.errors += 1
                 self.last_error = f"webhook: {exc}"
 
-    async def get_snapshot(self, since: int) -> tuple[int, str | None, dict[str, dict[str, Any]] | None]:
-        return (self.version, self.model_version, None if since == self.version else self.snapshot)
+    async def get_snapshot(self, since: int) -> tuple[int, str | None, dict[str, bytes] | None]:
+        return (self.version, self.model_version, None if since == self.version else self.snapshot_json)
 
     async def record_mitigation(self, target_id: str, action: str, comment: str) -> dict[str, Any]:
         rec = {"target_id": target_id, "action": action, "comment": comment, "ts": time.time(),
@@ -293,12 +296,14 @@ class FailureMonitor:
 
 
 class FailureService:
-    """FailureApi for the ingress: snapshot copy for GETs, predictor for the rest."""
+    """FailureApi for the ingress: GETs from a local copy of the monitor's snapshot (JSON bytes),
+    anything else from the predictor deployment."""
 
     def __init__(self, settings: Settings, predictor: Any) -> None:
         self.settings = settings
         self.predictor = predictor
-        self._snapshot: dict[str, dict[str, Any]] = {}
+        self._snapshot: dict[str, bytes] = {}
+        self._model_version: str | None = None
         self._version = -1
         self._task: asyncio.Task | None = None
 
@@ -313,9 +318,9 @@ class FailureService:
             mon = self._monitor()
             if mon is not None:
                 try:
-                    version, _, snap = await mon.get_snapshot.remote(self._version)
+                    version, model_version, snap = await mon.get_snapshot.remote(self._version)
                     if snap is not None:
-                        self._snapshot, self._version = snap, version
+                        self._snapshot, self._version, self._model_version = snap, version, model_version
                 except Exception:
                     pass
             await asyncio.sleep(min(1.0, self.settings.failure.refresh_s / 2))
@@ -324,24 +329,22 @@ class FailureService:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._follow())
 
-    async def predict(self, target_id: str) -> dict[str, Any] | None:
+    async def predict(self, target_id: str) -> dict[str, Any] | bytes | None:
         self._ensure_follower()
         hit = self._snapshot.get(target_id)
         if hit is not None:
             return hit
         return await self.predictor.predict_one.remote(target_id)
 
-    async def predict_many(self, target_ids: list[str], horizon_s: float, include: bool) -> tuple[list[dict], list[str], str | None]:
+    async def predict_many(self, target_ids: list[str], horizon_s: float, include: bool) -> tuple[list[Any], list[str], str | None]:
         self._ensure_follower()
-        default_h = self.settings.failure.horizon_s
-        if horizon_s == default_h and include and self._snapshot:
+        if horizon_s == self.settings.failure.horizon_s and include and self._snapshot:
             hits = [self._snapshot[t] for t in target_ids if t in self._snapshot]
             rest = [t for t in target_ids if t not in self._snapshot]
-            version = hits[0]["model_version"] if hits else None
             if not rest:
-                return hits, [], version
+                return hits, [], self._model_version
             more, missing, version = await self.predictor.predict_many.remote(rest, horizon_s, include)
-            return hits + more, missing, version
+            return hits + [orjson.dumps(p) for p in more], missing, version
         return await self.predictor.predict_many.remote(target_ids, horizon_s, include)
 
     async def model_info(self) -> dict[str, Any] | None:

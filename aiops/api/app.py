@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aiops.api.metrics import ApiMetrics
+from aiops.api.middleware import TimingAndLimits
 from aiops.api.schemas import ErrorBody, FeatureVector, Health, HistoricalFeatures, IngestRequest, IngestResponse, TargetList
 from aiops.features.definitions import FeatureDefinition, order_definitions, parse_duration
 from aiops.settings import ConfigError, ServeSettings
@@ -72,22 +73,12 @@ def create_app(service: PlatformService, serve: ServeSettings, routers: Sequence
         msg = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in details[:5])
         return error(422, msg, details)
 
-    @app.middleware("http")
-    async def _timing(request: Request, call_next: Any) -> Response:
-        start = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > serve.max_body_bytes:
-            metrics.count_rejections(Counter(payload_too_large=1))
-            response: Response = error(413, f"payload too large: {length} bytes (max {serve.max_body_bytes})")
-        else:
-            try:
-                response = await call_next(request)
-            except Exception as exc:  # never leak a traceback as HTML
-                response = error(503, f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
-        route = request.scope.get("route")
-        metrics.latency.labels(getattr(route, "path", "unmatched"), request.method, str(response.status_code)).observe(
-            time.perf_counter() - start)
-        return response
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:  # never a traceback as text
+        return error(500, f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
+
+    app.add_middleware(TimingAndLimits, metrics=metrics, max_body_bytes=serve.max_body_bytes,
+                       too_large=lambda n: error(413, f"payload too large: {n} bytes (max {serve.max_body_bytes})"))
 
     @app.get("/healthz", response_model=Health, tags=["platform"])
     async def healthz() -> JSONResponse:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import orjson
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aiops.features.definitions import parse_duration
@@ -81,8 +83,11 @@ class MitigationRequest(BaseModel):
 
 
 class FailureApi(Protocol):
-    async def predict(self, target_id: str) -> dict[str, Any] | None: ...
-    async def predict_many(self, target_ids: list[str], horizon_s: float, include_recommendations: bool) -> tuple[list[dict[str, Any]], list[str], str | None]: ...
+    """Predictions come back as dicts, or as already-serialised JSON (bytes) from a cache."""
+
+    async def predict(self, target_id: str) -> dict[str, Any] | bytes | None: ...
+    async def predict_many(self, target_ids: list[str], horizon_s: float,
+                           include_recommendations: bool) -> tuple[list[dict[str, Any] | bytes], list[str], str | None]: ...
     async def model_info(self) -> dict[str, Any] | None: ...
     async def record_mitigation(self, target_id: str, action: str, comment: str) -> dict[str, Any]: ...
 
@@ -102,6 +107,8 @@ def make_router(service: FailureApi) -> APIRouter:
             raise _no_model() from None
         if pred is None:
             raise HTTPException(404, f"unknown target {target_id!r}: no telemetry received for it")
+        if isinstance(pred, (bytes, bytearray)):
+            return Response(pred, media_type="application/json")  # validated when it was made
         return pred
 
     @r.post("/predictions/failures/batch", response_model=BatchResponse)
@@ -111,6 +118,11 @@ def make_router(service: FailureApi) -> APIRouter:
             preds, missing, version = await service.predict_many(list(dict.fromkeys(req.target_ids)), horizon, req.include_recommendations)
         except NoModel:
             raise _no_model() from None
+        if preds and any(isinstance(p, (bytes, bytearray)) for p in preds):
+            body = b'{"predictions":[' + b",".join(p if isinstance(p, (bytes, bytearray)) else orjson.dumps(p) for p in preds)
+            body += b'],"not_found":' + orjson.dumps(missing) + b',"time_horizon_s":' + orjson.dumps(horizon)
+            body += b',"model_version":' + orjson.dumps(version) + b"}"
+            return Response(body, media_type="application/json")
         return {"predictions": preds, "not_found": missing, "time_horizon_s": horizon, "model_version": version}
 
     @r.get("/models/failure-prediction", response_model=ModelInfo)

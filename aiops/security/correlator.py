@@ -469,6 +469,11 @@ class GraphCorrelator:
                 return c
         return None
 
+    def component_of_entity(self, entity: str) -> Component | None:
+        """The live component an entity belongs to (None when it has none or it expired)."""
+        r = self._live_root(entity, self.now)
+        return None if r is None else self._comp[r]
+
     def open_incidents(self) -> list[Incident]:
         return [i for i in self.incidents.values() if i.status == "open"]
 

@@ -54,11 +54,12 @@ class SecurityPipeline:
         """Every detector's signals for one event (flows may come back later, batched)."""
         st = self.stats
         st.events += 1
+        wall = time.perf_counter()
         sigs: list[Signal] = []
         if ev.action == "network_flow":
             st.flows += 1
             self.assets.learn(ev)
-            sigs.extend(self.network.observe(ev))
+            sigs.extend(self.network.observe(ev, wall))
         else:
             sigs.extend(self.ueba.observe(ev))
         if self.intel is not None:
@@ -71,7 +72,10 @@ class SecurityPipeline:
                 s = sigma_alert_signal(a, self.resolver, SIGMA_LEVEL_SCORE)
                 if s.score > 0:
                     sigs.append(s)
-        if self.network.due():
+        for s in sigs:  # flows come back from the detector's buffer with their own ingest time
+            if "ingest_wall" not in s.detail:
+                s.detail["ingest_wall"] = wall
+        if self.network.due(wall):
             sigs.extend(self.network.flush())
         return sigs
 

@@ -129,6 +129,7 @@ class NetworkAnomalyDetector:
         self._n_ports = 0
         self._hosts: dict[str, _HostBaseline] = defaultdict(_HostBaseline)
         self._buf: list[SecurityEvent] = []
+        self._walls: list[float] = []
         self._buf_wall = 0.0
         self.scored = 0
         self.fit_seconds = 0.0
@@ -167,9 +168,11 @@ class NetworkAnomalyDetector:
                 warm, self._warm = self._warm, []
                 self.fit(warm)
             return []
+        now = time.perf_counter() if wall is None else wall
         if not self._buf:
-            self._buf_wall = time.perf_counter() if wall is None else wall
+            self._buf_wall = now
         self._buf.append(ev)
+        self._walls.append(now)
         if len(self._buf) >= self.cfg.batch:
             return self.flush()
         return []
@@ -182,9 +185,11 @@ class NetworkAnomalyDetector:
         if not self._buf or not self.ready:
             return []
         evs, self._buf = self._buf, []
-        return self.score(evs)
+        walls, self._walls = self._walls, []
+        return self.score(evs, walls=walls)
 
-    def score(self, evs: list[SecurityEvent], learn: bool = True, min_score: float = 0.99) -> list[Signal]:
+    def score(self, evs: list[SecurityEvent], learn: bool = True, min_score: float = 0.99,
+              walls: list[float] | None = None) -> list[Signal]:
         """Score flows; return signals for those with score ≥ ``min_score``."""
         assert self.calib is not None
         x = flow_features(evs, self._port_freq)
@@ -220,7 +225,8 @@ class NetworkAnomalyDetector:
                               edges=edges, tactics=tactics, techniques=tech, severity="high" if s >= 0.999 else "medium",
                               summary=f"unusual flow {e.src_ip}→{e.dst_ip}:{port} ({int(math.expm1(lo))} bytes out)",
                               detail={"p_iforest": float(p_if[i]), "p_host_bytes": p_host, "p_host_port": p_port,
-                                      "bytes_out": int(math.expm1(lo)), "dst_port": port}))
+                                      "bytes_out": int(math.expm1(lo)), "dst_port": port,
+                                      "ingest_wall": walls[i] if walls else None}))
         return out
 
 
