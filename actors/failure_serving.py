@@ -350,6 +350,31 @@ class FailureService:
     async def model_info(self) -> dict[str, Any] | None:
         return await self.predictor.model_info.remote()
 
+    async def metric_families(self) -> list[Any]:
+        """Model quality and fleet-prediction gauges for /metrics (alert rules use them)."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        self._ensure_follower()
+        fams = []
+        try:
+            info = await asyncio.wait_for(self.predictor.model_info.remote(), 5)
+        except Exception:
+            info = None
+        deployed = GaugeMetricFamily("aiops_failure_model_deployed", "1 when a failure model is loaded", labels=["version"])
+        deployed.add_metric([info["version"] if info else "none"], 1 if info else 0)
+        fams.append(deployed)
+        if info:
+            for key in ("accuracy", "precision", "recall", "f1_score"):
+                if info.get(key) is not None:
+                    g = GaugeMetricFamily(f"aiops_failure_model_{key}", f"Held-out {key} of the deployed failure model",
+                                          labels=["version"])
+                    g.add_metric([info["version"]], float(info[key]))
+                    fams.append(g)
+        n = GaugeMetricFamily("aiops_failure_targets_predicted", "Targets in the latest fleet-wide prediction snapshot")
+        n.add_metric([], len(self._snapshot))
+        fams.append(n)
+        return fams
+
     async def record_mitigation(self, target_id: str, action: str, comment: str) -> dict[str, Any]:
         mon = self._monitor()
         if mon is None:

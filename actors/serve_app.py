@@ -115,12 +115,15 @@ class AIOpsIngress:
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         routers: list[APIRouter] = []
+        sources = []
         if self.failure_predictor is not None:
             from actors.failure_serving import FailureService
             from aiops.api.failure import make_router as failure_router
 
-            routers.append(failure_router(FailureService(self.settings, self.failure_predictor)))
-        return create_app(self.service, self.settings.serve, routers)
+            failure = FailureService(self.settings, self.failure_predictor)
+            routers.append(failure_router(failure))
+            sources.append(failure.metric_families)
+        return create_app(self.service, self.settings.serve, routers, sources)
 
 
 def build_app(

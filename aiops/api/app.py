@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -56,8 +56,13 @@ def _window(window: str | None) -> float | None:
         raise HTTPException(422, f"window: {exc}") from None
 
 
-def create_app(service: PlatformService, serve: ServeSettings, routers: Sequence[APIRouter] = ()) -> FastAPI:
-    """Build the API; `routers` are the engines' routers, all mounted under /api/ai."""
+MetricSource = Callable[[], Awaitable[list[Any]]]
+
+
+def create_app(service: PlatformService, serve: ServeSettings, routers: Sequence[APIRouter] = (),
+               metric_sources: Sequence[MetricSource] = ()) -> FastAPI:
+    """Build the API; `routers` are the engines' routers, all mounted under /api/ai, and
+    `metric_sources` give the engines' Prometheus metric families at scrape time."""
     app = FastAPI(title="NovaCron AIOps", version="0.1.0",
                   description="Failure prediction, placement and security correlation for NovaCron VM fleets.")
     metrics = ApiMetrics()
@@ -90,7 +95,8 @@ def create_app(service: PlatformService, serve: ServeSettings, routers: Sequence
 
     @app.get("/metrics", tags=["platform"], response_class=Response)
     async def prom_metrics() -> Response:
-        payload = metrics.render(await service.shard_stats(), await service.collector_stats())
+        extra = [fam for source in metric_sources for fam in await source()]
+        payload = metrics.render(await service.shard_stats(), await service.collector_stats(), extra)
         return Response(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     api = APIRouter(prefix="/api/ai")
@@ -163,7 +169,7 @@ def create_app(service: PlatformService, serve: ServeSettings, routers: Sequence
         status = 200 if len(batch) or not rejected else 422
         return JSONResponse(body.model_dump(), status_code=status)
 
-    for r in routers:
-        api.include_router(r)
     app.include_router(api)
+    for r in routers:  # one level of inclusion keeps full route templates for the latency labels
+        app.include_router(r, prefix="/api/ai")
     return app

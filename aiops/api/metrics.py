@@ -21,6 +21,7 @@ class _LiveStats:
     def __init__(self) -> None:
         self.shards: list[dict[str, Any] | None] = []
         self.collectors: list[dict[str, Any]] = []
+        self.extra: list[Any] = []  # metric families from the engines, gathered per scrape
 
     def collect(self) -> Iterable[Any]:
         ingested = CounterMetricFamily("aiops_points_ingested", "Samples stored by feature shards", labels=["shard"])
@@ -50,6 +51,7 @@ class _LiveStats:
             for reason, n in c["rejections"].items():
                 rej.add_metric([c["name"], reason], n)
         yield from (ingested, points, sbytes, targets, up, dup, rej, stored, errors, rate)
+        yield from self.extra
 
 
 class ApiMetrics:
@@ -68,6 +70,6 @@ class ApiMetrics:
         for reason, n in reasons.items():
             self.rejections.labels(source, reason).inc(n)
 
-    def render(self, shards: list[dict[str, Any] | None], collectors: list[dict[str, Any]]) -> bytes:
-        self.live.shards, self.live.collectors = shards, collectors
+    def render(self, shards: list[dict[str, Any] | None], collectors: list[dict[str, Any]], extra: list[Any] = ()) -> bytes:
+        self.live.shards, self.live.collectors, self.live.extra = shards, collectors, list(extra)
         return generate_latest(self.registry)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 ORDERINGS = ("sum", "max", "l2", "scarcity", "prod")
+QUADRATIC = frozenset({"DotProduct", "L2Greedy", "ExactFill+FFD"})  # O(n^2) members of baseline_portfolio()
 
 
 def normalised(sizes: np.ndarray, capacity: np.ndarray) -> np.ndarray:

@@ -38,17 +38,25 @@ class SearchConfig:
     tabu_extra: int = 7
     max_chain_candidates: int = 48
     exact_fill: bool = True  # try closing zero-slack bins first (see heuristics.exact_fill)
+    quadratic_max_n: int = 3000  # skip the O(n^2) portfolio members (bin-centric, exact fill) above this size
     stats: dict = field(default_factory=dict)
 
 
-def portfolio(sizes: np.ndarray, capacity: np.ndarray, cfg: SearchConfig, deadline: float, lb: int) -> tuple[np.ndarray, str, dict[str, int]]:
-    """Run every constructive heuristic (and random weightings of FFD/BFD); return the best."""
+def portfolio(sizes: np.ndarray, capacity: np.ndarray, cfg: SearchConfig, deadline: float, lb: int,
+              hard_deadline: float | None = None) -> tuple[np.ndarray, str, dict[str, int]]:
+    """Run every constructive heuristic (and random weightings of FFD/BFD until ``deadline``); return the best.
+
+    The named heuristics run until ``hard_deadline`` (the whole time box); FFD-sum always runs.
+    """
+    hard_deadline = deadline if hard_deadline is None else hard_deadline
     results: dict[str, int] = {}
     best_a: np.ndarray | None = None
     best_name = ""
     for name, fn in H.baseline_portfolio().items():
         if name.startswith("ExactFill") and not cfg.exact_fill:
             continue
+        if best_a is not None and (time.perf_counter() > hard_deadline or (name in H.QUADRATIC and sizes.shape[0] > cfg.quadratic_max_n)):
+            continue  # FFD-sum always runs; the rest only while the time box lasts
         a = fn(sizes, capacity)
         k = int(a.max()) + 1
         results[name] = k
@@ -239,7 +247,7 @@ def solve(sizes: np.ndarray, capacity: np.ndarray, cfg: SearchConfig | None = No
     if sizes.shape[0] == 0:
         return PackingResult(assignment=np.zeros(0, np.int64), bins=0, method="portfolio+tabu", stats={"tabu_iters": 0})
     bound = max(lower_bound(sizes, capacity), lb or 0)
-    a, name, seeds = portfolio(sizes, capacity, cfg, t0 + cfg.time_limit_s * cfg.portfolio_share, bound)
+    a, name, seeds = portfolio(sizes, capacity, cfg, t0 + cfg.time_limit_s * cfg.portfolio_share, bound, hard_deadline=deadline)
     start_bins = int(a.max()) + 1
     a, stats = eliminate_bins(sizes, capacity, a, bound, cfg, deadline)
     bins = check_packing(sizes, capacity, a)

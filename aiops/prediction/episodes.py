@@ -113,22 +113,32 @@ def score_episodes(episodes: Iterable[Episode], scenarios: pd.DataFrame, horizon
     eps = list(episodes)
     ep = pd.DataFrame([asdict(e) for e in eps], columns=["target_id", "start_ts", "end_ts", "peak", "steps_above"])
     sc = scenarios.copy()
-    fail_by_target: dict[str, np.ndarray] = {t: np.sort(g["failure_ts"].to_numpy()) for t, g in sc.groupby("target_id")}
-    starts_by_target: dict[str, np.ndarray] = {t: np.sort(g["start_ts"].to_numpy()) for t, g in ep.groupby("target_id")}
-    detected, lead = [], []
-    for row in sc.itertuples(index=False):
-        st = starts_by_target.get(row.target_id, np.empty(0))
-        hit = st[(st >= row.failure_ts - horizon_s) & (st < row.failure_ts)]
-        detected.append(bool(hit.size))
-        lead.append(float(row.failure_ts - hit.min()) if hit.size else np.nan)
-    sc["detected"] = np.asarray(detected, dtype=bool)
-    sc["lead_s"] = np.asarray(lead, dtype=np.float64)
-    true_alert = []
-    for row in ep.itertuples(index=False):
-        f = fail_by_target.get(row.target_id, np.empty(0))
-        true_alert.append(bool(((f >= row.start_ts) & (f <= row.start_ts + horizon_s)).any()))
-    ep["true_alert"] = np.asarray(true_alert, dtype=bool)
-    ep["level"] = ep["target_id"].map(lambda t: target_level.get(t, "host"))
+    detected = np.zeros(len(sc), dtype=bool)
+    lead = np.full(len(sc), np.nan)
+    true_alert = np.zeros(len(ep), dtype=bool)
+    ep_groups = ep.groupby("target_id").indices if len(ep) else {}
+    for tid, sc_rows in sc.groupby("target_id").indices.items():
+        e_rows = ep_groups.get(tid)
+        if e_rows is None:
+            continue
+        starts = np.sort(ep["start_ts"].to_numpy()[e_rows])
+        fails = sc["failure_ts"].to_numpy()[sc_rows]
+        # first episode start at or after failure - H, and whether it precedes the failure
+        pos = np.searchsorted(starts, fails - horizon_s, side="left")
+        first = starts[np.clip(pos, 0, starts.size - 1)]
+        hit = (pos < starts.size) & (first < fails)
+        detected[sc_rows] = hit
+        lead[sc_rows] = np.where(hit, fails - first, np.nan)
+        # an episode is true when some failure lies in [start, start + H]
+        fs = np.sort(fails)
+        e_start = ep["start_ts"].to_numpy()[e_rows]
+        nxt = np.searchsorted(fs, e_start, side="left")
+        ok = nxt < fs.size
+        true_alert[e_rows] = ok & (fs[np.clip(nxt, 0, fs.size - 1)] <= e_start + horizon_s)
+    sc["detected"] = detected
+    sc["lead_s"] = lead
+    ep["true_alert"] = true_alert
+    ep["level"] = ep["target_id"].map(lambda t: target_level.get(t, "host")) if len(ep) else pd.Series(dtype=object)
     return EpisodeScore(sc, ep)
 
 

@@ -58,10 +58,14 @@ class LogisticScorer:
         from sklearn.preprocessing import StandardScaler
         M = self._matrix(X)
         self.columns = list(M.columns)
+        y = np.asarray(y).astype(int)
+        # keep every positive and a quarter of the negatives: 4x cheaper, balanced weights undo the shift
+        keep = (y > 0) | (np.random.default_rng(self.seed).random(len(y)) < 0.25)
+        M, y = M[keep], y[keep]
         self.pipe = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
                                   StandardScaler(),
                                   LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=self.seed))
-        self.pipe.fit(M.to_numpy(np.float64), np.asarray(y).astype(int))
+        self.pipe.fit(M.to_numpy(np.float64), y)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -142,7 +146,7 @@ class EvalContext:
                         episode_window=(lo, hi))
 
 
-def candidate_thresholds(scores: np.ndarray, labels: np.ndarray, n: int = 80) -> np.ndarray:
+def candidate_thresholds(scores: np.ndarray, labels: np.ndarray, n: int = 48) -> np.ndarray:
     """Thresholds spanning the positives' score range, denser where negatives thin out."""
     s = np.asarray(scores, dtype=np.float64)
     pos = s[np.asarray(labels) > 0]
@@ -171,10 +175,13 @@ def choose_threshold(frame: pd.DataFrame, scores: np.ndarray, ctx: EvalContext, 
     """
     curve = []
     for thr in candidate_thresholds(scores, frame["label"].to_numpy()):
-        s = ctx.score(frame, scores, float(thr), hosts, period).summary()["overall"]
-        p = 0.0 if np.isnan(s["precision"]) else s["precision"]
-        r = 0.0 if np.isnan(s["recall"]) else s["recall"]
-        curve.append({"threshold": float(thr), "recall": r, "precision": p, "median_lead_min": s["median_lead_min"],
+        res = ctx.score(frame, scores, float(thr), hosts, period)
+        det, ep = res.scenarios["detected"].to_numpy(), res.episodes["true_alert"].to_numpy()
+        r = float(det.mean()) if det.size else 0.0
+        p = float(ep.mean()) if ep.size else 0.0
+        lead = res.scenarios["lead_s"].to_numpy()[det]
+        curve.append({"threshold": float(thr), "recall": r, "precision": p,
+                      "median_lead_min": float(np.median(lead) / 60) if lead.size else float("nan"),
                       "f1": 2 * p * r / (p + r) if p + r else 0.0})
     ok = [c for c in curve if c["precision"] >= min_precision]
     if ok:

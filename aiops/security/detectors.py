@@ -54,8 +54,8 @@ def _net16(ip: str | None) -> str:
 @dataclass
 class NetworkConfig:
     warmup_flows: int = 2000
-    batch: int = 512
-    max_delay_s: float = 0.2
+    batch: int = 256
+    max_delay_s: float = 0.1
     n_estimators: int = 100
     seed: int = 0
     host_min_flows: int = 30

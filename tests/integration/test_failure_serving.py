@@ -25,7 +25,7 @@ def _register(reg: ModelRegistry, tmp, seed: int, promote: bool = True) -> str:
     y = (X.iloc[:, 0] > 1).astype(int).to_numpy()
     model = XGBoostFailureModel(n_rounds=20, eta=0.3, neg_sample_rate=1.0, n_bags=2, nthread=1).fit(X, y)
     folder = model.save(tmp / f"model-{seed}")
-    mv = reg.register("fleet-failure", folder, {"pr_auc": 0.5 + seed / 100, "precision": 0.8, "recall": 0.9, "f1": 0.85},
+    mv = reg.register("fleet-failure", folder, {"pr_auc": 0.5 + seed / 100, "accuracy": 0.9, "precision": 0.8, "recall": 0.9, "f1": 0.85},
                       names, data_fingerprint(X, y), {"horizon_s": 7200, "training_rows": len(X)})
     if promote:
         assert reg.promote("fleet-failure", mv.version, "pr_auc", 0.1).promoted
@@ -67,5 +67,8 @@ def test_predictions_follow_promotions_without_restart(system_factory, tmp_path)
     bad = client.post("/api/ai/predictions/failures/batch", json={"target_ids": ["host-0001"], "time_horizon": "-3h"})
     assert bad.status_code == 422 and "duration" in bad.json()["message"]
     assert client.post("/api/ai/predictions/failures/batch", json={"target_ids": ["h"], "time_horizon": "90d"}).status_code == 422
+    text = client.get("/metrics").text
+    assert f'aiops_failure_model_accuracy{{version="{v2}"}} 0.9' in text
+    assert 'aiops_http_request_duration_seconds_bucket{le="0.5",method="GET",route="/api/ai/predictions/failures/{target_id}",status="200"}' in text
     m = client.post("/api/ai/predictions/failures/host-0002/mitigations", json={"action": "drained", "comment": "moved VMs"})
     assert m.status_code == 201 and m.json()["action"] == "drained"
