@@ -12,6 +12,20 @@ from typing import Any, Callable
 from aiops.api.metrics import ApiMetrics
 
 
+def route_template(scope: dict) -> str:
+    """'/api/ai/predictions/failures/{target_id}': low-cardinality label for a request.
+
+    FastAPI >= 0.16x keeps included routers' prefixes on the include context instead of
+    copying them into each route, so the prefix is added back here.
+    """
+    path = getattr(scope.get("route"), "path", None)
+    if path is None:
+        return "unmatched"
+    ctx = getattr((scope.get("fastapi") or {}).get("included_router"), "include_context", None)
+    prefix = getattr(ctx, "prefix", "") or ""
+    return path if path.startswith(prefix) else prefix + path
+
+
 class TimingAndLimits:
     def __init__(self, app: Any, metrics: ApiMetrics, max_body_bytes: int, too_large: Callable[[int], Any]) -> None:
         self.app = app
@@ -38,7 +52,7 @@ class TimingAndLimits:
             await self.too_large(int(length))(scope, receive, send_status)
         else:
             await self.app(scope, receive, send_status)
-        key = (getattr(scope.get("route"), "path", "unmatched"), scope["method"], status[0])
+        key = (route_template(scope), scope["method"], status[0])
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = self.metrics.latency.labels(key[0], key[1], str(key[2]))

@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from aiops.failure.metrics import recall_at_fpr
-from aiops.failure.sequence_models import SequenceFailureModel
+from aiops.failure.sequence_models import SequenceFailureModel, _cpu_state
 
 GATE_METRICS: tuple[str, ...] = ("pr_auc", "accuracy")
 
@@ -138,28 +138,35 @@ def prune_then_quantize(model: SequenceFailureModel, amount: float = 0.3) -> Seq
 def serialized_bytes(net: nn.Module) -> tuple[int, int]:
     """(raw, gzip) size of ``torch.save(state_dict)``: the checkpoint a registry would store."""
     buf = io.BytesIO()
-    torch.save({k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in net.state_dict().items()}, buf)
+    torch.save(_cpu_state(net), buf)
     raw = buf.getvalue()
     return len(raw), len(gzip.compress(raw, compresslevel=6))
 
 
-def cpu_latency_ms(model: SequenceFailureModel, W: np.ndarray, batch_size: int = 256, repeats: int = 30,
-                   warmup: int = 3) -> dict[str, float]:
-    """Per-batch forward latency on CPU (scaled windows, network only), median and p90 over repeats."""
-    net = model.net
-    if next(net.parameters(), None) is not None and not model.quantized:
-        net = copy.deepcopy(net).cpu()
-    net.eval()
-    x = torch.from_numpy(model.scaler.transform(W[:batch_size]))
-    times = []
+def _cpu_net(model: SequenceFailureModel) -> nn.Module:
+    net = model.net if model.quantized else copy.deepcopy(model.net).cpu()
+    return net.eval()
+
+
+def cpu_latency_ms(models: Sequence[SequenceFailureModel], W: np.ndarray, batch_size: int = 256,
+                   repeats: int = 30, warmup: int = 3) -> list[dict[str, float]]:
+    """Per-batch CPU forward latency of each model (network only, scaled windows as input).
+
+    Models are timed round-robin — one batch each per round — so background load on a shared
+    machine hits every variant alike and the before/after comparison stays fair.
+    """
+    nets = [_cpu_net(m) for m in models]
+    xs = [torch.from_numpy(m.scaler.transform(W[:batch_size])) for m in models]
+    times: list[list[float]] = [[] for _ in models]
     with torch.inference_mode():
-        for i in range(warmup + repeats):
-            t0 = time.perf_counter()
-            net(x)
-            if i >= warmup:
-                times.append((time.perf_counter() - t0) * 1e3)
-    return {"p50_ms": float(np.median(times)), "p90_ms": float(np.quantile(times, 0.9)), "batch": int(len(x)),
-            "threads": torch.get_num_threads()}
+        for r in range(warmup + repeats):
+            for i, (net, x) in enumerate(zip(nets, xs)):
+                t0 = time.perf_counter()
+                net(x)
+                if r >= warmup:
+                    times[i].append((time.perf_counter() - t0) * 1e3)
+    return [{"p50_ms": float(np.median(t)), "p90_ms": float(np.quantile(t, 0.9)), "batch": int(len(xs[0])),
+             "threads": torch.get_num_threads()} for t in times]
 
 
 def holdout_metrics(p: np.ndarray, y: np.ndarray, fpr: float = 0.01) -> dict[str, float]:
@@ -221,28 +228,24 @@ class OptimisationReport:
     def kept(self) -> list[VariantResult]:
         return [r for r in self.results[1:] if r.kept]
 
-    def best(self) -> VariantResult:
-        """Smallest kept variant (gzip size), then fastest; the float model when none passes the gate."""
+    def best(self, objective: str = "size") -> VariantResult:
+        """The kept variant to deploy: smallest (gzip) for ``size``, fastest for ``latency``.
+
+        A variant slower than the float model is not chosen for ``latency``; the float model is
+        returned when nothing else passes the accuracy gate.
+        """
         cands = self.kept()
-        if not cands:
-            return self.baseline
-        return min(cands, key=lambda r: (r.size_gzip_bytes, r.latency["p50_ms"]))
+        if objective == "latency":
+            cands = [r for r in cands if r.latency["p50_ms"] < self.baseline.latency["p50_ms"]]
+            return min(cands, key=lambda r: r.latency["p50_ms"], default=self.baseline)
+        if objective != "size":
+            raise ValueError("objective must be 'size' or 'latency'")
+        return min(cands, key=lambda r: (r.size_gzip_bytes, r.latency["p50_ms"]), default=self.baseline)
 
     def to_json(self) -> dict[str, Any]:
         return {"model_kind": self.model_kind, "tolerance": self.tolerance, "gate_metrics": self.gate_metrics,
-                "best": self.best().name, "results": [r.to_json() for r in self.results]}
-
-
-def _measure(name: str, m: SequenceFailureModel, W: np.ndarray, y: np.ndarray, base: dict[str, float] | None,
-             tolerance: float, gate_metrics: Sequence[str], batch_size: int, repeats: int) -> VariantResult:
-    metrics = holdout_metrics(m.predict_windows(W), y)
-    if base is None:
-        kept, drops = True, {k: 0.0 for k in gate_metrics}
-    else:
-        kept, drops = gate(base, metrics, tolerance, gate_metrics)
-    raw, gz = serialized_bytes(m.net)
-    sp = None if m.quantized else sparsity(m.net)
-    return VariantResult(name, kept, metrics, drops, raw, gz, sp, cpu_latency_ms(m, W, batch_size, repeats), m)
+                "best_by_size": self.best("size").name,
+                "best_by_latency": self.best("latency").name, "results": [r.to_json() for r in self.results]}
 
 
 def optimise(model: SequenceFailureModel, W_holdout: np.ndarray, y_holdout: np.ndarray, tolerance: float = 0.01,
@@ -259,9 +262,19 @@ def optimise(model: SequenceFailureModel, W_holdout: np.ndarray, y_holdout: np.n
     if model.device.type != "cpu":
         base_model = _variant(model, copy.deepcopy(model.net).cpu(), model.variant, False)
         base_model.params.device = "cpu"
-    base = _measure("float32", base_model, W_holdout, y_holdout, None, tolerance, gate_metrics, batch_size, repeats)
-    results = [base]
-    for name, build in (variants or DEFAULT_VARIANTS).items():
-        results.append(_measure(name, build(base_model), W_holdout, y_holdout, base.metrics, tolerance,
-                                gate_metrics, batch_size, repeats))
+    built = {"float32": base_model}
+    built.update({name: build(base_model) for name, build in (variants or DEFAULT_VARIANTS).items()})
+    lat = cpu_latency_ms(list(built.values()), W_holdout, batch_size, repeats)
+    results: list[VariantResult] = []
+    base_metrics: dict[str, float] | None = None
+    for (name, m), latency in zip(built.items(), lat):
+        metrics = holdout_metrics(m.predict_windows(W_holdout), y_holdout)
+        if base_metrics is None:
+            base_metrics = metrics
+            kept, drops = True, {k: 0.0 for k in gate_metrics}
+        else:
+            kept, drops = gate(base_metrics, metrics, tolerance, gate_metrics)
+        raw, gz = serialized_bytes(m.net)
+        results.append(VariantResult(name, kept, metrics, drops, raw, gz,
+                                     None if m.quantized else sparsity(m.net), latency, m))
     return OptimisationReport(model.kind, tolerance, list(gate_metrics), results)

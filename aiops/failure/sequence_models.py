@@ -228,6 +228,16 @@ def _average_precision(y: np.ndarray, s: np.ndarray) -> float:
     return float(average_precision_score(y, s)) if 0 < y.sum() < len(y) else float("nan")
 
 
+def _cpu_state(net: nn.Module) -> dict[str, Any]:
+    """state_dict on CPU, keeping its ``_metadata`` (quantised modules read their version from it)."""
+    state = net.state_dict()
+    meta = getattr(state, "_metadata", None)
+    out = type(state)((k, v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in state.items())
+    if meta is not None:
+        out._metadata = meta
+    return out
+
+
 # ---------------------------------------------------------------- the model
 class SequenceFailureModel(FailureModel):
     """Shared training, scoring, IG and persistence; subclasses pick the network."""
@@ -472,7 +482,7 @@ class SequenceFailureModel(FailureModel):
         if self.net is None:
             raise RuntimeError("model is not fitted")
         buf = io.BytesIO()
-        torch.save({k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in self.net.state_dict().items()}, buf)
+        torch.save(_cpu_state(self.net), buf)
         (folder / "network.pt").write_bytes(buf.getvalue())
         return {"params": asdict(self.params), "features": self.features, "scaler": self.scaler.to_json(),
                 "quantized": self.quantized, "variant": self.variant, "network": "network.pt",
@@ -493,6 +503,8 @@ class SequenceFailureModel(FailureModel):
             from aiops.failure.optimise import quantize_network
             net = quantize_network(net)
             m.quantized = True
+        # INT8 LSTM weights are packed TorchScript objects that the weights-only unpickler refuses;
+        # those checkpoints are read with full unpickling, so load them only from a trusted registry.
         state = torch.load(io.BytesIO((folder / meta["network"]).read_bytes()), map_location="cpu",
                            weights_only=not m.quantized)
         net.load_state_dict(state)

@@ -107,10 +107,10 @@ class ReplayResult:
 
 def replay_identical(demand: np.ndarray, start: np.ndarray, end: np.ndarray, capacity: np.ndarray, policy: str,
                      max_nodes: int | None = None, samples: int = 200, window: tuple[float, float] | None = None,
-                     repack_times: Sequence[float] = (), repack: Callable[[np.ndarray], np.ndarray] | None = None) -> ReplayResult:
+                     repack_times: Sequence[float] = (), repack: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> ReplayResult:
     """Arrivals/departures on identical nodes; a node is opened when nothing in use fits.
 
-    With ``repack`` (sizes of the VMs alive -> bin per VM) the fleet is re-packed at each of
+    With ``repack`` (sizes and current node of the VMs alive -> bin per VM) the fleet is re-packed at each of
     ``repack_times``: new bins are matched to the current nodes so that as many VMs as possible
     stay put (assignment problem), and every VM that still changes node counts as a migration.
     """
@@ -177,14 +177,14 @@ def replay_identical(demand: np.ndarray, start: np.ndarray, end: np.ndarray, cap
 
 
 def _repack(where: np.ndarray, demand: np.ndarray, load: np.ndarray, count: np.ndarray, in_use: np.ndarray,
-            free_slots: list[int], repack: Callable[[np.ndarray], np.ndarray]) -> int:
+            free_slots: list[int], repack: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> int:
     """Re-pack the alive VMs in place; returns the number of VMs that change node."""
     from scipy.optimize import linear_sum_assignment
 
     alive = np.flatnonzero(where >= 0)
     if alive.size == 0:
         return 0
-    new = np.asarray(repack(demand[alive]), dtype=np.int64)
+    new = np.asarray(repack(demand[alive], where[alive]), dtype=np.int64)
     old_nodes, old_idx = np.unique(where[alive], return_inverse=True)
     k = int(new.max()) + 1
     shared = np.zeros((k, old_nodes.size))
@@ -339,10 +339,17 @@ def azure_snapshot_packing(df: pd.DataFrame, capacity: np.ndarray, time_limit_s:
     return out
 
 
-def _solve_bins(sizes: np.ndarray, capacity: np.ndarray, seconds: float) -> np.ndarray:
-    from aiops.placement.packing_search import SearchConfig, solve
+def consolidate(sizes: np.ndarray, capacity: np.ndarray, current: np.ndarray, seconds: float) -> np.ndarray:
+    """Free servers starting from the current placement (bin-elimination search), so only the VMs
+    of the emptied servers (and the residents an ejection chain moves) migrate."""
+    from aiops.placement.packing import compact, lower_bound
+    from aiops.placement.packing_search import SearchConfig, eliminate_bins
 
-    return solve(np.rint(sizes).astype(np.int64), np.rint(capacity).astype(np.int64), SearchConfig(time_limit_s=seconds, random_orderings=2)).assignment
+    sz = np.rint(sizes).astype(np.int64)
+    cap = np.rint(capacity).astype(np.int64)
+    cfg = SearchConfig(time_limit_s=seconds)
+    a, _ = eliminate_bins(sz, cap, compact(current), lower_bound(sz, cap), cfg, time.perf_counter() + seconds)
+    return a
 
 
 def run_traces(settings: Settings | None = None, budget_s: float = 60.0) -> tuple[dict[str, Any], str]:
@@ -364,9 +371,9 @@ def run_traces(settings: Settings | None = None, budget_s: float = 60.0) -> tupl
         end = df.endtime.to_numpy(float)
         window = (float(start.min()), 14.0)
         online = {p: replay_identical(demand, start, end, cap, p, window=window).as_dict() for p in POLICIES}
-        online["FirstFit + daily re-pack (ours)"] = replay_identical(
+        online["FirstFit + daily consolidation (ours)"] = replay_identical(
             demand, start, end, cap, "FirstFit", window=window, repack_times=np.arange(1.0, 14.0),
-            repack=lambda sz: _solve_bins(sz, cap, repack_seconds)).as_dict()
+            repack=lambda sz, cur: consolidate(sz, cap, cur, repack_seconds)).as_dict()
         res["azure"] = {"file": str(wl.relative_to(root)), "server_capacity": cap.tolist(), "snapshot": snap, "online": online}
         md += [f"### Azure packing trace 2020 ({wl.name}): snapshot of {snap['vms']} VMs alive at t=0, lower bound {snap['lower_bound']} servers", "",
                "| method | servers | stranded cores % | stranded RAM % | s |", "|---|---|---|---|---|"]

@@ -126,3 +126,18 @@ def test_openapi_documents_the_routes(client):
     for p in ("/api/ai/ingest", "/api/ai/features/{target_id}", "/api/ai/targets", "/healthz", "/metrics"):
         assert p in paths
     assert client.get("/docs").status_code == 200
+
+
+def test_engine_routers_mount_under_api_ai_with_full_route_labels():
+    from fastapi import APIRouter
+
+    r = APIRouter(prefix="/engine")
+
+    @r.get("/things/{thing_id}")
+    async def thing(thing_id: str):
+        return {"id": thing_id}
+
+    c = TestClient(create_app(InMemoryService(), ServeSettings(), [r]))
+    assert c.get("/api/ai/engine/things/7").json() == {"id": "7"}
+    text = c.get("/metrics").text
+    assert 'aiops_http_request_duration_seconds_count{method="GET",route="/api/ai/engine/things/{thing_id}",status="200"} 1.0' in text
