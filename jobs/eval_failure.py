@@ -38,7 +38,8 @@ def run_backblaze(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     frame, results = res["frame"], res["results"]
     primary = "xgboost_history"
     csv_path = write_oof_csv(out_dir / "eval_failure_backblaze_oof.csv", frame, results, primary)
-    png_path = plot_pr(out_dir / "eval_failure_backblaze_pr.png", results, frame["label"].to_numpy(), cfg.cv.fpr)
+    title = f"Backblaze, H={cfg.labels.horizon_days:g} days, drive-grouped {cfg.cv.n_splits}-fold CV"
+    png_path = plot_pr(out_dir / "eval_failure_backblaze_pr.png", results, frame["label"].to_numpy(), cfg.cv.fpr, title)
     summary = {
         "data": {"drive_days": int(len(frame)), "drives": int(frame["serial_number"].nunique()),
                  "failures": int(frame["failure"].sum()), "positive_drive_days": int(frame["label"].sum()),

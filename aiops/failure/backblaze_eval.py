@@ -126,8 +126,11 @@ def _describe(key: str, mc: ModelConfig) -> str:
 
 def _explain_samples(model: FailureModel, X: pd.DataFrame, rows: pd.DataFrame, scores: np.ndarray,
                      n: int = 5) -> list[dict[str, Any]]:
-    """Top factors for the highest-scored drive-days of one test fold (positives and false alarms)."""
-    order = np.argsort(-scores)[:n]
+    """Top factors for the highest-scored drives of one test fold (true and false alarms alike)."""
+    ranked = np.argsort(-scores)
+    # One drive-day per drive: a failing drive's consecutive days would otherwise fill the list.
+    _, first = np.unique(rows["serial_number"].to_numpy()[ranked], return_index=True)
+    order = ranked[np.sort(first)[:n]]
     facts = model.explain(X.iloc[order], top_k=4)
     out = []
     for i, f in zip(order, facts):

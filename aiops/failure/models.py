@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 UNKNOWN = "__unknown__"
 
@@ -223,7 +224,7 @@ class XGBoostFailureModel(FailureModel):
         d = self._dmatrix(X)
         # Average in log-odds space: bags differ mostly in offset, and this keeps ranking stable.
         margin = np.mean([b.predict(d, output_margin=True) for b in self.boosters], axis=0)
-        p = 1.0 / (1.0 + np.exp(-margin))
+        p = expit(margin)
         return prior_correct(p, self.params.neg_sample_rate / max(self.params.scale_pos_weight, 1e-12))
 
     def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, list[str]]:

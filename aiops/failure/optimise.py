@@ -165,7 +165,8 @@ def cpu_latency_ms(models: Sequence[SequenceFailureModel], W: np.ndarray, batch_
                 net(x)
                 if r >= warmup:
                     times[i].append((time.perf_counter() - t0) * 1e3)
-    return [{"p50_ms": float(np.median(t)), "p90_ms": float(np.quantile(t, 0.9)), "batch": int(len(xs[0])),
+    return [{"p50_ms": float(np.median(t)), "p90_ms": float(np.quantile(t, 0.9)), "min_ms": float(np.min(t)),
+             "batch": int(len(xs[0])),
              "threads": torch.get_num_threads()} for t in times]
 
 

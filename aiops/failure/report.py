@@ -24,7 +24,7 @@ def write_oof_csv(path: Path, frame: pd.DataFrame, results: dict[str, CVResult],
     return path
 
 
-def plot_pr(path: Path, results: dict[str, CVResult], labels: np.ndarray, fpr: float) -> Path:
+def plot_pr(path: Path, results: dict[str, CVResult], labels: np.ndarray, fpr: float, title: str = "") -> Path:
     """Pooled out-of-fold PR curves, with each method's per-fold 1%-FPR operating points."""
     import matplotlib
     matplotlib.use("Agg")
@@ -42,7 +42,7 @@ def plot_pr(path: Path, results: dict[str, CVResult], labels: np.ndarray, fpr: f
     ax.set_yscale("log")
     ax.set_ylim(max(base / 2, 1e-4), 1.0)
     ax.set_xlim(0, 1)
-    ax.set_title("Backblaze 2013, H=7 days, drive-grouped 5-fold CV (pooled OOF; dots = per-fold 1% FPR)")
+    ax.set_title(f"{title} (pooled out-of-fold curves; dots = per-fold {fpr:.0%}-FPR operating points)")
     ax.title.set_fontsize(8)
     ax.legend(fontsize=6, loc="upper right")
     ax.grid(alpha=0.3)

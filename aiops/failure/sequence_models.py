@@ -134,6 +134,20 @@ class _EncoderBlock(nn.Module):
         return x + self.drop(self.ff2(self.drop(F.gelu(self.ff1(self.ln2(x))))))
 
 
+def _sinusoid(window: int, d: int) -> torch.Tensor:
+    """Fixed-frequency position codes (Vaswani et al.) as the learnable positions' starting point.
+
+    Small random starts leave position almost invisible next to the input projection, and with a
+    few thousand windows the model never learns order; unit-scale codes make order usable at once.
+    """
+    pos = torch.arange(window, dtype=torch.float32)[:, None]
+    freq = torch.exp(-math.log(10_000.0) * torch.arange(0, d, 2, dtype=torch.float32) / d)
+    pe = torch.zeros(window, d)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq)[:, : d // 2]
+    return pe
+
+
 class TransformerNet(nn.Module):
     """Input projection + learned positions + encoder blocks; reads out the newest step and the window mean."""
 
@@ -141,7 +155,7 @@ class TransformerNet(nn.Module):
                  dropout: float = 0.1, **_: Any):
         super().__init__()
         self.inp = nn.Linear(n_features, hidden)
-        self.pos = nn.Parameter(torch.randn(window, hidden) * 0.02)
+        self.pos = nn.Parameter(_sinusoid(window, hidden))
         self.blocks = nn.ModuleList([_EncoderBlock(hidden, heads, dropout) for _ in range(layers)])
         self.norm = nn.LayerNorm(hidden)
         self.fc1 = nn.Linear(2 * hidden, hidden)
@@ -330,7 +344,7 @@ class SequenceFailureModel(FailureModel):
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
                 opt.step()
-                tot += float(loss) * len(b)
+                tot += loss.detach().item() * len(b)
             sched.step()
             epochs_run = epoch + 1
             if Xv is not None:
@@ -505,8 +519,10 @@ class SequenceFailureModel(FailureModel):
             m.quantized = True
         # INT8 LSTM weights are packed TorchScript objects that the weights-only unpickler refuses;
         # those checkpoints are read with full unpickling, so load them only from a trusted registry.
-        state = torch.load(io.BytesIO((folder / meta["network"]).read_bytes()), map_location="cpu",
-                           weights_only=not m.quantized)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated")
+            state = torch.load(io.BytesIO((folder / meta["network"]).read_bytes()), map_location="cpu",
+                               weights_only=not m.quantized)
         net.load_state_dict(state)
         m.net = net.to(m.device).eval()
         return m

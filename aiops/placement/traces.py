@@ -129,6 +129,8 @@ def replay_identical(demand: np.ndarray, start: np.ndarray, end: np.ndarray, cap
     peak = 0
     lo, hi = window if window else ((events[0, 0], events[-1, 0]) if len(events) else (0.0, 0.0))
     sample_t = np.linspace(lo, hi, samples) if len(events) else np.array([])
+    # a no-op event at the window's end so samples and re-packs after the last real event still happen
+    events = np.vstack([events, [[max(hi, events[-1, 0] if len(events) else hi), 2, 0]]])
     si, node_samples, strand_samples = 0, [], []
     placed = migrations = 0
     rk = list(sorted(repack_times)) if repack is not None else []
@@ -143,6 +145,8 @@ def replay_identical(demand: np.ndarray, start: np.ndarray, end: np.ndarray, cap
                 strand_samples.append(((capacity - load[used]).sum(axis=0) / (capacity * used.size)) * 100)
             si += 1
         i = int(i)
+        if kind == 2:
+            continue
         if kind == 0:
             b = where[i]
             if b >= 0:
@@ -354,7 +358,7 @@ def consolidate(sizes: np.ndarray, capacity: np.ndarray, current: np.ndarray, se
 
 def run_traces(settings: Settings | None = None, budget_s: float = 60.0) -> tuple[dict[str, Any], str]:
     """Azure snapshot + online replay and Alibaba openb replay; returns (results, markdown)."""
-    repack_seconds = max(0.5, budget_s / 40)
+    repack_seconds = max(0.5, budget_s / 60)
     root = placement_dir(settings)
     res: dict[str, Any] = {}
     md: list[str] = []

@@ -31,16 +31,36 @@ class Scorer(Protocol):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
 
 
-def xgboost_scorer(seed: int = 0) -> XGBoostFailureModel:
-    """The primary model; shallow trees suffice for a dozen strong features."""
-    return XGBoostFailureModel(n_rounds=250, eta=0.05, max_depth=4, min_child_weight=2.0,
-                               neg_sample_rate=0.25, nthread=2, seed=seed)
+# Features whose rise never lowers the risk of failure (errors, latency, heat, pressure, their slopes).
+# Load (CPU) and the sample count can point either way, so they stay unconstrained.
+NOT_MONOTONE = frozenset({"cpu_utilization_mean_5m", "samples_count_5m", "throughput_mean_5m",
+                          "cpu_utilization_p95_15m", "cpu_utilization_stddev_15m", "memory_pressure_min_5m"})
+
+
+def monotone_constraints(features: Sequence[str]) -> str:
+    """XGBoost constraint string for ``model_matrix`` columns (features, then target_type)."""
+    return "(" + ",".join("0" if f in NOT_MONOTONE else "1" for f in features) + ",0)"
+
+
+def xgboost_scorer(seed: int = 0, features: Sequence[str] | None = None) -> XGBoostFailureModel:
+    """The primary model: shallow trees, monotone in the symptom features.
+
+    A few dozen training failures per kind are too few for unconstrained trees: they memorise
+    the exact levels seen and then miss a hotter or noisier instance. The monotone prior
+    ("more errors is never safer") lets them extrapolate the way an operator would.
+    One thread: the eval runs on shared cores, where two threads mostly wait on each other.
+    """
+    extra = {"monotone_constraints": monotone_constraints(features)} if features else {}
+    import os
+    nr=int(os.environ.get("NR","150")); eta=float(os.environ.get("ETA","0.1")); nsr=float(os.environ.get("NSR","0.2")); mcw=float(os.environ.get("MCW","5"))
+    return XGBoostFailureModel(n_rounds=nr, eta=eta, max_depth=3, min_child_weight=mcw,
+                               neg_sample_rate=nsr, nthread=1, seed=seed, extra=extra)
 
 
 class LogisticScorer:
     """Linear baseline: median imputation with missing flags, scaling, balanced class weights."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, features: Sequence[str] | None = None) -> None:
         self.seed = seed
         self.pipe: Any = None
         self.columns: list[str] = []
@@ -79,7 +99,7 @@ class RobustZScorer:
     "alert when any metric is k MADs above normal" rule would do; k is the threshold.
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, features: Sequence[str] | None = None) -> None:
         self.stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.columns: list[str] = []
 
@@ -105,7 +125,8 @@ class RobustZScorer:
         return out
 
 
-SCORERS: dict[str, Callable[[int], Scorer]] = {
+# name -> factory(seed, feature names)
+SCORERS: dict[str, Callable[[int, Sequence[str]], Scorer]] = {
     "xgboost": xgboost_scorer, "logistic": LogisticScorer, "robust_z_rule": RobustZScorer}
 
 
@@ -192,7 +213,7 @@ def choose_threshold(frame: pd.DataFrame, scores: np.ndarray, ctx: EvalContext, 
                            bool(ok), curve)
 
 
-def inner_oof(frame: pd.DataFrame, features: Sequence[str], make: Callable[[int], Scorer], n_inner: int,
+def inner_oof(frame: pd.DataFrame, features: Sequence[str], make: Callable[[int, Sequence[str]], Scorer], n_inner: int,
               seed: int) -> np.ndarray:
     """Out-of-fold scores over ``frame`` with hosts grouped into ``n_inner`` folds."""
     folds = host_folds(frame["host_id"].tolist(), n_inner, seed + 101)
@@ -204,7 +225,7 @@ def inner_oof(frame: pd.DataFrame, features: Sequence[str], make: Callable[[int]
         tr, te = fid != k, fid == k
         if not te.any() or y[tr].sum() == 0:
             continue
-        oof[te] = make(seed + k).fit(X[tr], y[tr]).predict_proba(X[te])
+        oof[te] = make(seed + k, features).fit(X[tr], y[tr]).predict_proba(X[te])
     return oof
 
 
@@ -277,7 +298,7 @@ def evaluate_method(ds: FleetDataset, split: FleetSplit, name: str, *, min_preci
         train_hosts = {h for h, f in split.folds.items() if f != k}
         choice = choose_threshold(ftr[ok].reset_index(drop=True), oof[ok], ctx, train_hosts,
                                   (split.start_ts + ds.config.warmup_s, split.cutoff_ts - H), min_precision)
-        model = make(seed + k).fit(X_all[tr], frame.loc[tr, "label"].to_numpy())
+        model = make(seed + k, feats).fit(X_all[tr], frame.loc[tr, "label"].to_numpy())
         scores[te] = model.predict_proba(X_all[te])
         models.append(model)
         test_hosts = sorted(h for h, f in split.folds.items() if f == k)
@@ -304,5 +325,5 @@ def evaluate_method(ds: FleetDataset, split: FleetSplit, name: str, *, min_preci
 
 def fit_final(ds: FleetDataset, thresholds: Sequence[float], seed: int = 0) -> tuple[XGBoostFailureModel, float]:
     """The model to ship: XGBoost on every row; threshold = median of the per-fold training-chosen ones."""
-    model = xgboost_scorer(seed).fit(model_matrix(ds.frame, ds.feature_names), ds.frame["label"].to_numpy())
+    model = xgboost_scorer(seed, ds.feature_names).fit(model_matrix(ds.frame, ds.feature_names), ds.frame["label"].to_numpy())
     return model, float(np.median(thresholds))

@@ -36,7 +36,6 @@ TACTIC_STAGE: dict[str, int] = {
     "discovery": 2, "lateral_movement": 2,
     "collection": 3, "command_and_control": 3, "exfiltration": 3, "impact": 3,
 }
-LEVEL_SCORE = {"informational": 0.05, "low": 0.3, "medium": 0.9, "high": 0.99, "critical": 0.999}
 SEVERITIES = ("low", "medium", "high", "critical")
 HOST_LOCAL_SOURCES = frozenset({"auth", "syslog", "auditd", "sysmon", "windows", "linux"})
 _IGNORED_VALUES = frozenset({"", "-", "0.0.0.0", "::", "127.0.0.1", "::1", "localhost", "unknown", "none", "null"})

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from aiops.security.correlator import (LEVEL_SCORE, AssetMap, CorrelatorConfig, EntityResolver, GraphCorrelator,
+from aiops.security.correlator import (AssetMap, CorrelatorConfig, EntityResolver, GraphCorrelator,
                                        Incident, Signal)
 from aiops.security.detectors import NetworkAnomalyDetector, NetworkConfig, UebaConfig, UebaDetector, sigma_alert_signal
 from aiops.security.events import SecurityEvent

@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -54,11 +54,12 @@ def _net16(ip: str | None) -> str:
 @dataclass
 class NetworkConfig:
     warmup_flows: int = 2000
-    batch: int = 256
-    max_delay_s: float = 0.1
+    batch: int = 128
+    max_delay_s: float = 0.05  # flows wait at most this long (wall) for a batch before being scored
     n_estimators: int = 100
     seed: int = 0
     host_min_flows: int = 30
+    sequence: bool = False  # also run the GRU flow-sequence model (detectors_sequence.py) on the same batches
 
 
 def flow_features(evs: list[SecurityEvent], port_freq: dict[int, float]) -> np.ndarray:
@@ -81,6 +82,16 @@ def _port(e: SecurityEvent) -> int:
         return int(p) if p is not None else -1
     except (TypeError, ValueError):
         return -1
+
+
+def flow_tactic(e: SecurityEvent, port: int, large_out: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """ATT&CK reading of an unusual flow: big upload to the internet = exfiltration; remote-access
+    port inside the fleet = lateral movement; otherwise no tactic (an anomaly without a story)."""
+    if is_external(e.dst_ip) and large_out:
+        return ("exfiltration",), ("T1048",)
+    if port in LATERAL_PORTS and not is_external(e.dst_ip):
+        return ("lateral_movement",), ("T1021",)
+    return (), ()
 
 
 class _HostBaseline:
@@ -133,6 +144,8 @@ class NetworkAnomalyDetector:
         self._buf_wall = 0.0
         self.scored = 0
         self.fit_seconds = 0.0
+        self.sequence: Any = None
+        self.sequence_error: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -154,6 +167,15 @@ class NetworkAnomalyDetector:
         self.calib = np.sort(self.model.decision_function(ca))
         for e in flows:
             self._learn_host(e, x_lo=math.log1p(float(e.fields.get("bytes_out") or 0)))
+        if self.cfg.sequence:
+            from aiops.security.detectors_sequence import FlowSequenceDetector
+
+            seq = FlowSequenceDetector(resolver=self.resolver)
+            try:
+                seq.fit(flows)
+                self.sequence = seq
+            except ValueError as exc:  # too little per-host history: run without it, say why
+                self.sequence_error = str(exc)
         self.fit_seconds = time.perf_counter() - t0
 
     def _learn_host(self, e: SecurityEvent, x_lo: float) -> None:
@@ -210,23 +232,28 @@ class NetworkAnomalyDetector:
                 p_port = (c + 1.0) / (hb.n + 1.0) if c else (n1 + 1.0) / (hb.n + 1.0)
             p = min(1.0, 3.0 * min(float(p_if[i]), p_host, p_port))
             s = 1.0 - p
-            if learn:
+            if learn and s < 0.999:  # keep alerted flows out of the host baseline (no self-poisoning)
                 self._learn_host(e, lo)
             if s < min_score:
                 continue
             ents, edges = self.resolver.nodes(e)
-            tactics: tuple[str, ...] = ()
-            tech: tuple[str, ...] = ()
-            if is_external(e.dst_ip) and (p_host < 0.01 or float(p_if[i]) < 0.01) and lo > (hb.med if hb else 0.0):
-                tactics, tech = ("exfiltration",), ("T1048",)
-            elif port in LATERAL_PORTS and not is_external(e.dst_ip):
-                tactics, tech = ("lateral_movement",), ("T1021",)
+            big = p_host < 0.01 or float(p_if[i]) < 0.01
+            tactics, tech = flow_tactic(e, port, big and lo > (hb.med if hb else 0.0))
             out.append(Signal(ts=e.timestamp, kind="network", name="network_flow_anomaly", score=s, entities=ents,
                               edges=edges, tactics=tactics, techniques=tech, severity="high" if s >= 0.999 else "medium",
                               summary=f"unusual flow {e.src_ip}→{e.dst_ip}:{port} ({int(math.expm1(lo))} bytes out)",
                               detail={"p_iforest": float(p_if[i]), "p_host_bytes": p_host, "p_host_port": p_port,
                                       "bytes_out": int(math.expm1(lo)), "dst_port": port,
                                       "ingest_wall": walls[i] if walls else None}))
+        if self.sequence is not None:
+            for i, sig in enumerate(self.sequence.score(evs, min_score=min_score, learn=learn)):
+                if sig is not None:
+                    e = evs[i]
+                    hb = self._hosts.get(e.host) if e.host else None
+                    usual = hb.stats()[0] + 3 * hb.stats()[1] if hb is not None and hb.n else 15.0
+                    sig.tactics, sig.techniques = flow_tactic(e, _port(e), bool(x[i, 0] > usual))
+                    sig.detail["ingest_wall"] = walls[i] if walls else None
+                    out.append(sig)
         return out
 
 
@@ -266,6 +293,7 @@ class UebaConfig:
     warmup: int = 20  # observations before an entity's own profile is trusted
     population_warmup: int = 200
     min_score: float = 0.99
+    no_learn_score: float = 0.999  # events scoring at least this stay out of the profiles
 
 
 _AUTH_TACTIC = {
@@ -340,7 +368,10 @@ class UebaDetector:
             p = self._p(kind, eid, attr, v, ev.timestamp)
             if p < best_p:
                 best_p, best = p, (kind, eid, attr, v)
-        if learn:
+        s = 1.0 - min(1.0, best_p * len(feats))  # Bonferroni over the attributes looked at
+        # Do not learn from what we alert on: otherwise one attack makes the next identical one "normal"
+        # (the second lateral SSH into the same host would no longer be rare).
+        if learn and s < self.cfg.no_learn_score:
             for kind, eid, attr, v in feats:
                 key = (kind, eid, attr)
                 prof = self._prof.get(key)
@@ -352,7 +383,6 @@ class UebaDetector:
                 if pop is None:
                     pop = self._pop[pk] = _Profile(ev.timestamp)
                 pop.add(v)
-        s = 1.0 - min(1.0, best_p * len(feats))  # Bonferroni over the attributes looked at
         if s < self.cfg.min_score or best is None:
             return []
         tac, tech = self._tactic(ev)
@@ -409,6 +439,3 @@ def sigma_alert_signal(alert: Any, resolver: EntityResolver, level_score: dict[s
                   entities=tuple(ents), edges=tuple(edges), tactics=tac, techniques=tech, severity=alert.level,
                   summary=alert.title, detail={"rule_id": alert.rule_id, "count": alert.count, "correlation": alert.kind == "correlation"})
 
-
-def signals_above(signals: Iterable[Signal], threshold: float) -> list[Signal]:
-    return [s for s in signals if s.score >= threshold]

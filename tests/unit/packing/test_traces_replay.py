@@ -27,3 +27,17 @@ def test_gpu_aware_keeps_whole_gpus_for_whole_gpu_pods():
     assert r.extra["gpu_allocated_pct"] == 100.0 and r.extra["gpu_fragmented_pct"] == 0.0
     spread = replay_openb(nodes, pods.assign(gpu_spec=["", "", "", "V100"]), "GpuAware", fill_to=1.0)
     assert spread.failed >= 1  # the model constraint rules the T4 node out for the last pod
+
+
+def test_consolidation_frees_a_node_with_few_migrations():
+    from aiops.placement.traces import consolidate
+
+    # four 5-core VMs fill two nodes; one VM on each node departs at t=1; at t=2 we consolidate
+    demand = np.array([[5.0, 1.0]] * 4)
+    start, end = np.zeros(4), np.array([1.0, np.inf, 1.0, np.inf])
+    cap = np.array([10.0, 10.0])
+    plain = replay_identical(demand, start, end, cap, "FirstFit", window=(0.0, 4.0))
+    packed = replay_identical(demand, start, end, cap, "FirstFit", window=(0.0, 4.0), repack_times=[2.0],
+                              repack=lambda sz, cur: consolidate(sz, cap, cur, 0.5))
+    assert packed.extra == {"repacks": 1, "migrations": 1}
+    assert packed.mean_nodes < plain.mean_nodes

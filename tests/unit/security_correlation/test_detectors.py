@@ -90,3 +90,20 @@ def test_lateral_login_from_a_fleet_host_is_tagged_lateral():
     s = det.observe(auth(200, "h2", "root", "10.0.0.2"))
     assert s and s[0].tactics == ("lateral_movement",)
     assert "host:h1" in s[0].entities and "host:h2" in s[0].entities  # IP resolved to its host: a pivot edge
+
+
+def test_gru_sequence_model_flags_out_of_character_flows():
+    from aiops.security.detectors_sequence import FlowSequenceDetector, SequenceConfig
+
+    rng = np.random.default_rng(1)
+    warm = flows(3000, rng, hosts=12)
+    det = FlowSequenceDetector(SequenceConfig(epochs=3, max_train_windows=2000, hidden=16))
+    info = det.fit(warm)
+    assert info["calib_windows"] > 500
+    normal = flows(300, rng, hosts=12)
+    scored = [s for s in det.score(normal) if s is not None]
+    assert scored and sum(s.score >= 0.99 for s in scored) / len(scored) < 0.05
+    lateral = flow_event({"ts": T0 + 9999, "host": "h3", "src_ip": "10.0.0.4", "dst_ip": "10.0.0.9", "dst_port": 22,
+                          "bytes_out": 20_000, "bytes_in": 4000})
+    (s,) = det.score([lateral])
+    assert s is not None and s.kind == "sequence" and s.score >= 0.99

@@ -1,0 +1,217 @@
+"""Placement on the running engine: real Ray, Serve, feature shards, simulator and Redis."""
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+import ray
+from ray import serve
+
+from actors.placement_service import OPTIMIZER_NAME, RayFleetSource, build_placement_app
+from aiops.placement.constraints import PlacementConstraints, VMRequest
+from aiops.placement.feedback_redis import RedisFeedbackStore
+from aiops.placement.fleet_inventory import build_fleet_snapshot, vm_records
+from aiops.api.placement_plan import DIMENSIONS, static_mask
+from tests.integration.test_platform import _settings, _wait, system_factory  # noqa: F401
+
+pytestmark = pytest.mark.integration
+PREFIX = "/placement-it"
+
+
+@pytest.fixture
+def placement_api(system_factory, clean_redis):  # noqa: F811
+    settings = _settings(**{"redis.url": clean_redis, "simulator.hosts": 24, "simulator.vms_per_host": 4})
+    system = system_factory(settings)
+    serve.run(build_placement_app(settings, refresh_s=1.0, name="placement-it"), name="placement-it",
+              route_prefix=PREFIX, blocking=False)
+    client = httpx.Client(base_url=system.url + PREFIX, timeout=120)
+    _wait(lambda: client.get("/api/ai/features/host-0003").status_code == 200, 90, what="features through the placement app")
+    yield settings, client
+    try:
+        serve.delete("placement-it")
+    finally:
+        try:
+            ray.kill(ray.get_actor(OPTIMIZER_NAME, namespace=settings.ray.namespace), no_restart=True)
+        except ValueError:
+            pass
+
+
+def _fleet(settings):
+    """The fleet as the API sees it, rebuilt here to check constraints independently."""
+    src = RayFleetSource(settings)
+    return src.fetch()
+
+
+def test_recommendation_plan_evacuation_apply_feedback(placement_api, clean_redis):
+    settings, client = placement_api
+    vm = {"tenant_id": "tenant-001", "cpu_cores": 4, "memory_gb": 16, "disk_gb": 50}
+
+    # --- single-VM recommendation over the simulated fleet -----------------------------
+    r = client.post("/api/ai/placement/recommendations", json={"vm_specs": vm, "max_recommendations": 3})
+    assert r.status_code == 200, r.text
+    rec = r.json()
+    assert rec["total_nodes"] == 24 and rec["factors_considered"] >= 100 and len(rec["recommendations"]) == 3
+    scores = [x["placement_score"] for x in rec["recommendations"]]
+    assert scores == sorted(scores, reverse=True)
+    top = rec["recommendations"][0]
+    assert top["node_id"].startswith("host-") and len(top["factor_scores"]) >= 100
+    assert top["pros"] and top["cons"] and isinstance(rec["rejections"], dict)
+    # utilisation features from the shards reached the inventory (not all NaN)
+    snap = _fleet(settings)
+    assert np.isfinite(snap.inventory.feature["cpu_util_mean"]).sum() >= 20
+    assert set(snap.inventory.zone_country.tolist()) <= {"US", "IE", "DE"}
+
+    # --- impossible VM: 409 naming the constraints --------------------------------------
+    r = client.post("/api/ai/placement/recommendations", json={"vm_specs": {**vm, "cpu_cores": 1000}})
+    assert r.status_code == 409 and r.json()["details"]["rejections"]["insufficient_cpu"] == 24
+    r = client.post("/api/ai/placement/recommendations",
+                    json={"vm_specs": vm, "constraints": {"data_residency": ["JP"]}})
+    assert r.status_code == 409 and r.json()["details"]["rejections"]["data_residency"] == 24
+    r = client.post("/api/ai/placement/plan", json={"vms": [{**vm, "vm_id": "x1"}], "constraints": {"data_residency": ["JP"]}})
+    assert r.status_code == 409 and r.json()["details"]["rejections"]["data_residency"] == 24
+
+    # --- batch plan: Pareto front, knee with explanation, feasible dry-run end state ----
+    batch = [{**vm, "vm_id": f"new-{i}", "tenant_id": f"tenant-00{i % 3}"} for i in range(8)]
+    r = client.post("/api/ai/placement/plan", json={"vms": batch, "anti_affinity_groups": [["new-0", "new-1", "new-2"]],
+                                                    "time_limit_s": 2})
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert plan["pareto_front"] and "Knee of" in plan["knee"]["explanation"]
+    assert plan["end_state"]["feasible"] and not plan["end_state"]["constraints_checked"]["violations"]
+    assert len({plan["assignment"][f"new-{i}"] for i in range(3)}) == 3
+    assert {a["op"] for a in plan["actions"]} == {"create"} and plan["status"] == "proposed"
+
+    # --- evacuation: default finds no host at risk (no failure model deployed) ----------
+    r = client.post("/api/ai/placement/evacuations", json={})
+    assert r.status_code == 409 and r.json()["error"] == "no_host_at_risk"
+
+    # --- evacuation of a named host: every VM leaves, no constraint broken --------------
+    before = _fleet(settings)
+    host = max(before.hosts, key=lambda h: sum(v.host_id == h for v in before.vms.values()))
+    on_host = {v.vm_id for v in before.vms.values() if v.host_id == host}
+    r = client.post("/api/ai/placement/evacuations", json={"host_ids": [host]})
+    assert r.status_code == 200, r.text
+    ev = r.json()
+    assert ev["complete"] and not ev["stranded"] and ev["end_state"]["feasible"]
+    moved = {a["vm_id"] for a in ev["actions"] if a["from"] == host}
+    assert moved == on_host
+    inv = before.inventory
+    cap = np.stack([inv.node[c] for c in ("cpu_cores", "mem_gb", "disk_gb")], axis=1)
+    load = np.stack([inv.node[c] for c in ("cpu_alloc", "mem_alloc", "disk_alloc")], axis=1).copy()
+    for a in ev["actions"]:
+        v = before.vms[a["vm_id"]]
+        assert a["to"] != host
+        ok, _ = static_mask(inv, VMRequest(v.tenant, v.vcpus, v.memory_gb, v.disk_gb), PlacementConstraints(), 24.0)
+        assert ok[inv.node_index(a["to"])], f"{a['vm_id']} -> {a['to']} breaks a hard constraint"
+        d = np.array([a["demand"][k] for k in DIMENSIONS[:3]])
+        load[inv.node_index(a["to"])] += d
+        load[inv.node_index(a["from"])] -= d
+    touched = [inv.node_index(a["to"]) for a in ev["actions"]]
+    assert (load[touched] <= cap[touched] + 1e-6).all()
+
+    # --- apply needs approval, then moves the VMs once ----------------------------------
+    r = client.post(f"/api/ai/placement/plans/{ev['plan_id']}/apply", json={"approve": False})
+    assert r.status_code == 403 and r.json()["error"] == "approval_required"
+    assert client.post(f"/api/ai/placement/plans/{ev['plan_id']}/apply", json={}).status_code == 422
+    assert client.post("/api/ai/placement/plans/nope/apply", json={"approve": True}).status_code == 404
+    r = client.post(f"/api/ai/placement/plans/{ev['plan_id']}/apply", json={"approve": True})
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert first["status"] == "applied" and {a["vm_id"] for a in first["applied"]} >= on_host and not first["already_applied"]
+    again = client.post(f"/api/ai/placement/plans/{ev['plan_id']}/apply", json={"approve": True}).json()
+    assert again["already_applied"] and again["control_plane_version"] == first["control_plane_version"]
+    after = _fleet(settings)
+    assert not [v for v in after.vms.values() if v.host_id == host]
+    assert after.inventory.node["cordoned"][after.inventory.node_index(host)]
+    # the drained host now gets no recommendation
+    _wait(lambda: client.post("/api/ai/placement/recommendations", json={"vm_specs": vm, "max_recommendations": 50})
+          .json()["rejections"].get("node_unschedulable") == 1, 15, what="cordoned host in the replica's inventory")
+
+    # --- feedback persists in Redis ------------------------------------------------------
+    pid = rec["placement_id"]
+    for k in range(3):
+        fb = {"placement_id": pid, "vm_specs": vm, "node_id": top["node_id"], "placement_score": top["placement_score"],
+              "actual_performance": 0.9, "user_satisfaction": 4, "issues": []}
+        r = client.post("/api/ai/placement/feedback", json=fb)
+        assert r.status_code == 200, r.text
+    store = RedisFeedbackStore(clean_redis, settings.redis.key_prefix)
+    assert store.count_outcomes() == 3 and store.latest_weights()["version"] >= 1
+    assert store.get_placement(pid)["nodes"][top["node_id"]]["factors"]
+    factors = client.get("/api/ai/placement/factors").json()
+    assert factors["weights_version"] == store.latest_weights()["version"] and factors["total_factors"] >= 100
+
+
+def _register_hot_hosts(reg, tmp, src) -> str:
+    """A toy failure model that calls the busiest ~10 % of hosts at risk (real vectors, jittered)."""
+    import pandas as pd
+
+    from aiops.failure.models import XGBoostFailureModel
+    from aiops.features.definitions import load_definitions
+    from aiops.models.registry import data_fingerprint
+    from aiops.settings import PROJECT_ROOT
+
+    names = [d.name for d in load_definitions(PROJECT_ROOT / "configs" / "features.yaml")]
+    hosts = [f"host-{i:04d}" for i in range(24)]
+    vecs = src.features(hosts)
+    base = pd.DataFrame([{n: (vecs[h] or {}).get("features", {}).get(n) for n in names} for h in hosts], columns=names).astype(float)
+    cpu = base["cpu_utilization_mean_5m"].to_numpy()
+    hot = cpu >= np.quantile(cpu, 0.9)
+    rng = np.random.default_rng(0)
+    rows = np.repeat(np.arange(len(hosts)), 20)
+    X = base.iloc[rows].reset_index(drop=True)
+    X["cpu_utilization_mean_5m"] = X["cpu_utilization_mean_5m"] * rng.normal(1, 0.03, len(X))
+    y = hot[rows].astype(int)
+    model = XGBoostFailureModel(n_rounds=30, eta=0.3, neg_sample_rate=1.0, n_bags=2, nthread=1).fit(X, y)
+    folder = model.save(tmp / "model-hot")
+    mv = reg.register("fleet-failure", folder, {"pr_auc": 0.9, "accuracy": 0.9, "precision": 0.9, "recall": 0.9, "f1": 0.9},
+                      names, data_fingerprint(X, y), {"horizon_s": 7200, "training_rows": len(X)})
+    assert reg.promote("fleet-failure", mv.version, "pr_auc", 0.1).promoted
+    return mv.version
+
+
+def test_default_evacuation_follows_failure_predictions(system_factory, tmp_path):  # noqa: F811
+    """A deployed failure model's fleet snapshot marks hosts at risk; the default evacuation drains them."""
+    from aiops.models.registry import ModelRegistry
+
+    reg_dir = tmp_path / "registry"
+    settings = _settings(**{"failure.registry_uri": str(reg_dir), "failure.refresh_s": 1.0, "failure.registry_poll_s": 1.0,
+                            "simulator.hosts": 24, "simulator.vms_per_host": 4})
+    system = system_factory(settings)
+    serve.run(build_placement_app(settings, refresh_s=1.0, name="placement-risk"), name="placement-risk",
+              route_prefix=PREFIX, blocking=False)
+    client = httpx.Client(base_url=system.url + PREFIX, timeout=120)
+    try:
+        _wait(lambda: client.get("/api/ai/features/host-0003").status_code == 200, 90, what="features")
+        src = RayFleetSource(settings)
+        _register_hot_hosts(ModelRegistry(str(reg_dir)), tmp_path, src)
+        risk = _wait(lambda: (lambda f: f if len(f) >= 24 else None)(src.failure()[0]), 90, what="fleet failure predictions")
+
+        def split() -> float | None:
+            """A threshold in the widest gap between the top 1..6 predictions (None while there is none)."""
+            p = sorted(src.failure()[0].values(), reverse=True)
+            gaps = [(p[k - 1] - p[k], k) for k in range(1, min(7, len(p)))]
+            gap, k = max(gaps, default=(0.0, 0))
+            return (p[k - 1] + p[k]) / 2 if gap > 0.05 else None
+
+        threshold = _wait(split, 60, what=f"a few hosts predicted at risk: {sorted(src.failure()[0].values())[-8:]}")
+        _wait(lambda: client.post("/api/ai/placement/evacuations", json={"threshold": threshold}).status_code == 200, 30,
+              what="the optimiser's inventory to see the predictions")
+        ev = client.post("/api/ai/placement/evacuations", json={"threshold": threshold}).json()
+        # predictions refresh every second, so judge the plan by the probabilities it used
+        at_risk = set(ev["hosts"])
+        assert at_risk and all(ev["failure_probability"][h] >= threshold for h in at_risk)
+        assert ev["complete"] and ev["end_state"]["feasible"]
+        snap = src.fetch()
+        on_hosts = {v.vm_id for v in snap.vms.values() if v.host_id in at_risk}
+        assert on_hosts and {a["vm_id"] for a in ev["actions"] if a["from"] in at_risk} == on_hosts
+        assert all(a["to"] not in at_risk and a["predicted_risk_target"] < threshold for a in ev["actions"])
+        # recommendations see the same predictions: the failure-risk factor is no longer neutral everywhere
+        rec = client.post("/api/ai/placement/recommendations",
+                          json={"vm_specs": {"tenant_id": "t", "cpu_cores": 2, "memory_gb": 4}, "max_recommendations": 24}).json()
+        assert all(r["performance_estimate"]["failure_probability"] is not None for r in rec["recommendations"])
+    finally:
+        serve.delete("placement-risk")
+        try:
+            ray.kill(ray.get_actor(OPTIMIZER_NAME, namespace=settings.ray.namespace), no_restart=True)
+        except ValueError:
+            pass
