@@ -1,6 +1,6 @@
 """Benchmark: LSTM and Transformer failure models on Backblaze drive-day windows, then INT8 / pruning.
 
-    python -m jobs.bench_model_optimisation [--threads 2] [--neg-rate 0.03] [--epochs 25]
+    python -m jobs.bench_model_optimisation [--threads 1] [--neg-rate 0.1] [--epochs 25] [--models lstm,transformer]
 
 One run, one drive-grouped holdout (20 % of drives, stratified by "drive fails"), 7-day horizon:
 - baselines on the same test drive-days: the rule "raw SMART 5 or 197 > 0" and the plain XGBoost
@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 
 from aiops.failure.backblaze import default_root, load_drive_stats
-from aiops.failure.features import raw_diff_features
+from aiops.failure.features import FeatureSpec, raw_diff_features, smart_history_features
 from aiops.failure.labels import LabelSpec, horizon_labels
 from aiops.failure.models import XGBoostFailureModel
 from aiops.failure.optimise import holdout_metrics, optimise
@@ -47,11 +47,19 @@ def _log(msg: str, t0: float) -> None:
     print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True)
 
 
-def load(data_dir: Path, horizon: float) -> tuple[pd.DataFrame, list[str]]:
-    """Labelled drive-days plus the per-day sequence features (raw values and 1-day differences)."""
+def load(data_dir: Path, horizon: float, features: str = "raw") -> tuple[pd.DataFrame, list[str]]:
+    """Labelled drive-days plus the per-day sequence features.
+
+    ``raw``: raw SMART 1/5/9/194/197 and their 1-day differences (the model learns trends itself);
+    ``history``: the numeric columns of the tree models' backward-looking SMART history features.
+    """
     df = load_drive_stats(default_root(data_dir), SMART_IDS)
     df = horizon_labels(df, LabelSpec(horizon=horizon))
-    seq = raw_diff_features(df, SMART_IDS, diff_days=(1,))
+    if features == "history":
+        h = smart_history_features(df, FeatureSpec())
+        seq = h[[c for c in h.columns if pd.api.types.is_numeric_dtype(h[c])]]
+    else:
+        seq = raw_diff_features(df, SMART_IDS, diff_days=(1,))
     for c in seq.columns:
         df[f"seq_{c}"] = seq[c].astype(np.float32)
     return df, [f"seq_{c}" for c in seq.columns]
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    df, seq_feats = load(Path(args.data_dir), args.horizon)
+    df, seq_feats = load(Path(args.data_dir), args.horizon, args.features)
     y = df["label"].to_numpy().astype(int)
     serial = df["serial_number"].to_numpy()
     _log(f"loaded {len(df):,} drive-days, {df['serial_number'].nunique():,} drives, {int(df['failure'].sum())} failures, "
@@ -101,7 +109,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   neg_sample_rate=args.neg_rate, patience=args.patience, max_seconds=args.max_train_seconds,
                   threads=args.threads, seed=args.seed, entity="serial_number", time="date", device=args.device)
     models = {"lstm": LSTMFailureModel(SequenceParams(**common, layers=1)),
-              "transformer": TransformerFailureModel(SequenceParams(**common, layers=2, heads=4))}
+              "transformer": TransformerFailureModel(SequenceParams(**common, layers=args.transformer_layers, heads=4))}
+    models = {k: v for k, v in models.items() if k in args.models.split(",")}
     for name, m in models.items():
         t = time.perf_counter()
         m.fit_windows(W_tr, y[tr_rows], groups=serial[tr_rows], features=[f.removeprefix("seq_") for f in seq_feats])
@@ -134,7 +143,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     results["setup"] = {
         "data": str(default_root(Path(args.data_dir))), "horizon_days": args.horizon, "window": args.window,
-        "sequence_features": [f.removeprefix("seq_") for f in seq_feats], "neg_rate": args.neg_rate,
+        "feature_set": args.features, "sequence_features": [f.removeprefix("seq_") for f in seq_feats],
+        "neg_rate": args.neg_rate, "epochs": args.epochs, "hidden": args.hidden, "lr": args.lr,
+        "transformer_layers": args.transformer_layers,
         "test_fraction": 0.2, "seed": args.seed, "threads": args.threads, "torch": torch.__version__,
         "cpu": platform.processor() or platform.machine(), "load_avg_at_end": list(os.getloadavg()),
         "n_test_rows": int(len(te_rows)), "n_test_pos": int(y_te.sum()), "n_train_windows": int(len(tr_rows)),
@@ -172,13 +183,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--patience", type=int, default=5)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--neg-rate", type=float, default=0.03, help="fraction of training negatives kept")
+    ap.add_argument("--neg-rate", type=float, default=0.1, help="fraction of training negatives kept")
     ap.add_argument("--max-train-seconds", type=float, default=150.0)
     ap.add_argument("--latency-repeats", type=int, default=40)
     ap.add_argument("--ig-rows", type=int, default=256)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (project cap 2; 1 is far steadier on a shared, loaded 2-core box)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--models", default="lstm,transformer")
+    ap.add_argument("--features", choices=("raw", "history"), default="raw")
+    ap.add_argument("--transformer-layers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="results/bench_model_optimisation.json")
     args = ap.parse_args(argv)

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--horizon-h", type=float, default=8.0, help="label horizon H in hours")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--folds", type=int, default=4, help="host groups; each is held out once")
-    ap.add_argument("--cutoff", type=float, default=0.4, help="fraction of the period used for training")
+    ap.add_argument("--cutoff", type=float, default=0.5, help="fraction of the period used for training")
     ap.add_argument("--min-precision", type=float, default=0.9, help="episode precision required when picking the threshold on training data")
     ap.add_argument("--cooldown-min", type=float, default=30.0)
     ap.add_argument("--methods", default=",".join(SCORERS))
@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                                    "train_rows": f.train_rows, "train_positive_rows": f.train_positive_rows,
                                    "test_rows": f.test_rows, "fit_s": f.fit_s, "test_hosts": f.test_hosts}
                                   for f in r.folds],
+                        "false_alarms": _false_alarms(r, sc),
                         "missed": r.test_score.scenarios.loc[~r.test_score.scenarios["detected"],
                                                              ["scenario_id", "kind", "target_id", "failure_ts"]].to_dict("records")}
                     for n, r in results.items()},
@@ -158,6 +159,20 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "eval_fleet_failure.json").write_text(json.dumps(report, indent=2, default=_json_default))
     (args.out / "eval_fleet_failure.md").write_text(markdown(report, md_table))
     return 0
+
+
+def _false_alarms(r: MethodResult, scenarios: Any) -> list[dict[str, Any]]:
+    """Each false alarm with the hours since its host's last recovery (post-outage noise vs. cold alarms)."""
+    out = []
+    ep = r.test_score.episodes
+    host_of = dict(zip(r.test_frame["target_id"], r.test_frame["host_id"]))
+    for e in ep[~ep["true_alert"]].itertuples(index=False):
+        host = host_of.get(e.target_id, e.target_id)
+        prev = scenarios[(scenarios["host_id"] == host) & (scenarios["recovery_ts"] <= e.start_ts)]["recovery_ts"]
+        out.append({"target_id": e.target_id, "start_ts": e.start_ts, "steps_above": int(e.steps_above),
+                    "peak": round(float(e.peak), 4),
+                    "hours_since_host_recovery": round((e.start_ts - prev.max()) / 3600, 2) if len(prev) else None})
+    return out
 
 
 def _json_default(v: Any) -> Any:

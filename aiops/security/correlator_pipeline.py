@@ -49,6 +49,7 @@ class SecurityPipeline:
         self.recent: deque[Signal] = deque(maxlen=keep_signals)
         self.signal_incident: dict[int, str] = {}
         self.on_signal = on_signal  # called for every signal kept by the graph (score ≥ attach)
+        self._sigma_ls: dict[Any, bool] = {}
 
     def signals_for(self, ev: SecurityEvent) -> list[Signal]:
         """Every detector's signals for one event (flows may come back later, batched)."""
@@ -66,7 +67,7 @@ class SecurityPipeline:
             hits = self.intel.signals(ev, self.resolver)
             st.intel_hits += len(hits)
             sigs.extend(hits)
-        if self.sigma is not None:
+        if self.sigma is not None and self._sigma_applies(ev):
             for a in self.sigma.process(ev):
                 st.sigma_alerts += 1
                 s = sigma_alert_signal(a, self.resolver, SIGMA_LEVEL_SCORE)
@@ -78,6 +79,16 @@ class SecurityPipeline:
         if self.network.due(wall):
             sigs.extend(self.network.flush())
         return sigs
+
+    def _sigma_applies(self, ev: SecurityEvent) -> bool:
+        """Skip the Sigma engine for log sources no loaded rule applies to (flows, VM lifecycle):
+        same alerts, but no per-event field view is built for nothing."""
+        ok = self._sigma_ls.get(ev.logsource)
+        if ok is None:
+            engine = getattr(self.sigma, "engine", None)
+            ok = engine is None or bool(engine.bucket(ev.logsource).rules)
+            self._sigma_ls[ev.logsource] = ok
+        return ok
 
     def _correlate(self, sigs: Iterable[Signal]) -> list[Incident]:
         out: list[Incident] = []

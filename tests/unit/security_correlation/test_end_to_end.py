@@ -31,3 +31,23 @@ def test_attacks_become_single_incidents():
     assert res["n_campaigns"] >= 2
     assert res["passed"] == res["n_campaigns"], res["campaigns"]
     assert len(res["false_incidents"]) <= 1
+
+
+def test_sigma_alerts_feed_the_graph():
+    from aiops.security.parsers_linux import AuthSyslogParser
+    from aiops.security.sigma_pipeline import DetectionPipeline
+    from aiops.security.sigma_rules import load_rules
+    from aiops.settings import PROJECT_ROOT
+
+    pipe = SecurityPipeline(sigma=DetectionPipeline(load_rules([PROJECT_ROOT / "configs" / "rules"])))
+    parse = AuthSyslogParser(2026)
+    lines = [f"Jan  1 10:00:{k:02d} host-0003 sshd[77]: Failed password for invalid user u{k} from 203.0.113.9 port 4{k:04d} ssh2"
+             for k in range(12)]
+    lines.append("Jan  1 10:01:30 host-0003 sshd[78]: Accepted password for admin from 203.0.113.9 port 40999 ssh2")
+    for line in lines:
+        pipe.process(parse(line))
+    kinds = {s.name for s in pipe.recent if s.kind == "sigma"}
+    assert {"ssh_bruteforce", "ssh_bruteforce_then_login"} <= kinds
+    bf = next(s for s in pipe.recent if s.name == "ssh_bruteforce_then_login")
+    assert "ip:203.0.113.9" in bf.entities and "host:host-0003" in bf.entities
+    assert "credential_access" in bf.tactics and "initial_access" in bf.tactics
