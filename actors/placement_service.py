@@ -38,7 +38,7 @@ OPTIMIZER_NAME = "placement-optimizer"
 SIMULATOR_NAME = "collector-simulator"
 MONITOR_NAME = "failure-monitor"
 DEFAULT_REFRESH_S = 5.0
-MAX_PLAN_SECONDS = 30.0
+MAX_PLAN_SECONDS = 20.0
 
 
 class RayFleetSource:

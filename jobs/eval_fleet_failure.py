@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cutoff", type=float, default=0.5, help="fraction of the period used for training")
     ap.add_argument("--min-precision", type=float, default=0.9, help="episode precision required when picking the threshold on training data")
     ap.add_argument("--cooldown-min", type=float, default=30.0)
+    ap.add_argument("--grace-min", type=float, default=30.0, help="no alert in the first minutes after a target resumes reporting")
     ap.add_argument("--methods", default=",".join(SCORERS))
     ap.add_argument("--model-out", type=Path, default=PROJECT_ROOT / "results" / "models" / "fleet-failure")
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results")
@@ -97,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.methods.split(","):
         _log(f"method {name}")
         results[name] = evaluate_method(ds, split, name, min_precision=args.min_precision,
-                                        cooldown_s=args.cooldown_min * 60, seed=args.seed, log=_log)
+                                        cooldown_s=args.cooldown_min * 60, resume_grace_s=args.grace_min * 60,
+                                        seed=args.seed, log=_log)
     summaries = {n: r.summary() for n, r in results.items()}
     t_eval = time.perf_counter() - t0 - t_data
 
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         model, thr = fit_final(ds, [f.threshold.threshold for f in results["xgboost"].folds], args.seed)
         folder = model.save(args.model_out)
         meta = {"task": "fleet failure within horizon", "horizon_s": cfg.horizon_s, "threshold": thr,
-                "cooldown_s": args.cooldown_min * 60, "features": ds.feature_names, "trained_rows": int(len(ds.frame)),
+                "cooldown_s": args.cooldown_min * 60, "resume_grace_s": args.grace_min * 60, "features": ds.feature_names, "trained_rows": int(len(ds.frame)),
                 "dataset": asdict(cfg), "evaluation": summaries["xgboost"]}
         (folder / "fleet_meta.json").write_text(json.dumps(meta, indent=2, default=list))
         saved = str(folder)
@@ -124,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             "split": f"{args.folds} host groups (VMs follow their host); fold k trains on other hosts with ts < cutoff - H "
                      f"and tests its own hosts with ts >= cutoff; cutoff at {args.cutoff:.0%} of the period",
             "cutoff_ts": split.cutoff_ts, "horizon_s": cfg.horizon_s, "cooldown_s": args.cooldown_min * 60,
+            "resume_grace_s": args.grace_min * 60,
             "threshold": f"per fold, highest episode recall with precision >= {args.min_precision} on inner "
                          "host-grouped 3-fold out-of-fold scores of the training slice (never test rows)",
             "recall": "scenario detected if an episode on its target starts in [failure - H, failure); scenarios of test "

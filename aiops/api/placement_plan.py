@@ -91,7 +91,7 @@ class PlanRequest(_In):
     anti_affinity_groups: list[list[str]] = Field([], description="VM ids of this batch that must be on different nodes")
     objectives: list[Literal["cost", "imbalance", "risk", "locality", "migrations"]] = Field(
         [], description="default: cost, imbalance, risk, locality (+ migrations when rebalancing)")
-    time_limit_s: float = Field(3.0, gt=0, le=60)
+    time_limit_s: float = Field(3.0, gt=0, le=20, description="optimiser time box; the API request timeout is 30 s")
     time_horizon: float = Field(24.0, gt=0, le=8760, description="hours; maintenance windows inside it are avoided")
     seed: int = 0
 
@@ -524,7 +524,14 @@ class PlanService:
                             "demand": dict(zip(DIMENSIONS, prob.demand[i].tolist())),
                             "risk_before": round(before, 6), "risk_after": round(after, 6),
                             "predicted_risk_target": round(float(risk_before[dst]), 6),
-                            "gain": round(before - after, 6), "evacuee": prob.current[i] in {pos[h] for h in hosts}})
+                            "gain": round(before - after, 6), "evacuee": bool(src in {pos[h] for h in hosts})})
+        # a resident moved on to make room is justified by the evacuee it makes room for; it moves first
+        ev_gains = [a["gain"] for a in actions if a["evacuee"]]
+        for a in actions:
+            if not a["evacuee"]:
+                a["gain"] = round(min(ev_gains, default=0.0), 6)
+                a["reason"] = "makes room for a VM leaving an at-risk host"
+        actions.sort(key=lambda a: a["evacuee"])
         end = self._end_state(prob, x, prob.vm_ids)
         for h in hosts:
             end["utilisation"].setdefault(h, {d: 0.0 for d in DIMENSIONS})

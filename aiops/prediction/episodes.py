@@ -3,7 +3,8 @@
 Row-level precision counts every 10-minute step of one long alert separately and rewards
 flicker; operators see *alerts*. An alert episode opens when a target's probability crosses
 the threshold and stays open while it stays above, bridging dips shorter than a cool-down;
-a gap in the target's rows (it went down) closes it.
+a gap in the target's rows (it went down) closes it, and a target that just came back gets a
+short grace period before it can alert (its windows are still filling).
 
 * A scenario is detected when an episode on its target starts in [failure_ts - H, failure_ts);
   its lead time is failure_ts minus the first such start.
@@ -33,13 +34,15 @@ class Episode:
 
 
 def alert_episodes(ts: np.ndarray, targets: np.ndarray, probs: np.ndarray, threshold: float,
-                   step_s: float, cooldown_s: float = 1800.0) -> list[Episode]:
+                   step_s: float, cooldown_s: float = 1800.0, resume_grace_s: float = 0.0) -> list[Episode]:
     """Episodes from per-(target, step) probabilities; rows may come in any order.
 
     A row is "above" when its probability is >= ``threshold``. A dip below lasting at most
     ``cooldown_s`` (the time from the last above step to the next, minus one step) keeps the
     episode open; a missing row (more than 1.5 steps since the previous row of the target)
-    ends it, because the target stopped reporting. Vectorised: one sort, no per-row loop.
+    ends it, because the target stopped reporting. For ``resume_grace_s`` after a target starts
+    (or resumes) reporting no alert opens: its windows are still partly empty and slopes over a
+    handful of fresh points are noise. Vectorised: one sort, no per-row loop.
     """
     ts = np.asarray(ts, dtype=np.float64)
     targets = np.asarray(targets)
@@ -52,7 +55,8 @@ def alert_episodes(ts: np.ndarray, targets: np.ndarray, probs: np.ndarray, thres
     new_seg = np.ones(t.size, dtype=bool)
     new_seg[1:] = (c[1:] != c[:-1]) | (t[1:] - t[:-1] > 1.5 * step_s)
     seg = np.cumsum(new_seg)
-    above = np.flatnonzero(p >= threshold)
+    seg_start = t[np.flatnonzero(new_seg)][seg - 1]
+    above = np.flatnonzero((p >= threshold) & (t - seg_start >= resume_grace_s))
     if above.size == 0:
         return []
     sa, ta = seg[above], t[above]
@@ -144,14 +148,14 @@ def score_episodes(episodes: Iterable[Episode], scenarios: pd.DataFrame, horizon
 
 def evaluate(ts: np.ndarray, targets: np.ndarray, probs: np.ndarray, threshold: float, *,
              recall_scenarios: pd.DataFrame, all_failures: pd.DataFrame, horizon_s: float, step_s: float,
-             target_level: dict[str, str], cooldown_s: float = 1800.0,
+             target_level: dict[str, str], cooldown_s: float = 1800.0, resume_grace_s: float = 0.0,
              episode_window: tuple[float, float] | None = None) -> EpisodeScore:
     """Episodes at ``threshold``, judged against every failure (``all_failures``).
 
     Recall is computed over ``recall_scenarios``; precision over episodes starting inside
     ``episode_window`` (the evaluated period), each judged against all known failures of its target.
     """
-    eps = alert_episodes(ts, targets, probs, threshold, step_s, cooldown_s)
+    eps = alert_episodes(ts, targets, probs, threshold, step_s, cooldown_s, resume_grace_s)
     if episode_window is not None:
         lo, hi = episode_window
         eps = [e for e in eps if lo <= e.start_ts < hi]

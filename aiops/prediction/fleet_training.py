@@ -157,6 +157,7 @@ class EvalContext:
     step_s: float
     cooldown_s: float
     target_level: dict[str, str]
+    resume_grace_s: float = 1800.0
 
     def score(self, frame: pd.DataFrame, probs: np.ndarray, threshold: float, hosts: set[str],
               period: tuple[float, float]) -> EpisodeScore:
@@ -167,7 +168,7 @@ class EvalContext:
         return evaluate(frame["ts"].to_numpy(), frame["target_id"].to_numpy(), probs, threshold,
                         recall_scenarios=rec, all_failures=sc[sc["host_id"].isin(hosts)], horizon_s=self.horizon_s,
                         step_s=self.step_s, target_level=self.target_level, cooldown_s=self.cooldown_s,
-                        episode_window=(lo, hi))
+                        resume_grace_s=self.resume_grace_s, episode_window=(lo, hi))
 
 
 def candidate_thresholds(scores: np.ndarray, labels: np.ndarray, n: int = 48) -> np.ndarray:
@@ -278,14 +279,14 @@ def make_split(ds: FleetDataset, n_folds: int, cutoff_frac: float, seed: int) ->
 
 
 def evaluate_method(ds: FleetDataset, split: FleetSplit, name: str, *, min_precision: float = 0.9,
-                    cooldown_s: float = 1800.0, n_inner: int = 3, seed: int = 0,
+                    cooldown_s: float = 1800.0, resume_grace_s: float = 1800.0, n_inner: int = 3, seed: int = 0,
                     log: Callable[[str], None] | None = None) -> MethodResult:
     """Train per outer fold, pick the threshold on inner OOF episodes, score the held-out hosts' later period."""
     make = SCORERS[name]
     H = ds.config.horizon_s
     frame = ds.frame
     ctx = EvalContext(ds.scenarios, H, ds.config.step_s, cooldown_s,
-                      dict(zip(frame["target_id"], frame["target_type"])))
+                      dict(zip(frame["target_id"], frame["target_type"])), resume_grace_s)
     feats = ds.feature_names
     X_all = model_matrix(frame, feats)
     n_folds = max(split.folds.values()) + 1

@@ -150,3 +150,33 @@ def test_apply_needs_approval_is_idempotent_and_rechecks_the_fleet():
     svc.apply(new["plan_id"], approve=True)
     svc.apply(new["plan_id"], approve=True)
     assert {"new-0", "new-1"} <= set(cp.vms()) and sum(1 for e in cp.log if e["op"] == "create") == 2
+
+
+def test_evacuation_makes_room_with_an_ejection_chain_and_applies_in_order():
+    """The big VM fits nowhere until a resident moves on (b -> c or c -> b); apply moves it first."""
+    from aiops.placement.fleet_inventory import SimulatedControlPlane, VMRecord, build_fleet_snapshot
+
+    def host(name, cores):
+        return {"host_id": name, "zone": "zone-a", "rack": "zone-a-r00", "cores": cores, "memory_gb": 4 * cores,
+                "disk_tb": 4, "gpus": 0, "gpu_model": "", "nic_gbps": 100}
+
+    inv = {"hosts": [host("host-a", 64), host("host-b", 64), host("host-c", 64)],
+           "vms": [{"vm_id": "big", "host_id": "host-a", "tenant": "t", "vcpus": 48, "memory_gb": 96, "disk_gb": 0},
+                   {"vm_id": "small", "host_id": "host-b", "tenant": "t", "vcpus": 24, "memory_gb": 48, "disk_gb": 0},
+                   {"vm_id": "mid", "host_id": "host-c", "tenant": "t", "vcpus": 40, "memory_gb": 80, "disk_gb": 0}]}
+    cp = SimulatedControlPlane()
+    from aiops.placement.fleet_inventory import vm_records
+    cp.load(vm_records(inv).values())
+    svc = PlanService(lambda: build_fleet_snapshot(inv, {}, {"host-a": 0.9}, 1_767_225_600.0, vms=cp.vms(),
+                                                   cordoned=cp.cordoned), cp)
+    plan = svc.evacuate(EvacuationRequest())
+    assert plan["complete"] and plan["end_state"]["feasible"]
+    first, second = plan["actions"]
+    assert first["vm_id"] in ("small", "mid") and not first["evacuee"] and first["gain"] > 0
+    assert second["vm_id"] == "big" and second["to"] == first["from"]
+    res = svc.apply(plan["plan_id"], approve=True)
+    assert res["status"] == "applied", res["skipped"]
+    placed = cp.vms()
+    assert placed["big"].host_id == first["from"] and placed[first["vm_id"]].host_id == first["to"]
+    per_host = {h: sum(v.vcpus for v in placed.values() if v.host_id == h) for h in ("host-a", "host-b", "host-c")}
+    assert per_host["host-a"] == 0 and max(per_host.values()) <= 64 and isinstance(placed["big"], VMRecord)

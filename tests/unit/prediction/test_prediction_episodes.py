@@ -89,3 +89,12 @@ def test_vm_alerts_scope_memory_leak_precision():
     s = res.summary(["disk_failure", "memory_leak_oom"], ["disk_failure"])
     assert s["memory_leak_oom"]["precision"] == 1.0 and s["memory_leak_oom"]["recall"] == 1.0
     assert s["hardware"]["episodes"] == 0  # a VM alert says nothing about host hardware precision
+
+
+def test_no_alert_in_grace_period_after_target_resumes():
+    ts, tg, p = _series([7, 8, 15])
+    keep = (np.arange(30) < 3) | (np.arange(30) >= 7)  # down for steps 3..6, back at step 7
+    eps = alert_episodes(ts[keep], tg[keep], p[keep], 0.5, STEP, resume_grace_s=1800)
+    assert [e.start_ts for e in eps] == [15 * STEP]  # steps 7-8 are within 30 min of resuming
+    eps0 = alert_episodes(ts[keep], tg[keep], p[keep], 0.5, STEP, resume_grace_s=0)
+    assert [e.start_ts for e in eps0] == [7 * STEP, 15 * STEP]

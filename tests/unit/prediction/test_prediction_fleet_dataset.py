@@ -52,7 +52,7 @@ def test_baseline_deviation_uses_only_earlier_rows():
     np.testing.assert_array_equal(out["x_vs_baseline"].to_numpy()[:-1], out2["x_vs_baseline"].to_numpy()[:-1])
 
 
-def test_simulated_disk_failure_gives_positive_rows_with_its_precursor():
+def test_simulated_disk_failure_gives_positive_rows_with_its_precursor(monkeypatch):
     cfg = FleetDatasetConfig(hosts=3, vms_per_host=1, days=0.5, scenario_rate_per_day=0.0, attack_rate_per_day=0.0,
                              horizon_s=3 * 3600.0, step_s=900.0)
     from aiops.prediction import fleet_dataset as fd
@@ -65,11 +65,8 @@ def test_simulated_disk_failure_gives_positive_rows_with_its_precursor():
         orig_init(self, settings)
         injected["sc"] = self.inject("disk_failure", self.fleet.hosts[0].host_id, settings.start_ts + 8 * 3600)
 
-    FleetSimulator.__init__ = init
-    try:
-        ds = build_fleet_dataset(cfg)
-    finally:
-        FleetSimulator.__init__ = orig_init
+    monkeypatch.setattr(FleetSimulator, "__init__", init)
+    ds = build_fleet_dataset(cfg)
     sc = injected["sc"]
     f = ds.frame
     host = f[f["target_id"] == sc.target_id]
