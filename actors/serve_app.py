@@ -108,10 +108,11 @@ class AIOpsIngress:
     """The one HTTP entrypoint; engine deployments arrive as handles through bind()."""
 
     def __init__(self, settings: Settings, service_factory: Callable[[Settings], PlatformService],
-                 failure_predictor: Any | None = None) -> None:
+                 failure_predictor: Any | None = None, with_placement: bool = True) -> None:
         self.settings = settings
         self.service = service_factory(settings)
         self.failure_predictor = failure_predictor
+        self.with_placement = with_placement
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         routers: list[APIRouter] = []
@@ -123,6 +124,10 @@ class AIOpsIngress:
             failure = FailureService(self.settings, self.failure_predictor)
             routers.append(failure_router(failure))
             sources.append(failure.metric_families)
+        if self.with_placement:
+            from actors.placement_service import build_placement_routers
+
+            routers.extend(build_placement_routers(self.settings))
         return create_app(self.service, self.settings.serve, routers, sources)
 
 
@@ -146,7 +151,7 @@ def build_app(
         graceful_shutdown_timeout_s=5,
     )
     predictor = predictor_deployment(settings).bind(settings) if with_engines else None
-    return ingress.bind(settings, service_factory, predictor)
+    return ingress.bind(settings, service_factory, predictor, with_engines)
 
 
 def start_serve(settings: Settings, app: serve.Application | None = None) -> str:

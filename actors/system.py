@@ -15,6 +15,7 @@ from ray import serve
 from actors.collectors import LogTailer, NatsCollector, PrometheusCollector, SimulatorCollector, remote
 from actors.failure_serving import MONITOR_NAME, FailureMonitor
 from actors.feature_shard import FeatureShardActor, shard_name
+from actors.placement_service import OPTIMIZER_NAME, start_placement_optimizer
 from actors.serve_app import COLLECTOR_PREFIX, start_serve
 from aiops.settings import Settings
 
@@ -76,6 +77,7 @@ class System:
             name=name, namespace=s.ray.namespace, num_cpus=s.ray.actor_num_cpus, max_restarts=-1, max_concurrency=16,
         ).remote(s)
         self._runs[name] = self.collectors[name].run.remote()
+        self.collectors[OPTIMIZER_NAME] = start_placement_optimizer(s)
 
     def start(self, serve_api: bool = True, run_collectors: bool = True) -> "System":
         self.start_shards()

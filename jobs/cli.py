@@ -47,7 +47,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         system.start()
-        print(f"AIOps engine is up ({settings.store.num_shards} feature shards, collectors: {', '.join(system.collectors) or 'none'})")
+        print(f"AIOps engine is up ({settings.store.num_shards} feature shards; actors: {', '.join(system.collectors) or 'none'})")
         print(f"  API docs:       {system.url}/docs")
         print(f"  Health:         {system.url}/healthz")
         print(f"  Metrics:        {system.url}/metrics")

@@ -238,7 +238,7 @@ class CorrelatorConfig:
     attach_score: float = 0.99
     raise_risk: float = 0.8
     min_tactics: int = 2
-    solo_score: float = 0.999  # a single signal this strong from sigma/intel raises an incident alone
+    solo_score: float = 0.9995  # a single sigma (level high+) or intel signal this strong raises an incident alone
     solo_kinds: tuple[str, ...] = ("sigma", "intel")
     max_signals: int = 500
     sweep_every_s: float = 600.0
@@ -406,7 +406,7 @@ class GraphCorrelator:
         if sig.score > c.max_score:
             c.max_score = sig.score
         if sig.kind == "intel":
-            c.intel = max(c.intel, sig.score)
+            c.intel = max(c.intel, float(sig.detail.get("confidence", sig.score)))
         for t in sig.tactics or ("anomaly",):
             if sig.score > c.tactic_score.get(t, 0.0):
                 c.tactic_score[t] = sig.score

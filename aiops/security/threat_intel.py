@@ -3,9 +3,12 @@
 Indicators carry source, confidence (0–100), first and last seen and an optional expiry.
 Matching is dictionary lookups (exact IPs, domains with parent-domain walk, hashes, URLs)
 plus a short list of CIDR networks and regex patterns, so it costs a few microseconds per
-event. A hit becomes a correlator :class:`Signal` whose score is
-``confidence/100``, halved when the indicator has not been seen for ``stale_after_days``:
-the score states how much the source vouches for the indicator being malicious now.
+event. A hit becomes a correlator :class:`Signal`. Its confidence is ``confidence/100``, halved when the
+indicator has not been seen for ``stale_after_days`` (how much the source vouches for it now).
+On the detectors' ``1 − p`` scale the signal scores ``0.99 + 0.0099 × confidence``: touching any
+listed indicator is at least a 1-in-100 event for benign traffic, a fully trusted one ~1 in 10,000,
+so even a weak indicator joins live suspicious activity and only a near-certain one raises an
+incident alone. The raw confidence feeds the incident's entity-risk term.
 """
 from __future__ import annotations
 
@@ -295,12 +298,13 @@ class ThreatIntel:
             self.hits += 1
             tac, tech = tactics_from_tags(ind.tags)
             node = f"ip:{val}" if fname in ("src_ip", "dst_ip") else f"{ind.type}:{val}"
-            s = self.score(ind, ev.timestamp)
+            conf = self.score(ind, ev.timestamp)
+            s = 0.99 + 0.0099 * conf  # on the detectors' 1 − p scale (see module docstring)
             out.append(Signal(ts=ev.timestamp, kind="intel", name=f"intel_{ind.type}", score=s,
                               entities=ents if node in ents else ents + (node,), edges=edges, tactics=tac, techniques=tech,
-                              severity="critical" if s >= 0.9 else "high" if s >= 0.7 else "medium",
+                              severity="critical" if conf >= 0.9 else "high" if conf >= 0.7 else "medium",
                               summary=f"{fname}={val} matches {ind.type} indicator from {ind.source} (confidence {ind.confidence})",
-                              detail={"indicator": ind.to_dict(), "field": fname}))
+                              detail={"indicator": ind.to_dict(), "field": fname, "confidence": conf}))
         return out
 
     def indicators(self) -> list[Indicator]:

@@ -78,6 +78,8 @@ def test_api_serves_features_that_move_with_simulated_load(system_factory):
     health = client.get("/healthz").json()
     assert health["status"] == "ok"
     assert client.get("/docs").status_code == 200
+    factors = client.get("/api/ai/placement/factors").json()  # the engines share the one application
+    assert factors["total_factors"] >= 100 and len(factors["categories"]) >= 6
     metrics = client.get("/metrics").text
     assert 'aiops_collector_samples_stored_total{collector="collector-simulator"}' in metrics
 

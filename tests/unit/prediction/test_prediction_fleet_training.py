@@ -79,7 +79,7 @@ def test_clear_precursor_is_detected_on_held_out_hosts():
 
 
 def test_threshold_is_chosen_without_test_rows():
-    ds = _synthetic()
+    ds = _synthetic(n_hosts=9, days=4.0)
     split = make_split(ds, 3, 0.5, seed=0)
     base = evaluate_method(ds, split, "logistic", n_inner=2, seed=0)
     # scramble every test-period feature: thresholds (chosen on training rows only) must not move

