@@ -120,6 +120,8 @@ def check_kind(cls, extra: dict, W: np.ndarray, y: np.ndarray, Wt: np.ndarray, y
         span = float((m.net(x256) - m.net(torch.zeros_like(x256))).abs().max())
     gap = float(np.abs(m.last_ig_delta).max())
     out["ig_completeness_gap_max"] = round(gap, 5)
+    out["ig_abs_delta_f_max"] = round(span, 3)
+    out["ig_rows_refined"] = int((m.last_ig_steps > m.params.ig_steps).sum())
     assert c.shape == (256, N_FEATURES) and gap < 0.05 + 0.02 * span, f"IG completeness gap {gap:.4f} too large"
 
     # save / load keeps the model on the GPU and the predictions

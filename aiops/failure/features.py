@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,6 @@ class FeatureSpec:
     extra_numeric: tuple[str, ...] = ("capacity_tb",)
     entity: str = "serial_number"
     time: str = "date"
-    extras: dict[str, bool] = field(default_factory=dict)
 
     @property
     def smart_ids(self) -> tuple[int, ...]:

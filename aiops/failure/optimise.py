@@ -112,6 +112,7 @@ def _variant(model: SequenceFailureModel, net: nn.Module, name: str, quantized: 
     m.variant = name
     m._float_twin = None
     m.last_ig_delta = None
+    m.last_ig_steps = None
     if m.quantized:
         m.params.device = "cpu"
     return m

@@ -19,7 +19,9 @@ Explanations are integrated gradients (Sundararajan et al. 2017) of the failure 
 directly: a midpoint Riemann sum over ``ig_steps`` points on the straight path from the baseline
 to the input, attributions summed over the time axis per feature. They satisfy completeness —
 per row, the attributions add up to logit(x) - logit(baseline) up to the Riemann error, which is
-recorded in ``last_ig_delta``. Units are log-odds, like the XGBoost contributions.
+recorded in ``last_ig_delta``; rows whose gap exceeds ``0.01 + ig_tolerance * |f(x) - f(b)|``
+(saturated, confident predictions) are recomputed with 4x more steps, up to ``ig_max_steps``.
+Units are log-odds, like the XGBoost contributions.
 """
 from __future__ import annotations
 
@@ -72,6 +74,8 @@ class SequenceParams:
     features: list[str] | None = None
     device: str = "cpu"                      # "cpu", "cuda", "cuda:N" or "auto" (cuda when available)
     ig_steps: int = 32
+    ig_tolerance: float = 0.02               # refine rows whose completeness gap > 0.01 + tol * |f(x) - f(b)|
+    ig_max_steps: int = 512
     threads: int = 2
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -274,6 +278,7 @@ class SequenceFailureModel(FailureModel):
         self.variant = "float32"
         self.train_info: dict[str, Any] = {}
         self.last_ig_delta: np.ndarray | None = None
+        self.last_ig_steps: np.ndarray | None = None
         self._float_twin: nn.Module | None = None
 
     # ---- plumbing
@@ -425,8 +430,23 @@ class SequenceFailureModel(FailureModel):
         net = self.explainer_net()
         dev = next(net.parameters()).device
         x = torch.from_numpy(self.scaler.transform(W)).to(dev)
-        attr, gap = integrated_gradients(net, x, steps=self.params.ig_steps)
+        p = self.params
+        steps = p.ig_steps
+        attr, gap = integrated_gradients(net, x, steps=steps)
+        used = torch.full((len(x),), steps, dtype=torch.int32)
+        # Saturated logits (confident predictions) curve sharply along the path; the Riemann sum then
+        # misses part of f(x) - f(b). Completeness tells us which rows, and only those are recomputed finer.
+        span = (attr.sum(dim=(1, 2)) - gap).abs()
+        bad = gap.abs() > 0.01 + p.ig_tolerance * span
+        while bool(bad.any()) and steps < p.ig_max_steps:
+            steps = min(steps * 4, p.ig_max_steps)
+            rows = torch.nonzero(bad).squeeze(1)
+            a2, g2 = integrated_gradients(net, x[rows], steps=steps)
+            attr[rows], gap[rows] = a2, g2
+            used[rows.cpu()] = steps
+            bad = gap.abs() > 0.01 + p.ig_tolerance * span
         self.last_ig_delta = gap.cpu().numpy()
+        self.last_ig_steps = used.numpy()
         return attr.sum(dim=1).cpu().numpy().astype(np.float64)
 
     def explainer_net(self) -> nn.Module:

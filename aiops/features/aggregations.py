@@ -28,6 +28,10 @@ def _stddev(ts: np.ndarray, v: np.ndarray, p: dict) -> float:
     return float(v.std(dtype=np.float64)) if v.size > 1 else 0.0
 
 
+def _p50(ts: np.ndarray, v: np.ndarray, p: dict) -> float:
+    return float(np.median(v))
+
+
 def _p95(ts: np.ndarray, v: np.ndarray, p: dict) -> float:
     return float(np.percentile(v, 95))
 
@@ -93,7 +97,7 @@ def _last(ts: np.ndarray, v: np.ndarray, p: dict) -> float:
 
 
 AGGREGATIONS: dict[str, Aggregation] = {
-    "mean": _mean, "max": _max, "min": _min, "stddev": _stddev, "p95": _p95, "p99": _p99,
+    "mean": _mean, "max": _max, "min": _min, "stddev": _stddev, "p50": _p50, "p95": _p95, "p99": _p99,
     "sum": _sum, "count": _count, "rate": _rate, "trend": _trend, "change_rate": _change_rate,
     "spike_count": _spike_count, "last": _last,
 }

@@ -40,11 +40,14 @@ FAILURE_FEATURES: tuple[str, ...] = (
     "disk_io_latency_p95_5m", "disk_io_latency_trend_1h", "disk_read_errors_rate_1h",
     "ecc_errors_count_1h", "temperature_max_5m", "temperature_trend_30m",
     "network_error_rate_mean_5m", "response_time_p99_5m", "io_errors_count_1h", "samples_count_5m",
+    "disk_io_latency_p95_5m_vs_baseline", "temperature_max_5m_vs_baseline", "network_error_rate_mean_5m_vs_baseline",
+    "response_time_p99_5m_vs_baseline", "memory_pressure_max_5m_vs_baseline",
 )
 # Levels that differ from machine to machine (a host's normal temperature, latency, tail response):
-# the model sees them as the deviation from the target's own recent median, so it cannot learn
-# "this particular host failed before" from its normal level. Error counters (0 when healthy),
-# slopes and the bounded memory pressure are used as they are.
+# the model sees them as the deviation from the target's own median over the last 6 h, computed by
+# the feature store itself (`*_vs_baseline` in configs/features.yaml), so it cannot learn "this
+# particular host failed before" from its normal level, and serving computes exactly what training saw.
+# Error counters (0 when healthy), slopes and the bounded memory pressure are used as they are.
 BASELINED: tuple[str, ...] = ("disk_io_latency_p95_5m", "temperature_max_5m", "network_error_rate_mean_5m",
                               "response_time_p99_5m", "memory_pressure_max_5m")
 MODEL_FEATURES: tuple[str, ...] = (
@@ -52,7 +55,6 @@ MODEL_FEATURES: tuple[str, ...] = (
     "ecc_errors_count_1h", "io_errors_count_1h", "temperature_trend_30m",
     *(f"{c}_vs_baseline" for c in BASELINED),
 )
-BASELINE_ROWS = 144  # one day of rows at the default 10-minute step
 HOST_KINDS = tuple(k for k, v in FAILURE_KINDS.items() if v[3] == "host")
 HARDWARE_KINDS = ("disk_failure", "ecc_host_crash", "thermal_runaway", "network_partition")
 META_COLUMNS = ("ts", "target_id", "target_type", "host_id", "label", "next_failure_ts", "scenario_id", "kind")
@@ -171,26 +173,6 @@ def excluded_rows(ts: np.ndarray, targets: np.ndarray, hosts: np.ndarray, target
     return drop
 
 
-def add_baseline_deviations(frame: pd.DataFrame, columns: Sequence[str] = BASELINED,
-                            window_rows: int = BASELINE_ROWS, min_rows: int = 6) -> pd.DataFrame:
-    """Add ``<col>_vs_baseline`` = value minus the median of the target's *previous* rows.
-
-    Point in time: the median covers at most ``window_rows`` earlier rows of the same target
-    (never the current or later ones); with fewer than ``min_rows`` it is NaN. A median over a
-    day shrugs off a precursor of a few hours, so the baseline stays "normal for this machine".
-    """
-    out = frame.copy()
-    order = np.lexsort((out["ts"].to_numpy(), pd.factorize(out["target_id"])[0]))
-    sorted_ = out.iloc[order]
-    grp = sorted_.groupby("target_id", sort=False)
-    for c in columns:
-        med = grp[c].transform(lambda s: s.shift(1).rolling(window_rows, min_periods=min_rows).median())
-        dev = np.empty(len(out), dtype=np.float32)
-        dev[order] = (sorted_[c] - med).to_numpy(dtype=np.float32)
-        out[f"{c}_vs_baseline"] = dev
-    return out
-
-
 def select_definitions(names: Sequence[str], path: Path | None = None) -> list[FeatureDefinition]:
     """The named definitions (and their dependencies) from configs/features.yaml."""
     defs = {d.name: d for d in load_definitions(path or PROJECT_ROOT / "configs" / "features.yaml")}
@@ -305,7 +287,6 @@ def load_or_build(cfg: FleetDatasetConfig, cache_dir: Path | None, progress: Cal
 
 
 def with_model_features(ds: FleetDataset) -> FleetDataset:
-    """Add the per-target baseline deviations; ``feature_names`` becomes the model's inputs."""
-    ds.frame = add_baseline_deviations(ds.frame, [c for c in BASELINED if c in ds.frame])
+    """``feature_names`` becomes the model's inputs (all served by the feature store)."""
     ds.feature_names = [c for c in MODEL_FEATURES if c in ds.frame]
     return ds

@@ -1,5 +1,4 @@
 """Checks on the shared Backblaze sample (skipped when ../shared/data lacks it)."""
-import numpy as np
 import pytest
 
 from aiops.failure.backblaze import default_root, load_drive_stats

@@ -1,6 +1,5 @@
 import zipfile
 
-import pandas as pd
 import pytest
 
 from aiops.failure.backblaze import BackblazeFormatError, discover_day_files, load_drive_stats

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aiops.failure.features import FeatureSpec, raw_diff_features, smart_history_features
+from aiops.failure.features import raw_diff_features, smart_history_features
 
 from .synthetic import synthetic_fleet
 

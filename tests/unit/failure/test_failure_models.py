@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from aiops.failure.features import smart_history_features

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from aiops.prediction.fleet_dataset import (FleetDatasetConfig, add_baseline_deviations, build_fleet_dataset,
+from aiops.features.definitions import load_definitions
+from aiops.prediction.fleet_dataset import (FleetDatasetConfig, build_fleet_dataset,
                                             excluded_rows, horizon_label, next_failure)
+from aiops.settings import PROJECT_ROOT
 
 
 def _scenarios() -> pd.DataFrame:
@@ -39,17 +41,11 @@ def test_exclusions_down_targets_and_collateral_vms():
     assert drop.tolist() == [False, True, True, False, True, False]
 
 
-def test_baseline_deviation_uses_only_earlier_rows():
-    n = 30
-    frame = pd.DataFrame({"ts": np.arange(n) * 600.0, "target_id": ["t"] * n,
-                          "x": np.r_[np.full(n - 1, 5.0), 50.0]})
-    out = add_baseline_deviations(frame, ["x"], window_rows=10, min_rows=3)
-    assert np.isnan(out["x_vs_baseline"].iloc[0])
-    assert out["x_vs_baseline"].iloc[-1] == 45.0
-    changed = frame.copy()
-    changed.loc[n - 1, "x"] = -1000.0  # a later value must not change earlier deviations
-    out2 = add_baseline_deviations(changed, ["x"], window_rows=10, min_rows=3)
-    np.testing.assert_array_equal(out["x_vs_baseline"].to_numpy()[:-1], out2["x_vs_baseline"].to_numpy()[:-1])
+def test_model_features_are_all_served_by_the_feature_store():
+    from aiops.prediction import fleet_dataset as fd
+
+    defs = {d.name for d in load_definitions(PROJECT_ROOT / "configs" / "features.yaml")}
+    assert set(fd.MODEL_FEATURES) <= defs  # training and serving compute the same thing
 
 
 def test_simulated_disk_failure_gives_positive_rows_with_its_precursor(monkeypatch):

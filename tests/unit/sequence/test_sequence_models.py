@@ -103,3 +103,18 @@ def test_label_columns_are_never_used_as_features():
     df["failure"] = y
     m = LSTMFailureModel(window=3, hidden=8, epochs=1, entity="entity", time="t").fit(df, y)
     assert m.feature_names == ["f0", "f1"]
+
+
+def test_integrated_gradients_refine_rows_whose_completeness_fails(trained, order_data):
+    m = trained["transformer"]
+    Wt, _ = order_data["test"]
+    coarse = TransformerFailureModel(m.params, ig_steps=2, ig_max_steps=2)
+    fine = TransformerFailureModel(m.params, ig_steps=2, ig_max_steps=128)
+    for v in (coarse, fine):
+        v.net, v.scaler, v.features, v.train_info = m.net, m.scaler, m.features, m.train_info
+    coarse.contributions_windows(Wt[:64])
+    fine.contributions_windows(Wt[:64])
+    assert (fine.last_ig_steps > 2).any()
+    assert np.abs(fine.last_ig_delta).max() < np.abs(coarse.last_ig_delta).max()
+    # rows that were not refined kept the coarse answer; refined ones now meet the tolerance or hit the cap
+    assert np.all(np.abs(fine.last_ig_delta) <= np.abs(coarse.last_ig_delta) + 1e-6)

@@ -185,3 +185,20 @@ def test_hash_ring_is_stable_balanced_and_splits():
     for shard, part in parts.items():
         assert part.batch_id == f"nats:7/{shard}"
         assert all(ring.shard_for(part.targets[t]) == shard for t in part.target_idx)
+
+
+def test_baseline_deviation_is_level_minus_own_median_point_in_time():
+    defs = parse_definitions([
+        {"name": "lat_p95", "source": "lat", "aggregation": "p95", "window": "5m"},
+        {"name": "lat_p50_6h", "source": "lat", "aggregation": "p50", "window": "6h"},
+        {"name": "lat_vs_baseline", "aggregation": "difference", "dependencies": ["lat_p95", "lat_p50_6h"]},
+    ], "test")
+    st = ShardState(0, defs, 5000)
+    ts = np.arange(0, 6 * 3600, 30.0)
+    vals = np.full(ts.size, 5.0)
+    vals[-10:] = 50.0  # the last 5 minutes degrade
+    st.ingest(_batch("h1", "lat", ts, vals))
+    f = st.get_features("h1")["features"]
+    assert f["lat_p50_6h"] == 5.0 and f["lat_vs_baseline"] == pytest.approx(45.0)
+    earlier = st.get_features("h1", at=ts[-20])["features"]
+    assert earlier["lat_vs_baseline"] == pytest.approx(0.0)  # before the change: nothing later leaks in
