@@ -303,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nats-messages", type=int, default=400)
     ap.add_argument("--rss-wait", type=float, default=60.0, help="seconds to let `aiops up` run before measuring")
     ap.add_argument("--skip-rss", action="store_true")
+    ap.add_argument("--rss-only", action="store_true", help="only measure the memory of a running `aiops up`")
     ap.add_argument("--out", default="results/bench_ingest.json")
     args = ap.parse_args(argv)
 
@@ -310,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_rss:  # first, on its own cluster, before this process starts one
         results["system_rss"] = bench_system_rss(args.hosts, args.rss_wait, 8790)
         print(f"system RSS with {args.hosts} hosts: {results['system_rss']}", flush=True)
+    if args.rss_only:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(results, indent=2))
+        return 0
 
     import ray
     import redis

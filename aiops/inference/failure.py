@@ -69,6 +69,14 @@ def describe_factor(name: str, contribution: float, definitions: Mapping[str, Fe
     return f"{metric} high"
 
 
+def _number(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
 class FailurePredictorCore:
     """Model + metadata -> predictions; no Ray, no I/O."""
 
@@ -82,8 +90,18 @@ class FailurePredictorCore:
         self._vms_on_host = vms_on_host or (lambda host: 0)
 
     def frame(self, vectors: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-        rows = [{f: (v["features"].get(f) if v["features"].get(f) is not None else np.nan) for f in self.features} for v in vectors]
-        return pd.DataFrame(rows, columns=self.features, dtype=np.float64)
+        """Model inputs in training order; a categorical like target_type comes from the vector itself."""
+        categorical = set(getattr(getattr(self.model, "schema", None), "categories", {}) or {})
+        rows = []
+        for v in vectors:
+            feats = v["features"]
+            rows.append({f: (v.get(f) if f in categorical else (np.nan if feats.get(f) is None else feats[f]))
+                         for f in self.features})
+        X = pd.DataFrame(rows, columns=self.features)
+        for c in self.features:
+            if c not in categorical:
+                X[c] = X[c].astype(np.float64)
+        return X
 
     def _member_probs(self, X: pd.DataFrame) -> np.ndarray | None:
         boosters = getattr(self.model, "boosters", None)
@@ -115,7 +133,7 @@ class FailurePredictorCore:
         out = []
         for i, vec in enumerate(vectors):
             order = np.argsort(-contrib[i])[:top_k]
-            factors = [{"feature": names[j], "value": None if np.isnan(X.iloc[i][names[j]]) else float(X.iloc[i][names[j]]),
+            factors = [{"feature": names[j], "value": _number(X.iloc[i][names[j]]),
                         "contribution": float(contrib[i, j]),
                         "description": describe_factor(names[j], float(contrib[i, j]), self.definitions)}
                        for j in order if contrib[i, j] > 0]

@@ -280,9 +280,13 @@ def make_split(ds: FleetDataset, n_folds: int, cutoff_frac: float, seed: int) ->
 
 def evaluate_method(ds: FleetDataset, split: FleetSplit, name: str, *, min_precision: float = 0.9,
                     cooldown_s: float = 1800.0, resume_grace_s: float = 1800.0, n_inner: int = 3, seed: int = 0,
-                    log: Callable[[str], None] | None = None) -> MethodResult:
-    """Train per outer fold, pick the threshold on inner OOF episodes, score the held-out hosts' later period."""
-    make = SCORERS[name]
+                    log: Callable[[str], None] | None = None,
+                    make: Callable[[int, Sequence[str]], Scorer] | None = None) -> MethodResult:
+    """Train per outer fold, pick the threshold on inner OOF episodes, score the held-out hosts' later period.
+
+    ``make`` overrides the named scorer factory (e.g. a model with tuned hyperparameters).
+    """
+    make = make or SCORERS[name]
     H = ds.config.horizon_s
     frame = ds.frame
     ctx = EvalContext(ds.scenarios, H, ds.config.step_s, cooldown_s,

@@ -88,3 +88,16 @@ def test_core_predictions_explain_and_recommend():
     assert lo.recommendations == [] and hi.model_version == "v0007" and hi.severity in ("high", "critical")
     longer = core.predict([risky], horizon_s=4 * 7200)[0]
     assert longer.failure_probability >= hi.failure_probability
+
+
+def test_core_feeds_target_type_as_a_categorical():
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(400, 2)), columns=FEATURES[:2])
+    X["target_type"] = np.where(rng.random(400) < 0.5, "host", "vm")
+    y = ((X["target_type"] == "host") & (X[FEATURES[0]] > 0.5)).astype(int).to_numpy()
+    model = XGBoostFailureModel(n_rounds=40, eta=0.3, neg_sample_rate=1.0, nthread=1).fit(X, y)
+    core = FailurePredictorCore(model, "v1", 3600, load_definitions(PROJECT_ROOT / "configs" / "features.yaml"))
+    feats = {FEATURES[0]: 2.0, FEATURES[1]: 0.0}
+    host, vm = core.predict([{"target_id": "h", "target_type": "host", "features": feats},
+                             {"target_id": "v", "target_type": "vm", "features": feats}])
+    assert host.failure_probability > 0.8 > 0.2 > vm.failure_probability
