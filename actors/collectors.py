@@ -64,6 +64,7 @@ class SimulatorCollector(_Collector):
     def __init__(self, name: str, settings: Settings, router: ShardRouter | None = None) -> None:
         super().__init__(name, settings, router)
         self.sim = FleetSimulator(settings.simulator)
+        self._security: Any = None
 
     async def inventory(self) -> dict[str, Any]:
         f = self.sim.fleet
@@ -91,9 +92,22 @@ class SimulatorCollector(_Collector):
             self.recent_events.extend(t.events)
             self.stats_.events += len(t.events)
         self.stats_.messages += len(ticks)
+        await self._to_security(ticks)
         totals = await self.router.ingest(batches)
         self.stats_.stored(totals["accepted"])
         return totals["accepted"]
+
+    async def _to_security(self, ticks: list) -> None:
+        """Auth lines and flows go to the security correlator when it runs (best effort, counted)."""
+        try:
+            if self._security is None:
+                self._security = ray.get_actor("security-correlator", namespace=self.settings.ray.namespace)
+            await self._security.ingest_ticks.remote(ticks)
+        except ValueError:
+            pass  # not started (platform-only deployments)
+        except Exception as exc:
+            self._security = None
+            self.stats_.error(f"security: {exc}")
 
     async def run(self) -> None:
         clock = RealTimeClock(self.sim.now, self.settings.simulator.speedup)
@@ -154,6 +168,25 @@ class NatsCollector(_Collector):
             finally:
                 await nc.close()
 
+    async def _to_security(self, fmt: str, payload: bytes) -> bool:
+        """Raw security records (JSON list/object, or text lines) to the correlator; False = retry later."""
+        from aiops.security.parsers import iter_json_records
+
+        text = payload.decode("utf-8", errors="replace")
+        records = list(iter_json_records(text)) if text.lstrip()[:1] in ("{", "[") else text.splitlines()
+        try:
+            out = await ray.get_actor("security-correlator", namespace=self.settings.ray.namespace).ingest_raw.remote(fmt, records)
+        except ValueError:
+            self.stats_.reject([Rejection(0, "no security correlator running")])
+            return True
+        except Exception as exc:
+            self.stats_.error(f"security: {exc}")
+            return False
+        self.stats_.events += out["accepted"]
+        if out["rejected"]:
+            self.stats_.rejections["bad_security_record"] += out["rejected"]
+        return True
+
     async def _handle(self, msgs: list[Any]) -> None:
         batches: list[SampleBatch] = []
         owners: list[Any] = []  # messages whose data rides in `batches`
@@ -186,6 +219,11 @@ class NatsCollector(_Collector):
                     owners.append(msg)
                 else:
                     terminal.append(msg)
+            elif kind == "events" and tail.startswith("security."):
+                if await self._to_security(tail.split(".", 1)[1], msg.data):
+                    terminal.append(msg)
+                else:
+                    await msg.nak(delay=1.0)  # correlator restarting: JetStream redelivers
             else:
                 good, rejected = decode_events(msg.data)
                 self.stats_.reject(rejected)

@@ -128,6 +128,9 @@ class AIOpsIngress:
             from actors.placement_service import build_placement_routers
 
             routers.extend(build_placement_routers(self.settings))
+            from actors.security_service import build_security_routers
+
+            routers.extend(build_security_routers(self.settings))
         return create_app(self.service, self.settings.serve, routers, sources)
 
 

@@ -16,6 +16,7 @@ from actors.collectors import LogTailer, NatsCollector, PrometheusCollector, Sim
 from actors.failure_serving import MONITOR_NAME, FailureMonitor
 from actors.feature_shard import FeatureShardActor, shard_name
 from actors.placement_service import OPTIMIZER_NAME, start_placement_optimizer
+from actors.security_service import CORRELATOR_NAME, start_security_correlator
 from actors.serve_app import COLLECTOR_PREFIX, start_serve
 from aiops.settings import Settings
 
@@ -78,6 +79,8 @@ class System:
         ).remote(s)
         self._runs[name] = self.collectors[name].run.remote()
         self.collectors[OPTIMIZER_NAME] = start_placement_optimizer(s)
+        self.collectors[CORRELATOR_NAME] = start_security_correlator(s)
+        self._runs[CORRELATOR_NAME] = self.collectors[CORRELATOR_NAME].run.remote()
 
     def start(self, serve_api: bool = True, run_collectors: bool = True) -> "System":
         self.start_shards()

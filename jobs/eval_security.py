@@ -52,12 +52,9 @@ DAY = 86_400.0
 
 def load_sigma(full: bool) -> Any:
     """Sigma pipeline: our pack (configs/rules) or, with ``full``, the configured SigmaHQ set too."""
-    from aiops.security.sigma_pipeline import DetectionPipeline, load_security_config
-    from aiops.security.sigma_rules import load_rules
+    from aiops.security.sigma_pipeline import load_detection_pipeline
 
-    if full:
-        return DetectionPipeline.from_config(load_security_config(), Settings())
-    return DetectionPipeline(load_rules([PROJECT_ROOT / "configs" / "rules"]))
+    return load_detection_pipeline(full, Settings())
 
 
 def simulate(hosts: int, days: float, seed: int, attack_rate: float) -> tuple[list[SecurityEvent], dict[str, Any], float, float]:

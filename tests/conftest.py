@@ -20,6 +20,9 @@ from aiops.settings import Settings  # noqa: E402
 REDIS_URL = os.environ.get("AIOPS_TEST_REDIS", "redis://127.0.0.1:6379/15")
 NATS_URL = os.environ.get("AIOPS_TEST_NATS", "nats://127.0.0.1:4222")
 SERVE_PORT = int(os.environ.get("AIOPS_TEST_SERVE_PORT", "8765"))
+# API tokens for the security endpoints, handed to every Ray worker of the test cluster.
+SECURITY_TOKENS = {"AIOPS_SECURITY_RESPONDER_TOKEN": "test-responder", "AIOPS_SECURITY_VIEWER_TOKEN": "test-viewer",
+                   "AIOPS_SECURITY_APPROVER_TOKEN": "test-approver"}
 
 
 def free_port() -> int:
@@ -46,7 +49,7 @@ def ray_cluster() -> Iterator[None]:
     import ray
 
     ray.init(num_cpus=2, object_store_memory=200 * 1024 * 1024, log_to_driver=False, include_dashboard=False,
-             namespace="aiops-test")
+             namespace="aiops-test", runtime_env={"env_vars": SECURITY_TOKENS})
     yield
     try:
         from ray import serve

@@ -118,3 +118,12 @@ class DetectionPipeline:
             "suppressed": self.suppressed_total,
             "suppressions": self.suppressions.counts(),
         }
+
+
+def load_detection_pipeline(full: bool, settings: Settings | None = None) -> "DetectionPipeline":
+    """Our rule pack (configs/rules), or with ``full`` the configured SigmaHQ folders too (15-35 s to parse)."""
+    from aiops.security.sigma_rules import load_rules
+
+    if full:
+        return DetectionPipeline.from_config(load_security_config(), settings or Settings())
+    return DetectionPipeline(load_rules([PROJECT_ROOT / "configs" / "rules"]))

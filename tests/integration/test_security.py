@@ -1,0 +1,69 @@
+"""Security engine on real parts: simulator and NATS into the correlator actor, API with tokens."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from tests.integration.test_platform import (_consumer_drained, _delete_stream, _nats_settings, _publish, _settings,
+                                             _try, _wait, _wait_consumer, system_factory)  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+
+def test_simulated_attack_becomes_an_incident_and_respond_needs_the_right_token(system_factory):  # noqa: F811
+    settings = _settings(**{"simulator.attack_rate_per_day": 48.0, "simulator.speedup": 600.0})
+    system = system_factory(settings)
+    client = httpx.Client(base_url=system.url, timeout=10)
+
+    def incident():
+        r = client.get("/api/ai/security/anomalies", params={"kind": "incident"})
+        if r.status_code != 200:
+            return None
+        items = [a for a in r.json()["anomalies"] if a["kind"] == "incident"]
+        return items[0] if items else None
+
+    inc = _wait(incident, 90, every=2, what="a correlated incident from the simulated attacks")
+    assert {"credential_access"} <= set(inc["tactics"]) or len(inc["tactics"]) >= 2
+    threats = client.get("/api/ai/security/threats").json()
+    assert {"active_threats", "overall_risk_score", "last_updated"} <= set(threats)
+
+    body = {"action": "snapshot_vm", "parameters": {"vm_id": "vm-000001"}, "comment": "forensics", "manual": True}
+    url = f"/api/ai/security/anomalies/{inc['id']}/respond"
+    assert client.post(url, json=body).status_code == 401
+    assert client.post(url, json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.post(url, json=body, headers={"Authorization": "Bearer test-viewer"}).status_code == 403
+    headers = {"Authorization": "Bearer test-responder", "Idempotency-Key": "it-1"}
+    first = client.post(url, json=body, headers=headers)
+    again = client.post(url, json=body, headers=headers)
+    assert first.status_code in (200, 201, 202), first.text
+    assert again.json().get("response_id", again.json().get("id")) == first.json().get("response_id", first.json().get("id"))
+
+
+def test_security_records_over_nats_reach_the_correlator(system_factory, nats_url):  # noqa: F811
+    settings = _nats_settings(nats_url, None, **{"simulator.enabled": False})
+    system = system_factory(settings)
+    lines = [f"Jan  1 00:0{i // 10}:{i % 10}0 host-0001 sshd[4242]: Failed password for invalid user admin from 203.0.113.7 port 5{i:03d} ssh2"
+             for i in range(40)]
+    lines.append("Jan  1 00:07:00 host-0001 sshd[4242]: Accepted password for admin from 203.0.113.7 port 6000 ssh2")
+    try:
+        _wait_consumer(settings)
+        asyncio.run(_publish(nats_url, settings.nats.subject_prefix, [
+            ("events.security.sshd", "\n".join(lines).encode()),
+            ("events.security.cloudtrail", b'[{"not": "a cloudtrail record"}]'),
+            ("events.security.nosuchformat", b"whatever"),
+        ]))
+        corr = system.collectors["security-correlator"]
+        import ray
+
+        stats = _wait(lambda: (s := ray.get(corr.stats.remote()))["events_in"] >= 41 and s["rejections"] and s, 60,
+                      what="security events from NATS")
+        assert any(k.startswith("cloudtrail:") for k in stats["rejections"])
+        assert any("unknown_format" in k for k in stats["rejections"])
+        client = httpx.Client(base_url=system.url, timeout=10)
+        anomalies = _wait(lambda: client.get("/api/ai/security/anomalies").json()["anomalies"], 30, what="anomalies")
+        assert any("203.0.113.7" in " ".join(a["entities"]) for a in anomalies)
+    finally:
+        asyncio.run(_delete_stream(nats_url, settings.nats.stream))
