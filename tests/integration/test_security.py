@@ -45,7 +45,7 @@ def test_simulated_attack_becomes_an_incident_and_respond_needs_the_right_token(
 def test_security_records_over_nats_reach_the_correlator(system_factory, nats_url):  # noqa: F811
     settings = _nats_settings(nats_url, None, **{"simulator.enabled": False})
     system = system_factory(settings)
-    lines = [f"Jan  1 00:0{i // 10}:{i % 10}0 host-0001 sshd[4242]: Failed password for invalid user admin from 203.0.113.7 port 5{i:03d} ssh2"
+    lines = [f"Jan  1 00:00:{i:02d} host-0001 sshd[4242]: Failed password for invalid user admin from 203.0.113.7 port 5{i:03d} ssh2"
              for i in range(40)]
     lines.append("Jan  1 00:07:00 host-0001 sshd[4242]: Accepted password for admin from 203.0.113.7 port 6000 ssh2")
     try:
