@@ -29,7 +29,7 @@ from actors.router import ShardRouter
 from aiops.api.failure import NoModel
 from aiops.features.definitions import load_definitions
 from aiops.inference.alerts import AlertBook, alertmanager_payload
-from aiops.inference.failure import FailurePredictorCore
+from aiops.inference.failure import FailurePredictorCore, at_horizon
 from aiops.models.registry import ModelRegistry, ModelVersion
 from aiops.settings import Settings
 
@@ -304,6 +304,8 @@ class FailureService:
         self.predictor = predictor
         self._snapshot: dict[str, bytes] = {}
         self._model_version: str | None = None
+        self._horizon: float | None = None  # the horizon the snapshot's model was trained for
+        self._horizon_of: str | None = None
         self._version = -1
         self._task: asyncio.Task | None = None
 
@@ -321,6 +323,10 @@ class FailureService:
                     version, model_version, snap = await mon.get_snapshot.remote(self._version)
                     if snap is not None:
                         self._snapshot, self._version, self._model_version = snap, version, model_version
+                        if model_version != self._horizon_of:
+                            info = await self.predictor.model_info.remote()
+                            self._horizon = (info or {}).get("performance_metrics", {}).get("horizon_s")
+                            self._horizon_of = model_version
                 except Exception:
                     pass
             await asyncio.sleep(min(1.0, self.settings.failure.refresh_s / 2))
@@ -338,14 +344,22 @@ class FailureService:
 
     async def predict_many(self, target_ids: list[str], horizon_s: float, include: bool) -> tuple[list[Any], list[str], str | None]:
         self._ensure_follower()
-        if horizon_s == self.settings.failure.horizon_s and include and self._snapshot:
-            hits = [self._snapshot[t] for t in target_ids if t in self._snapshot]
+        if include and self._snapshot:
+            trained = self._trained_horizon()
+            if horizon_s == trained:
+                hits = [self._snapshot[t] for t in target_ids if t in self._snapshot]
+            else:  # P(fail within h) follows from P(fail within H): no need to run the model again
+                hits = [orjson.dumps(at_horizon(orjson.loads(self._snapshot[t]), trained, horizon_s))
+                        for t in target_ids if t in self._snapshot]
             rest = [t for t in target_ids if t not in self._snapshot]
             if not rest:
                 return hits, [], self._model_version
             more, missing, version = await self.predictor.predict_many.remote(rest, horizon_s, include)
             return hits + [orjson.dumps(p) for p in more], missing, version
         return await self.predictor.predict_many.remote(target_ids, horizon_s, include)
+
+    def _trained_horizon(self) -> float:
+        return self._horizon or self.settings.failure.horizon_s
 
     async def model_info(self) -> dict[str, Any] | None:
         return await self.predictor.model_info.remote()

@@ -88,6 +88,15 @@ def _actor_rss(handles: list[Any]) -> int:
     return total
 
 
+def _as_records(b: Any) -> list[dict[str, Any]]:
+    """A columnar batch as the row-wise JSON records a client would send (one per target and tick)."""
+    recs: dict[tuple[int, float], dict] = {}
+    for t, m, ts, v in zip(b.target_idx.tolist(), b.metric_idx.tolist(), b.ts.tolist(), b.values.tolist()):
+        r = recs.setdefault((t, round(ts, 0)), {"target_id": b.targets[t], "ts": ts, "metrics": {}})
+        r["metrics"][b.metrics[m]] = v
+    return list(recs.values())
+
+
 def bench_rowwise_baseline(settings, batches, seconds: float) -> dict[str, Any]:
     """Baseline: the same samples as per-record dicts, validated record by record, then stored."""
     import ray
@@ -96,12 +105,7 @@ def bench_rowwise_baseline(settings, batches, seconds: float) -> dict[str, Any]:
     from actors.system import System
     from aiops.telemetry.batch import records_to_batch
 
-    b = batches[0]
-    recs: dict[tuple[int, float], dict] = {}
-    for t, m, ts, v in zip(b.target_idx.tolist(), b.metric_idx.tolist(), b.ts.tolist(), b.values.tolist()):
-        r = recs.setdefault((t, round(ts, 0)), {"target_id": b.targets[t], "ts": ts, "metrics": {}})
-        r["metrics"][b.metrics[m]] = v
-    records = list(recs.values())
+    records = _as_records(batches[0])
     system = System(settings)
     system.start_shards()
     router = ShardRouter(settings, system.shards)
@@ -153,12 +157,7 @@ def bench_nats_path(settings, batches, n_messages: int, records_per_message: int
 
     from actors.system import System
 
-    b = batches[0]
-    recs: dict[tuple[int, float], dict] = {}
-    for t, m, ts, v in zip(b.target_idx.tolist(), b.metric_idx.tolist(), b.ts.tolist(), b.values.tolist()):
-        r = recs.setdefault((t, round(ts, 0)), {"target_id": b.targets[t], "ts": ts, "metrics": {}})
-        r["metrics"][b.metrics[m]] = v
-    records = list(recs.values())
+    records = _as_records(batches[0])
     payloads, samples = [], 0
     for k in range(n_messages):
         chunk = [records[(k * records_per_message + j) % len(records)] for j in range(records_per_message)]

@@ -62,7 +62,7 @@ def _ensure_model(registry_uri: str, model_dir: Path, name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--hosts", type=int, default=1500)
+    ap.add_argument("--hosts", type=int, default=1800, help="1,800 hosts with their VMs give over 10,000 targets")
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--model-dir", default="results/models/fleet-failure")
     ap.add_argument("--port", type=int, default=8792)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     reg_dir = tempfile.mkdtemp(prefix="aiops-bench-registry-")
     settings = Settings().with_overrides(**{
-        "simulator.hosts": args.hosts, "simulator.vms_per_host": 6, "simulator.speedup": 30.0,
+        "simulator.hosts": args.hosts, "simulator.vms_per_host": 6, "simulator.speedup": 1.0,  # real time: the load a live fleet puts on the box
         "serve.port": args.port, "ray.namespace": f"bench-{uuid.uuid4().hex[:6]}",
         "failure.registry_uri": reg_dir, "failure.refresh_s": 10.0,
     })

@@ -1,6 +1,6 @@
 """Backblaze evaluation: our model against rule, ranked and plain-XGBoost baselines on the same folds.
 
-Protocol (documented in docs/BENCHMARKS-failure.md):
+Protocol (documented in docs/benchmarks/failure.md):
 - label: a drive-day is positive when the drive's ``failure=1`` record is 0..H-1 days ahead
   (the failure day itself included); all other drive-days are negative, none are dropped;
 - folds: stratified-by-"drive fails" group k-fold on ``serial_number`` — a drive's days are all

@@ -31,6 +31,13 @@ def rescale_horizon(p: np.ndarray, trained_s: float, wanted_s: float) -> np.ndar
     return 1.0 - (1.0 - p) ** (wanted_s / trained_s)
 
 
+def at_horizon(pred: dict[str, Any], trained_s: float, wanted_s: float) -> dict[str, Any]:
+    """A served prediction restated for another horizon (probability, interval, severity)."""
+    p = float(rescale_horizon(np.array([pred["failure_probability"]]), trained_s, wanted_s)[0])
+    lo, hi = rescale_horizon(np.array(pred["confidence_interval"], dtype=np.float64), trained_s, wanted_s)
+    return {**pred, "failure_probability": p, "confidence_interval": (float(lo), float(hi)), "severity": severity(p)}
+
+
 def time_to_failure(p: float, horizon_s: float) -> tuple[float | None, tuple[float, float] | None]:
     """Median and 10-90% interval of the failure time under the hazard implied by p."""
     if p <= 1e-6:

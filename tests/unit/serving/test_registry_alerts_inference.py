@@ -101,3 +101,12 @@ def test_core_feeds_target_type_as_a_categorical():
     host, vm = core.predict([{"target_id": "h", "target_type": "host", "features": feats},
                              {"target_id": "v", "target_type": "vm", "features": feats}])
     assert host.failure_probability > 0.8 > 0.2 > vm.failure_probability
+
+
+def test_at_horizon_restates_probability_and_severity():
+    from aiops.inference.failure import at_horizon
+
+    pred = {"failure_probability": 0.5, "confidence_interval": (0.4, 0.6), "severity": "medium", "target_id": "h"}
+    longer = at_horizon(pred, 3600, 7200)
+    assert longer["failure_probability"] == pytest.approx(0.75) and longer["severity"] == "high"
+    assert longer["confidence_interval"][0] == pytest.approx(0.64) and longer["target_id"] == "h"
