@@ -83,12 +83,19 @@ class FailurePredictor:
             return
         from aiops.failure.models import FailureModel
 
-        model = FailureModel.load(self.registry.fetch(name, mv.version))
+        folder = self.registry.fetch(name, mv.version)
+        model = FailureModel.load(folder)
+        survival = None
+        if (folder / "survival" / "meta.json").exists():
+            from aiops.failure.survival import SurvivalModel
+
+            survival = SurvivalModel.load(folder / "survival")
         if self.device == "cuda":
-            for b in getattr(model, "boosters", []):
+            for b in [*getattr(model, "boosters", []), *([survival.booster] if survival else [])]:
                 b.set_param({"device": "cuda"})
         self.core = FailurePredictorCore(model, mv.version, float(mv.meta.get("horizon_s", self.cfg.horizon_s)),
-                                         self.definitions, lambda h: self._vm_counts.get(h, 0))
+                                         self.definitions, lambda h: self._vm_counts.get(h, 0), survival,
+                                         float(mv.meta.get("survival_unit_s", 3600.0)))
         self.meta = mv
         self._lru.clear()
 

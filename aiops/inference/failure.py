@@ -17,6 +17,7 @@ import pandas as pd
 
 from aiops.features.definitions import FeatureDefinition
 
+TTF_MIN_PROBABILITY = 0.05  # below this a time to failure says nothing useful
 SEVERITY = ((0.9, "critical"), (0.7, "high"), (0.4, "medium"), (0.0, "low"))
 _RISING = {"trend", "change_rate", "rate", "spike_count", "count", "sum"}
 
@@ -88,8 +89,11 @@ class FailurePredictorCore:
     """Model + metadata -> predictions; no Ray, no I/O."""
 
     def __init__(self, model: Any, version: str, horizon_s: float, definitions: Sequence[FeatureDefinition],
-                 vms_on_host: Callable[[str], int] | None = None) -> None:
+                 vms_on_host: Callable[[str], int] | None = None, survival: Any | None = None,
+                 survival_unit_s: float = 3600.0) -> None:
         self.model = model
+        self.survival = survival  # AFT model (trained in hours: seconds-scale labels stall its fit); else hazard
+        self.survival_unit_s = survival_unit_s
         self.version = version
         self.horizon_s = horizon_s
         self.definitions = {d.name: d for d in definitions}
@@ -136,6 +140,7 @@ class FailurePredictorCore:
         if h != self.horizon_s:
             p, lo, hi = (rescale_horizon(a, self.horizon_s, h) for a in (p, lo, hi))
         contrib, names = self.model.contributions(X)
+        ttfs = self.survival.predict(X) if self.survival is not None else None
         now = time.time()
         out = []
         for i, vec in enumerate(vectors):
@@ -145,7 +150,12 @@ class FailurePredictorCore:
                         "description": describe_factor(names[j], float(contrib[i, j]), self.definitions)}
                        for j in order if contrib[i, j] > 0]
             prob = float(p[i])
-            ttf, ttf_iv = time_to_failure(prob, h)
+            if ttfs is not None:
+                u = self.survival_unit_s
+                ttf, ttf_iv = ((ttfs[i].median * u, (ttfs[i].lower * u, ttfs[i].upper * u)) if prob >= TTF_MIN_PROBABILITY
+                               else (None, None))
+            else:
+                ttf, ttf_iv = time_to_failure(prob, h)
             recs = self.recommendations(vec["target_id"], vec.get("target_type", "host"), prob, factors) if include_recommendations else []
             out.append(Prediction(vec["target_id"], vec.get("target_type", "host"), prob,
                                   (float(min(lo[i], prob)), float(max(hi[i], prob))), ttf, ttf_iv, severity(prob), factors,

@@ -72,3 +72,31 @@ def test_predictions_follow_promotions_without_restart(system_factory, tmp_path)
     assert 'aiops_http_request_duration_seconds_bucket{le="0.5",method="GET",route="/api/ai/predictions/failures/{target_id}",status="200"}' in text
     m = client.post("/api/ai/predictions/failures/host-0002/mitigations", json={"action": "drained", "comment": "moved VMs"})
     assert m.status_code == 201 and m.json()["action"] == "drained"
+
+
+def test_training_job_registers_and_serving_follows_without_restart(system_factory, tmp_path):  # noqa: F811
+    """The real job (Tune search, validation, registry, promotion), twice: the endpoint follows each version."""
+    from jobs import train_failure
+
+    reg_dir = tmp_path / "registry"
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text("dataset: {hosts: 8, vms_per_host: 1, days: 3, scenario_rate_per_day: 0.5}\n"
+                   "tune: {num_samples: 1, max_rounds: 50, rounds_per_report: 25, grace_reports: 1, cv_folds: 2}\n"
+                   "acceptance: {min_recall: 0.0, min_precision: 0.0, min_median_lead_min: 0}\nouter_folds: 2\n")
+    settings = _settings(**{"failure.registry_uri": str(reg_dir), "failure.refresh_s": 1.0, "failure.registry_poll_s": 1.0})
+    system = system_factory(settings)
+    client = httpx.Client(base_url=system.url, timeout=10)
+    args = ["--config", str(cfg), "--registry", str(reg_dir), "--cache", str(tmp_path / "cache"),
+            "--out", str(tmp_path / "out.json"), "--force-promote"]
+    assert train_failure.main(args) == 0
+    replica = None
+    for version in ("v0001", "v0002"):
+        if version == "v0002":
+            assert train_failure.main(args) == 0  # retrained: a new version, promoted by force
+        got = _wait(lambda: (r := client.get("/api/ai/predictions/failures/host-0001")).status_code == 200
+                    and r.json()["model_version"] == version and r.json(), 90, what=f"serving {version}")
+        assert got["time_to_failure"] is None or got["time_to_failure"] > 0
+        info = client.get("/api/ai/models/failure-prediction").json()
+        assert info["version"] == version and "ttf_interval_coverage" in info["performance_metrics"]
+        replica = replica or info["performance_metrics"]["replica"]
+        assert info["performance_metrics"]["replica"] == replica  # same replica, no restart

@@ -110,3 +110,20 @@ def test_at_horizon_restates_probability_and_severity():
     longer = at_horizon(pred, 3600, 7200)
     assert longer["failure_probability"] == pytest.approx(0.75) and longer["severity"] == "high"
     assert longer["confidence_interval"][0] == pytest.approx(0.64) and longer["target_id"] == "h"
+
+
+def test_core_takes_time_to_failure_from_the_survival_model():
+    from aiops.failure.survival import SurvivalModel
+
+    model, X, y = _model()
+    rng = np.random.default_rng(3)
+    t = np.where(X[FEATURES[0]] > 1.2, 3600.0, 40_000.0) * rng.uniform(0.8, 1.2, len(X))
+    surv = SurvivalModel(neg_sample_rate=1.0, nthread=1, n_rounds=200, eta=0.3).fit(X, t / 3600, t / 3600)  # hours
+    core = FailurePredictorCore(model, "v1", 7200, load_definitions(PROJECT_ROOT / "configs" / "features.yaml"),
+                                survival=surv)
+    risky = {"target_id": "h", "target_type": "host", "features": {FEATURES[0]: 4.0, FEATURES[1]: 0.0, FEATURES[2]: 0.0}}
+    calm = {"target_id": "c", "target_type": "host", "features": {FEATURES[0]: -2.0, FEATURES[1]: 0.0, FEATURES[2]: 0.0}}
+    hi, lo = core.predict([risky, calm])
+    assert 1000 < hi.time_to_failure < 10_000
+    assert hi.time_to_failure_interval[0] <= hi.time_to_failure <= hi.time_to_failure_interval[1]
+    assert lo.time_to_failure is None  # negligible risk: no time to failure is claimed
