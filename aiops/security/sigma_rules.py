@@ -262,8 +262,10 @@ class SigmaEngine:
     def match(self, ev: SecurityEvent) -> list[CompiledRule]:
         """Rules that fire on ``ev`` (in load order)."""
         b = self.bucket(ev.logsource)
-        view = ev.view()
         self.events_seen += 1
+        if not b.rules:  # no rule for this log source: skip building the event's field view
+            return []
+        view = ev.view()
         if self.prefilter:
             idx: Iterable[int] = sorted(b.candidates(view))
         else:
