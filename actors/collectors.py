@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections import deque
 from pathlib import Path
 from typing import Any

@@ -5,7 +5,6 @@ persistence is configured. Definitions registered at runtime are kept in Redis t
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import ray

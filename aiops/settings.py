@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -173,15 +173,30 @@ class Settings(_Strict):
         return _validate(data, "<overrides>")
 
 
-def _validate(data: dict[str, Any], origin: str) -> Settings:
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_config(model: type[M], data: Any, origin: str, what: str = "configuration") -> M:
+    """Validate a mapping against a settings model; the error lists every offending key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: top level must be a mapping, got {type(data).__name__}")
     try:
-        return Settings.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{origin}: invalid configuration"]
+        lines = [f"{origin}: invalid {what}"]
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "<root>"
             lines.append(f"  {loc}: {err['msg']}")
         raise ConfigError("\n".join(lines)) from None
+
+
+def load_config_file(model: type[M], path: Path, what: str = "configuration") -> M:
+    """Read a YAML file (empty = defaults) and validate it against `model`."""
+    return validate_config(model, load_yaml(path) or {}, str(path), what)
+
+
+def _validate(data: dict[str, Any], origin: str) -> Settings:
+    return validate_config(Settings, data, origin)
 
 
 def load_yaml(path: Path) -> Any:
@@ -200,7 +215,4 @@ def load_settings(path: Path | str | None = None) -> Settings:
     p = Path(path) if path else DEFAULT_CONFIG
     if path is None and not p.exists():
         return Settings()
-    data = load_yaml(p) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: top level must be a mapping, got {type(data).__name__}")
-    return _validate(data, str(p))
+    return load_config_file(Settings, p)

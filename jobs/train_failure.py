@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.settings import PROJECT_ROOT, ConfigError, load_settings, load_yaml
+from aiops.settings import PROJECT_ROOT, ConfigError, load_config_file, load_settings
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "train_failure.yaml"
@@ -74,11 +74,7 @@ class TrainConfig(_Strict):
 def load_config(path: Path | None) -> TrainConfig:
     if path is None and not DEFAULT_CONFIG.exists():
         return TrainConfig()
-    data = load_yaml(path or DEFAULT_CONFIG) or {}
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError("\n".join(f"{path or DEFAULT_CONFIG}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    return load_config_file(TrainConfig, path or DEFAULT_CONFIG, "training configuration")
 
 
 # ---- per-step functions (no CLI, no Ray in their signatures) -------------------------------------------------------

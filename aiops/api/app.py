@@ -6,7 +6,6 @@ Serve deployment runs it on the real shard actors. Every error is JSON:
 """
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.settings import PROJECT_ROOT, ConfigError, load_yaml
+from aiops.settings import PROJECT_ROOT, load_config_file
 
 DEFAULT_FAILURE_CONFIG = PROJECT_ROOT / "configs" / "failure.yaml"
 
@@ -68,13 +68,4 @@ class FailureConfig(_Strict):
 def load_failure_config(path: Path | str | None = None) -> FailureConfig:
     """Read and validate configs/failure.yaml (or ``path``); errors name the offending key."""
     p = Path(path) if path else DEFAULT_FAILURE_CONFIG
-    data = load_yaml(p) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: top level must be a mapping")
-    try:
-        return FailureConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{p}: invalid failure configuration"]
-        for err in exc.errors():
-            lines.append(f"  {'.'.join(str(x) for x in err['loc']) or '<root>'}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+    return load_config_file(FailureConfig, p, "failure configuration")

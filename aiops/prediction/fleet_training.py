@@ -294,7 +294,7 @@ def evaluate_method(ds: FleetDataset, split: FleetSplit, name: str, *, min_preci
     feats = ds.feature_names
     X_all = model_matrix(frame, feats)
     n_folds = max(split.folds.values()) + 1
-    outcomes, tests, models = [], [], []
+    outcomes, models = [], []
     scores = np.full(len(frame), np.nan)
     for k in range(n_folds):
         t0 = time.perf_counter()

@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.settings import PROJECT_ROOT, ConfigError, load_yaml
+from aiops.settings import PROJECT_ROOT, load_config_file
 
 ACTION_TARGET = {"quarantine_vm": "vm_id", "block_ip": "ip", "disable_user": "user", "snapshot_vm": "vm_id"}
 SEVERITY_RANK = {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -76,15 +76,7 @@ class ResponseConfig(_Strict):
 
 def load_response_config(path: Path | str | None = None) -> ResponseConfig:
     p = Path(path) if path else DEFAULT_RESPONSE_CONFIG
-    data = load_yaml(p) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: top level must be a mapping")
-    try:
-        return ResponseConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{p}: invalid response configuration"]
-        lines += [f"  {'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError("\n".join(lines)) from None
+    return load_config_file(ResponseConfig, p, "response configuration")
 
 
 # ----------------------------------------------------------------------------- auth

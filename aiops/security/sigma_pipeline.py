@@ -9,13 +9,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from aiops.security.events import Alert, SecurityEvent, merge_tags
 from aiops.security.sigma_correlation import CorrelationEngine
 from aiops.security.sigma_rules import RuleSet, SigmaEngine, load_rules
 from aiops.security.suppression import Suppression, SuppressionStore
-from aiops.settings import PROJECT_ROOT, ConfigError, Settings, load_yaml
+from aiops.settings import PROJECT_ROOT, Settings, load_config_file
 
 DEFAULT_SECURITY_CONFIG = PROJECT_ROOT / "configs" / "security.yaml"
 
@@ -48,16 +48,7 @@ class SecurityConfig(BaseModel):
 def load_security_config(path: Path | str | None = None) -> SecurityConfig:
     """Read and validate ``configs/security.yaml``; errors name the offending key."""
     p = Path(path) if path else DEFAULT_SECURITY_CONFIG
-    data = load_yaml(p) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: top level must be a mapping")
-    try:
-        return SecurityConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{p}: invalid security configuration"]
-        for err in exc.errors():
-            lines.append(f"  {'.'.join(str(x) for x in err['loc'])}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+    return load_config_file(SecurityConfig, p, "security configuration")
 
 
 class DetectionPipeline:

@@ -261,7 +261,7 @@ class FleetSimulator:
 
     def _batch(self, t: float, h_cols: np.ndarray, v_cols: np.ndarray, host_up: np.ndarray, vm_up: np.ndarray,
                rng: np.random.Generator) -> SampleBatch:
-        nh, nv = h_cols.shape[1], v_cols.shape[1]
+        nh = h_cols.shape[1]
         h_idx = np.flatnonzero(host_up)
         v_idx = np.flatnonzero(vm_up)
         nhm, nvm = len(HOST_METRICS), len(VM_METRICS)
