@@ -338,7 +338,7 @@ class LogTailer(_Collector):
                 return
 
 
-def remote(cls: type, settings: Settings, name: str) -> Any:
+def start_collector(cls: type, settings: Settings, name: str) -> Any:
     """Create a named, restartable collector actor with a fractional CPU."""
     return ray.remote(cls).options(
         name=name, namespace=settings.ray.namespace, num_cpus=settings.ray.actor_num_cpus,

@@ -12,7 +12,7 @@ from typing import Any
 import ray
 from ray import serve
 
-from actors.collectors import LogTailer, NatsCollector, PrometheusCollector, SimulatorCollector, remote
+from actors.collectors import LogTailer, NatsCollector, PrometheusCollector, SimulatorCollector, start_collector
 from actors.failure_serving import MONITOR_NAME, FailureMonitor
 from actors.feature_shard import FeatureShardActor, shard_name
 from actors.placement_service import OPTIMIZER_NAME, start_placement_optimizer
@@ -65,7 +65,7 @@ class System:
         if s.logs:
             wanted.append((f"{COLLECTOR_PREFIX}logs", LogTailer))
         for name, cls in wanted:
-            self.collectors[name] = remote(cls, s, name)
+            self.collectors[name] = start_collector(cls, s, name)
         if run:
             for name in self.collectors:
                 self._runs[name] = self.collectors[name].run.remote()
