@@ -127,3 +127,11 @@ def test_core_takes_time_to_failure_from_the_survival_model():
     assert 1000 < hi.time_to_failure < 10_000
     assert hi.time_to_failure_interval[0] <= hi.time_to_failure <= hi.time_to_failure_interval[1]
     assert lo.time_to_failure is None  # negligible risk: no time to failure is claimed
+
+
+def test_survival_bounds_censor_at_the_horizon():
+    from jobs.train_failure import survival_bounds
+
+    frame = pd.DataFrame({"ts": [0.0, 0.0, 0.0], "next_failure_ts": [1800.0, 50 * 3600.0, np.nan]})
+    lower, upper = survival_bounds(frame, 8 * 3600.0)
+    assert lower.tolist() == [0.5, 8.0, 8.0] and upper[0] == 0.5 and np.isinf(upper[1:]).all()
