@@ -16,10 +16,10 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from jobs.results import write_json
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
@@ -311,8 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         results["system_rss"] = bench_system_rss(args.hosts, args.rss_wait, 8790)
         print(f"system RSS with {args.hosts} hosts: {results['system_rss']}", flush=True)
     if args.rss_only:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(results, indent=2))
+        write_json(args.out, results)
         return 0
 
     import ray
@@ -355,10 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         r = results["system_rss"]
         print(f"aiops up with {r['hosts']} hosts after {r['measured_after_s']:.0f}s: {r['rss_total_mb']:.0f} MB RSS "
               f"({r['pss_total_mb']:.0f} MB PSS) in {r['processes']} processes, {r['points_held']:,} points held")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"\nwrote {out}")
+    print(f"\nwrote {write_json(args.out, results)}")
     return 0
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
+from jobs.results import write_json
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
@@ -148,9 +147,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{results['direct']['events_per_s']:>12,.0f}")
     print(f"{'NATS JetStream -> collector -> actor (auth lines)':<52}{results['nats']['events']:>10}"
           f"{results['nats']['events_per_s']:>12,.0f}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2, default=str))
-    print(f"wrote {args.out}")
+    print(f"wrote {write_json(args.out, results)}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Serving benchmark: GET /api/ai/predictions/failures/{id} beside a no-op Serve deployment.
 
-    python -m jobs.bench_serving [--hosts 1500] [--seconds 15] [--model-dir results/models/fleet-failure]
+    python -m jobs.bench_serving [--hosts 1800] [--seconds 15] [--model-dir results/models/fleet-failure]
 
 Both run in the same Serve instance with the same deployment settings, measured with
 wrk (apt-get install wrk) at 8 and 32 connections, one after the other in one run.
@@ -9,7 +9,6 @@ Also times the batch endpoint with 10,000 targets. Writes results/bench_serving.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -21,6 +20,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from jobs.results import write_json
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
@@ -139,11 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'  ratio GET / no-op':<44}{conns:>6}{results[f'ratio_c{conns}']:>10.2f}")
     b = results["batch"]
     print(f"\nbatch of {b['targets']} targets: median {b['median_s'] * 1000:.0f} ms, max {b['max_s'] * 1000:.0f} ms "
-          f"(2 h horizon, from the fleet snapshot); other horizon (recomputed): {b['other_horizon_s'] * 1000:.0f} ms")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {out}")
+          f"(2 h horizon, from the fleet snapshot); other horizon (restated from the snapshot): {b['other_horizon_s'] * 1000:.0f} ms")
+    print(f"wrote {write_json(args.out, results)}")
     return 0
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiops.settings import PROJECT_ROOT, ConfigError, load_config_file, load_settings
+from jobs.results import write_json
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "train_failure.yaml"
@@ -308,8 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     log(("PROMOTED " if decision["promoted"] else "not promoted: ") + decision["reason"])
     report = {"version": mv.version, "metrics": metrics, "decision": decision, "best_config": best_config,
               "cv_pr_auc": best.metrics["pr_auc"], "evaluation": summ, "seconds": round(time.time() - t0, 1)}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2, default=str))
+    write_json(args.out, report)
     return 0
 
 
