@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,11 @@ from typing import Any
 import httpx
 import ray
 
+from actors.process_tuning import tune_gc
 from actors.router import ShardRouter
+from actors.security_service import CORRELATOR_NAME as SECURITY_CORRELATOR
+from actors.security_service import load_collector_matcher
+from aiops.security.intake import SecurityIntake
 from aiops.settings import Settings
 from aiops.telemetry.batch import Rejection, SampleBatch, records_to_batch
 from aiops.telemetry.counters import CollectorStats
@@ -25,6 +30,7 @@ from aiops.telemetry.messages import decode_events, decode_logs, decode_metrics,
 from aiops.telemetry.simulator import FleetSimulator, RealTimeClock
 
 RECENT_EVENTS = 10_000
+SECURITY_INFLIGHT = 2  # correlator calls a NATS collector keeps outstanding (parse the next while one runs)
 
 
 class _Collector:
@@ -63,6 +69,7 @@ class SimulatorCollector(_Collector):
     def __init__(self, name: str, settings: Settings, router: ShardRouter | None = None) -> None:
         super().__init__(name, settings, router)
         self.sim = FleetSimulator(settings.simulator)
+        self.intake = SecurityIntake()
         self._security: Any = None
 
     async def inventory(self) -> dict[str, Any]:
@@ -97,13 +104,19 @@ class SimulatorCollector(_Collector):
         return totals["accepted"]
 
     async def _to_security(self, ticks: list) -> None:
-        """Auth lines and flows go to the security correlator when it runs (best effort, counted)."""
+        """Auth lines and platform events, parsed here, go to the security correlator when it runs
+        (best effort, counted)."""
         try:
             if self._security is None:
-                self._security = ray.get_actor("security-correlator", namespace=self.settings.ray.namespace)
-            await self._security.ingest_ticks.remote(ticks)
+                self._security = ray.get_actor(SECURITY_CORRELATOR, namespace=self.settings.ray.namespace)
         except ValueError:
-            pass  # not started (platform-only deployments)
+            return  # not started (platform-only deployments)
+        if self.intake.matcher is None and self.settings.security.match_in_collectors:
+            self.intake.matcher = await asyncio.to_thread(load_collector_matcher, self.settings)
+        events = self.intake.parse_ticks(ticks)
+        rejected, samples = self.intake.rejections.take()
+        try:
+            await self._security.ingest_events.remote(events, rejected, samples, time.time())
         except Exception as exc:
             self._security = None
             self.stats_.error(f"security: {exc}")
@@ -124,6 +137,13 @@ class NatsCollector(_Collector):
     """Durable pull consumer on the AIOPS stream; acks only what the shards stored."""
 
     kind = "nats"
+
+    def __init__(self, name: str, settings: Settings, router: ShardRouter | None = None) -> None:
+        super().__init__(name, settings, router)
+        self.intake = SecurityIntake()
+        self._security: Any = None
+        self._security_calls: set[asyncio.Task] = set()
+        tune_gc()
 
     async def _connect(self) -> tuple[Any, Any]:
         import nats
@@ -146,6 +166,8 @@ class NatsCollector(_Collector):
 
     async def run(self) -> None:
         cfg = self.settings.nats
+        if self.intake.matcher is None:  # before the first fetch: loading must not outlast ack_wait
+            self.intake.matcher = await asyncio.to_thread(load_collector_matcher, self.settings)
         while not self._stop.is_set():
             try:
                 nc, sub = await self._connect()
@@ -165,31 +187,59 @@ class NatsCollector(_Collector):
                 self.stats_.error(exc)
                 await self._sleep(1.0)
             finally:
+                if self._security_calls:  # let in-flight correlator calls ack before the connection closes
+                    await asyncio.wait(self._security_calls)
                 await nc.close()
 
-    async def _to_security(self, fmt: str, payload: bytes) -> bool:
-        """Raw security records (JSON list/object, or text lines) to the correlator; False = retry later."""
-        from aiops.security.parsers import iter_json_records
+    async def _to_security(self, msgs: list[tuple[Any, str]]) -> None:
+        """Parse a fetch's security messages here and hand them to the correlator in one call.
 
-        text = payload.decode("utf-8", errors="replace")
-        records = list(iter_json_records(text)) if text.lstrip()[:1] in ("{", "[") else text.splitlines()
+        At most ``SECURITY_INFLIGHT`` calls are outstanding, so the next fetch is parsed while the
+        correlator works on this one. Messages are acked once the correlator took them, nak'ed
+        (JetStream redelivers) when it could not; with no correlator running they are counted
+        and acked.
+        """
+        stream = self.settings.nats.stream
+        keyed = [(f"nats:{stream}:{m.metadata.sequence.stream}", self.intake.parse_payload(fmt, m.data)) for m, fmt in msgs]
+        rejected, samples = self.intake.rejections.take()
+        if rejected:
+            self.stats_.rejections["bad_security_record"] += sum(rejected.values())
+        arrived_at = min((m.metadata.timestamp.timestamp() for m, _ in msgs if m.metadata.timestamp), default=time.time())
         try:
-            out = await ray.get_actor("security-correlator", namespace=self.settings.ray.namespace).ingest_raw.remote(fmt, records)
+            if self._security is None:
+                self._security = ray.get_actor(SECURITY_CORRELATOR, namespace=self.settings.ray.namespace)
+            actor = self._security
         except ValueError:
             self.stats_.reject([Rejection(0, "no security correlator running")])
-            return True
+            await asyncio.gather(*(m.ack() for m, _ in msgs), return_exceptions=True)
+            return
+        while len(self._security_calls) >= SECURITY_INFLIGHT:
+            await asyncio.wait(self._security_calls, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(self._security_call(actor, keyed, rejected, samples, arrived_at, [m for m, _ in msgs]))
+        self._security_calls.add(task)
+        task.add_done_callback(self._security_calls.discard)
+
+    async def _security_call(self, actor: Any, keyed: list[tuple[str, list[Any]]], rejected: dict, samples: list,
+                             arrived_at: float, msgs: list[Any]) -> None:
+        try:
+            call = asyncio.ensure_future(actor.ingest_events.remote([], rejected, samples, arrived_at, keyed))
+            while not (await asyncio.wait({call}, timeout=self.settings.nats.ack_wait_s / 2))[0]:
+                # a busy or restarting correlator: keep JetStream from redelivering meanwhile
+                await asyncio.gather(*(m.in_progress() for m in msgs), return_exceptions=True)
+            call.result()
         except Exception as exc:
+            self._security = None  # look the actor up again (it may have been replaced)
             self.stats_.error(f"security: {exc}")
-            return False
-        self.stats_.events += out["accepted"]
-        if out["rejected"]:
-            self.stats_.rejections["bad_security_record"] += out["rejected"]
-        return True
+            await asyncio.gather(*(m.nak(delay=1.0) for m in msgs), return_exceptions=True)
+            return
+        self.stats_.events += sum(len(evs) for _, evs in keyed)
+        await asyncio.gather(*(m.ack() for m in msgs), return_exceptions=True)
 
     async def _handle(self, msgs: list[Any]) -> None:
         batches: list[SampleBatch] = []
         owners: list[Any] = []  # messages whose data rides in `batches`
         terminal: list[Any] = []  # fully handled without storage (events, all-bad)
+        security: list[tuple[Any, str]] = []  # (message, format) for the security correlator
         for msg in msgs:
             self.stats_.messages += 1
             seq = msg.metadata.sequence.stream
@@ -219,16 +269,15 @@ class NatsCollector(_Collector):
                 else:
                     terminal.append(msg)
             elif kind == "events" and tail.startswith("security."):
-                if await self._to_security(tail.split(".", 1)[1], msg.data):
-                    terminal.append(msg)
-                else:
-                    await msg.nak(delay=1.0)  # correlator restarting: JetStream redelivers
+                security.append((msg, tail.split(".", 1)[1]))
             else:
                 good, rejected = decode_events(msg.data)
                 self.stats_.reject(rejected)
                 self.recent_events.extend(good)
                 self.stats_.events += len(good)
                 terminal.append(msg)
+        if security:
+            await self._to_security(security)
         if batches:
             try:
                 totals = await self.router.ingest(batches)

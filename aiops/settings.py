@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -142,6 +142,15 @@ class FailureSettings(_Strict):
     cache_ttl_s: float = Field(30.0, gt=0)
 
 
+class SecuritySettings(_Strict):
+    sigma_rules: Literal["pack", "configured"] = Field(
+        "pack", description="'pack': our rules in configs/rules (loads in well under a second); 'configured': also the "
+                            "SigmaHQ folders listed in configs/security.yaml (3,000+ rules, 15-35 s to load per process)")
+    match_in_collectors: bool = Field(
+        True, description="collectors run Sigma's single-event matching on the events they parse, so the correlator's "
+                          "core only correlates (each collector then loads the rules too)")
+
+
 class Settings(_Strict):
     data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("AIOPS_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data")))
     ray: RaySettings = RaySettings()
@@ -153,6 +162,7 @@ class Settings(_Strict):
     simulator: SimulatorSettings = SimulatorSettings()
     serve: ServeSettings = ServeSettings()
     failure: FailureSettings = FailureSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @field_validator("data_dir")
     @classmethod

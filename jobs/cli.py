@@ -98,8 +98,43 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{'collector':<24}{'samples/s':>11}{'stored':>12}{'rejected':>10}{'errors':>8}  last error")
     for c in collectors:
         print(f"{c['name']:<24}{c['samples_per_s']:>11}{c['samples_stored']:>12}{sum(c['rejections'].values()):>10}{c['errors']:>8}  {c['last_error'] or ''}")
+    print()
+    print(f"{'engine':<24}state")
+    for name, line in engine_lines(settings):
+        print(f"{name:<24}{line}")
     ray.shutdown()
     return 0
+
+
+def engine_lines(settings: Any) -> list[tuple[str, str]]:
+    """One line per engine actor (failure monitor, placement optimiser, security correlator)."""
+    import ray
+
+    from actors.failure_serving import MONITOR_NAME
+    from actors.placement_service import OPTIMIZER_NAME
+    from actors.security_service import CORRELATOR_NAME
+
+    keys = {MONITOR_NAME: ("targets", "alerts_sent", "model_version", "errors", "last_error"),
+            OPTIMIZER_NAME: ("plans_made", "optimiser_seconds", "fleet_refreshes", "last_error"),
+            CORRELATOR_NAME: ("events_in", "anomalies", "busy_s", "redeliveries_skipped", "incident_latency")}
+    out = []
+    for name, wanted in keys.items():
+        try:
+            st = ray.get(ray.get_actor(name, namespace=settings.ray.namespace).stats.remote(), timeout=10)
+        except ValueError:
+            out.append((name, "not running"))
+            continue
+        except Exception as exc:  # noqa: BLE001 - report, keep listing the others
+            out.append((name, f"not answering: {exc}"[:120]))
+            continue
+        lat = st.get("incident_latency")
+        if isinstance(lat, dict):
+            st["incident_latency"] = f"p99 {lat['p99_s']}s" if lat.get("n") else "-"
+        if "rejections" in st:
+            st["rejected"] = sum(st["rejections"].values())
+            wanted = (*wanted, "rejected")
+        out.append((name, "  ".join(f"{k}={st[k]}" for k in wanted if st.get(k) not in (None, ""))))
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-simulator", action="store_true", help="do not run the built-in fleet simulator")
     up.add_argument("--duration", type=float, help="stop after this many seconds (demos, benchmarks)")
     up.set_defaults(func=cmd_up)
-    st = sub.add_parser("status", help="show shards, points held and ingestion rates")
+    st = sub.add_parser("status", help="show shards, collectors and engine actors")
     st.add_argument("--address", help="Ray cluster address (default auto)")
     st.set_defaults(func=cmd_status)
     return p

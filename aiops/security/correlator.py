@@ -20,6 +20,7 @@ only mildly unusual on its own is linked once its source host is already comprom
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 import math
 import time
@@ -105,10 +106,20 @@ def _ok(v: Any) -> bool:
     return v is not None and str(v).lower() not in _IGNORED_VALUES
 
 
+_PRIVATE_V4_PREFIXES = ("10.", "192.168.", "127.") + tuple(f"172.{i}." for i in range(16, 32))
+
+
 def is_external(ip: str | None) -> bool:
     """True for globally routable addresses (documentation ranges count as external: they play attackers)."""
     if not ip:
         return False
+    if ip.startswith(_PRIVATE_V4_PREFIXES) and ip.count(".") == 3:  # the common case, without parsing
+        return False
+    return _is_external_parsed(ip)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _is_external_parsed(ip: str) -> bool:
     try:
         a = ipaddress.ip_address(ip)
     except ValueError:

@@ -51,11 +51,15 @@ class SecurityPipeline:
         self.on_signal = on_signal  # called for every signal kept by the graph (score ≥ attach)
         self._sigma_ls: dict[Any, bool] = {}
 
-    def signals_for(self, ev: SecurityEvent) -> list[Signal]:
-        """Every detector's signals for one event (flows may come back later, batched)."""
+    def signals_for(self, ev: SecurityEvent, arrived: float | None = None) -> list[Signal]:
+        """Every detector's signals for one event (flows may come back later, batched).
+
+        ``arrived`` (``time.perf_counter()`` domain) is when the event reached this process; it
+        defaults to now and is what incident latency is measured from.
+        """
         st = self.stats
         st.events += 1
-        wall = time.perf_counter()
+        wall = time.perf_counter() if arrived is None else arrived
         sigs: list[Signal] = []
         if ev.action == "network_flow":
             st.flows += 1
@@ -67,7 +71,7 @@ class SecurityPipeline:
             hits = self.intel.signals(ev, self.resolver)
             st.intel_hits += len(hits)
             sigs.extend(hits)
-        if self.sigma is not None and self._sigma_applies(ev):
+        if self.sigma is not None and (ev.rule_hits or (ev.rule_hits is None and self._sigma_applies(ev))):
             for a in self.sigma.process(ev):
                 st.sigma_alerts += 1
                 s = sigma_alert_signal(a, self.resolver, SIGMA_LEVEL_SCORE)
@@ -76,7 +80,7 @@ class SecurityPipeline:
         for s in sigs:  # flows come back from the detector's buffer with their own ingest time
             if "ingest_wall" not in s.detail:
                 s.detail["ingest_wall"] = wall
-        if self.network.due(wall):
+        if self.network.due(event_ts=ev.timestamp):
             sigs.extend(self.network.flush())
         return sigs
 
@@ -106,14 +110,14 @@ class SecurityPipeline:
             out.extend(got)
         return out
 
-    def process(self, ev: SecurityEvent) -> list[Incident]:
+    def process(self, ev: SecurityEvent, arrived: float | None = None) -> list[Incident]:
         """Incidents created or grown by this event."""
-        return self._correlate(self.signals_for(ev))
+        return self._correlate(self.signals_for(ev, arrived))
 
-    def process_many(self, events: Iterable[SecurityEvent]) -> list[Incident]:
+    def process_many(self, events: Iterable[SecurityEvent], arrived: float | None = None) -> list[Incident]:
         out: list[Incident] = []
         for ev in events:
-            out.extend(self._correlate(self.signals_for(ev)))
+            out.extend(self._correlate(self.signals_for(ev, arrived)))
         return out
 
     def poll(self) -> list[Incident]:

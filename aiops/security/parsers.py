@@ -28,12 +28,12 @@ class ParseError(ValueError):
 RecordParser = Callable[[Any], "SecurityEvent | list[SecurityEvent] | None"]
 
 # Formats whose records are JSON objects (one per line, a JSON array, or concatenated objects).
-JSON_FORMATS = {"windows", "sysmon", "cloudtrail", "zeek", "novacron", "vmconnection", "azure_syslog"}
+JSON_FORMATS = {"windows", "sysmon", "cloudtrail", "zeek", "novacron", "vmconnection", "azure_syslog", "platform"}
 
 
 def _registry(year: int | None = None) -> dict[str, RecordParser]:
     # Imported lazily so each parser module can import ParseError from here without a cycle.
-    from aiops.security import parsers_cloud, parsers_linux, parsers_windows
+    from aiops.security import parsers_cloud, parsers_linux, parsers_platform, parsers_windows
 
     return {
         "sshd": parsers_linux.AuthSyslogParser(year),
@@ -46,6 +46,7 @@ def _registry(year: int | None = None) -> dict[str, RecordParser]:
         "zeek": parsers_cloud.parse_zeek,
         "novacron": parsers_cloud.parse_novacron_audit,
         "vmconnection": parsers_cloud.parse_vmconnection,
+        "platform": parsers_platform.parse_platform_event,
     }
 
 
@@ -65,10 +66,14 @@ def formats() -> list[str]:
 
 
 def parse_records(
-    fmt: str, records: Iterable[Any], rejections: RejectionCounter | None = None, year: int | None = None
+    fmt: str, records: Iterable[Any], rejections: RejectionCounter | None = None, year: int | None = None,
+    parser: RecordParser | None = None,
 ) -> Iterator[SecurityEvent]:
-    """Parse records one by one; bad ones are counted in ``rejections`` and skipped."""
-    parser = get_parser(fmt, year)
+    """Parse records one by one; bad ones are counted in ``rejections`` and skipped.
+
+    Pass ``parser`` (from :func:`get_parser`) to keep one parser across calls on a stream.
+    """
+    parser = parser or get_parser(fmt, year)
     rej = rejections if rejections is not None else RejectionCounter()
     for n, rec in enumerate(records, 1):
         try:

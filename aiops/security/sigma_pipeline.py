@@ -60,6 +60,10 @@ class DetectionPipeline:
         self.correlator = CorrelationEngine(ruleset.correlations)
         self.suppressions = suppressions or SuppressionStore()
         self._silent = self.correlator.silent_rules()
+        self._by_id: dict[str, Any] = {}
+        for r in ruleset.rules:
+            self._by_id.setdefault(r.id, r)
+        self.unknown_hits = 0  # pre-matched rule ids this rule set does not have (collector on other rules)
         self.alert_counts: Counter[str] = Counter()
         self.hit_counts: Counter[str] = Counter()
         self.suppressed_total = 0
@@ -71,10 +75,31 @@ class DetectionPipeline:
         rs = load_rules(cfg.rule_paths(settings), min_level=cfg.rules.min_level)
         return cls(rs, SuppressionStore(s.model_copy() for s in cfg.suppressions), prefilter=cfg.prefilter)
 
+    def prematch(self, ev: SecurityEvent) -> SecurityEvent:
+        """Single-event matching only (stateless): record the rule ids on the event.
+
+        Collectors call this where events are parsed; :meth:`process` on the correlator then
+        skips matching and runs the stateful part (correlations, suppressions, counts).
+        """
+        ev.rule_hits = tuple(r.id for r in self.engine.match(ev))
+        return ev
+
+    def _hits(self, ev: SecurityEvent) -> list[Any]:
+        if ev.rule_hits is None:
+            return self.engine.match(ev)
+        out = []
+        for rid in ev.rule_hits:
+            r = self._by_id.get(rid)
+            if r is None:
+                self.unknown_hits += 1
+            else:
+                out.append(r)
+        return out
+
     def process(self, ev: SecurityEvent) -> list[Alert]:
         """Alerts raised by one event (detections not silenced by correlations, plus completed correlations)."""
         out: list[Alert] = []
-        for r in self.engine.match(ev):
+        for r in self._hits(ev):
             self.hit_counts[r.id] += 1
             if r.tags:  # the event carries the ATT&CK tags of every rule it fired (for graph correlation)
                 ev.tags = merge_tags(ev.tags, r.tags)
@@ -104,6 +129,7 @@ class DetectionPipeline:
             "rules": len(self.ruleset.rules),
             "correlations": len(self.correlator.rules),
             "load_errors": len(self.ruleset.errors),
+            "unknown_prematched_rule_ids": self.unknown_hits,
             "alerts": sum(self.alert_counts.values()),
             "open_correlation_groups": self.correlator.open_groups(),
             "suppressed": self.suppressed_total,
@@ -111,10 +137,15 @@ class DetectionPipeline:
         }
 
 
-def load_detection_pipeline(full: bool, settings: Settings | None = None) -> "DetectionPipeline":
-    """Our rule pack (configs/rules), or with ``full`` the configured SigmaHQ folders too (15-35 s to parse)."""
+def load_detection_pipeline(full: bool | None = None, settings: Settings | None = None) -> "DetectionPipeline":
+    """Our rule pack (configs/rules), or with ``full`` the configured SigmaHQ folders too (15-35 s to parse).
+
+    ``full=None`` follows ``settings.security.sigma_rules``.
+    """
     from aiops.security.sigma_rules import load_rules
 
+    if full is None:
+        full = (settings or Settings()).security.sigma_rules == "configured"
     if full:
         return DetectionPipeline.from_config(load_security_config(), settings or Settings())
     return DetectionPipeline(load_rules([PROJECT_ROOT / "configs" / "rules"]))

@@ -54,16 +54,60 @@ def test_security_records_over_nats_reach_the_correlator(system_factory, nats_ur
             ("events.security.sshd", "\n".join(lines).encode()),
             ("events.security.cloudtrail", b'[{"not": "a cloudtrail record"}]'),
             ("events.security.nosuchformat", b"whatever"),
+            ("events.security.platform", b'{"type":"api_call","ts":1767225600,"user":"svc-a","action":"GetVM"}\n'
+                                         b'{"type":"teleport","ts":1767225600}'),
         ]))
         corr = system.collectors["security-correlator"]
         import ray
 
-        stats = _wait(lambda: (s := ray.get(corr.stats.remote()))["events_in"] >= 41 and s["rejections"] and s, 60,
-                      what="security events from NATS")
+        stats = _wait(lambda: (s := ray.get(corr.stats.remote()))["events_in"] >= 42 and len(s["rejections"]) >= 3 and s,
+                      60, what="security events from NATS")
+        assert stats["events_in"] == 42  # 41 sshd lines + 1 platform event; the bad ones cost nothing else
         assert any(k.startswith("cloudtrail:") for k in stats["rejections"])
-        assert any("unknown_format" in k for k in stats["rejections"])
+        assert stats["rejections"].get("nosuchformat:unknown_format") == 1
+        assert stats["rejections"].get("platform:unknown_type:teleport") == 1
+        nats_stats = ray.get(system.collectors["collector-nats"].stats.remote())
+        assert nats_stats["rejections"].get("bad_security_record") == 3 and nats_stats["events"] == 42
         client = httpx.Client(base_url=system.url, timeout=10)
         anomalies = _wait(lambda: client.get("/api/ai/security/anomalies").json()["anomalies"], 30, what="anomalies")
         assert any("203.0.113.7" in " ".join(a["entities"]) for a in anomalies)
     finally:
         asyncio.run(_delete_stream(nats_url, settings.nats.stream))
+
+
+def test_a_redelivered_nats_message_is_correlated_once(ray_cluster):
+    import ray
+
+    from actors.security_service import SecurityCorrelator
+    from aiops.security.intake import SecurityIntake
+
+    settings = _settings()
+    actor = ray.remote(SecurityCorrelator).options(num_cpus=0.05).remote(settings)
+    intake = SecurityIntake(year=2026)
+    line = "Jan  1 00:07:00 host-0001 sshd[4242]: Accepted password for admin from 203.0.113.7 port 6000 ssh2"
+    try:
+        first = [("nats:S:1", intake.parse_payload("sshd", line)), ("nats:S:2", intake.parse_payload("sshd", line))]
+        assert ray.get(actor.ingest_events.remote([], None, None, None, first)) == 2
+        again = [("nats:S:2", intake.parse_payload("sshd", line)), ("nats:S:3", intake.parse_payload("sshd", line))]
+        assert ray.get(actor.ingest_events.remote([], None, None, None, again)) == 1
+        stats = ray.get(actor.stats.remote())
+        assert stats["events_in"] == 3 and stats["redeliveries_skipped"] == 1
+    finally:
+        ray.kill(actor)
+
+
+def test_aiops_status_lists_the_engine_actors(ray_cluster):
+    import ray
+
+    from actors.security_service import start_security_correlator
+    from jobs.cli import engine_lines
+
+    settings = _settings()
+    actor = start_security_correlator(settings)
+    try:
+        ray.get(actor.stats.remote())
+        lines = dict(engine_lines(settings))
+        assert lines["failure-monitor"] == "not running" and lines["placement-optimizer"] == "not running"
+        assert lines["security-correlator"].startswith("events_in=0  anomalies=0") and "rejected=0" in lines["security-correlator"]
+    finally:
+        ray.kill(actor)

@@ -168,3 +168,32 @@ def test_json_nested_beyond_decoder_limit_is_bad_json() -> None:
     text = "[" * 100_000 + '\n{"@stream": "conn", "ts": 1}\n'
     evs = list(parse_records("zeek", iter_json_records(text), rej))
     assert len(evs) == 1 and rej.as_dict() == {"zeek:bad_json": 1}
+
+
+def test_platform_events_and_their_rejection_reasons() -> None:
+    good = [{"type": "network_flow", "ts": 1_700_000_000, "host": "h1", "src_ip": "10.0.0.1", "dst_ip": "203.0.113.9",
+             "dst_port": 443, "bytes_out": 5000, "bytes_in": 100},
+            {"type": "vm_lifecycle", "ts": "2026-01-01T00:00:00Z", "host": "h1", "vm_id": "vm-1", "tenant": "t1", "action": "stop"},
+            {"type": "api_call", "ts": 1_700_000_001, "user": "svc-t1", "action": "GetVM", "vm_id": "vm-1", "outcome": "success"}]
+    bad = [{"type": "network_flow", "ts": 1, "src_ip": "10.0.0.1"},
+           {"type": "network_flow", "ts": 1, "src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "dst_port": 70000},
+           {"type": "network_flow", "ts": 1, "src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "bytes_out": -5},
+           {"type": "api_call", "ts": 1}, {"type": "teleport", "ts": 1}, {"type": "api_call", "action": "GetVM"}]
+    rej = RejectionCounter()
+    evs = list(parse_records("platform", good + bad, rej))
+    assert [e.action for e in evs] == ["network_flow", "vm.stop", "GetVM"]
+    assert evs[0].fields == {"dst_port": 443, "bytes_out": 5000, "bytes_in": 100} and evs[1].user == "svc-t1"
+    assert evs[2].logsource.service == "api_audit" and evs[1].timestamp == 1_767_225_600.0
+    assert rej.as_dict() == {"platform:missing_ip": 1, "platform:bad_dst_port": 1, "platform:bad_bytes_out": 1,
+                             "platform:missing_action": 1, "platform:unknown_type:teleport": 1,
+                             "platform:missing_timestamp": 1}
+
+
+def test_events_pickle_without_their_cached_view() -> None:
+    import pickle
+
+    ev = parse_records("platform", [{"type": "api_call", "ts": 5, "user": "u", "action": "GetVM", "tags": ["x"]}])
+    ev = next(ev)
+    ev.view()
+    back = pickle.loads(pickle.dumps(ev))
+    assert back == ev and back._view is None and back.logsource == ev.logsource

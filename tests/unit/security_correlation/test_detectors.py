@@ -6,7 +6,7 @@ import numpy as np
 from aiops.security.correlator import AssetMap, EntityResolver
 from aiops.security.detectors import NetworkAnomalyDetector, NetworkConfig, UebaConfig, UebaDetector, conformal_p
 from aiops.security.events import LogSource, SecurityEvent
-from aiops.security.simulated_events import flow_event
+from aiops.security.parsers_platform import flow_event
 
 T0 = 1_767_225_600.0
 AUTH = LogSource(product="linux", service="sshd")
@@ -107,3 +107,27 @@ def test_gru_sequence_model_flags_out_of_character_flows():
                           "bytes_out": 20_000, "bytes_in": 4000})
     (s,) = det.score([lateral])
     assert s is not None and s.kind == "sequence" and s.score >= 0.99
+
+
+def test_stacked_forest_scores_equal_pyod_and_small_batches_flush_on_event_time():
+    from pyod.models.iforest import IForest
+
+    from aiops.security.forest_scoring import PyodIForestScorer
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(1500, 5))
+    x[:, 3] = x[:, 3] > 0  # a binary column, like "destination external"
+    model = IForest(n_estimators=50, random_state=0, n_jobs=1).fit(x[:500])
+    scorer = PyodIForestScorer(model)
+    assert scorer.stacked is not None
+    y = np.vstack([x[500:], rng.normal(size=(20, 5)) * 10])
+    assert np.array_equal(scorer(y), model.decision_function(y))
+    assert scorer(y[:0]).shape == (0,)
+
+    det = NetworkAnomalyDetector(NetworkConfig(warmup_flows=500, batch=10_000, max_delay_s=3600, max_span_s=60))
+    for ev in flows(500, rng):
+        det.observe(ev)
+    late = flows(3, rng)
+    for ev in late:
+        det.observe(ev)
+    assert not det.due(event_ts=late[0].timestamp + 59) and det.due(event_ts=late[0].timestamp + 60)

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from aiops.security.correlator_pipeline import SecurityPipeline
 from aiops.security.detectors import NetworkConfig, UebaConfig
-from aiops.security.simulated_events import TickConverter, dict_event
+import pytest
+
+from aiops.security.parsers import ParseError
+from aiops.security.parsers_platform import parse_platform_event
+from aiops.security.simulated_events import TickConverter
 from aiops.settings import SimulatorSettings
 from aiops.telemetry.simulator import FleetSimulator
 from jobs.eval_security import score_campaigns
@@ -16,7 +20,8 @@ def test_simulated_events_are_normalised():
     assert evs and all(a.timestamp <= b.timestamp for a, b in zip(evs, evs[1:]))
     acts = {e.action for e in evs}
     assert "network_flow" in acts and conv.rejections.total == 0
-    assert dict_event({"type": "nope", "ts": 0}) is None
+    with pytest.raises(ParseError, match="unknown_type"):
+        parse_platform_event({"type": "nope", "ts": 0})
 
 
 def test_attacks_become_single_incidents():
