@@ -37,6 +37,7 @@ def load_collector_matcher(settings: Settings) -> Any:
 
 class SecurityCorrelator:
     def __init__(self, settings: Settings, full_sigma: bool | None = None) -> None:
+        from aiops.security.correlator import CorrelatorConfig
         from aiops.security.correlator_pipeline import SecurityPipeline
         from aiops.security.correlator_service import SecurityService
         from aiops.security.events import RejectionCounter
@@ -45,7 +46,17 @@ class SecurityCorrelator:
 
         sigma = load_detection_pipeline(full_sigma, settings)
         self.settings = settings
-        self.service = SecurityService(SecurityPipeline(sigma=sigma), ResponseEngine(load_response_config()))
+        store, audit = None, None
+        if settings.redis.url:  # what operators act on survives a restart (detection state warms up again)
+            from aiops.security.anomaly_store import RedisAnomalyStore
+            from aiops.security.response import AuditLog, RedisAuditStore
+
+            store = RedisAnomalyStore.from_url(settings.redis.url, settings.redis.key_prefix)
+            audit = AuditLog(RedisAuditStore.from_url(settings.redis.url, settings.redis.key_prefix))
+        response = ResponseEngine(load_response_config(), audit=audit)
+        # ids carry the start time, so records kept from an earlier run never collide with new ones
+        ids = CorrelatorConfig(id_prefix=time.strftime("%y%m%d%H%M%S-", time.gmtime()))
+        self.service = SecurityService(SecurityPipeline(correlator=ids, sigma=sigma), response, store=store)
         self.rejections = RejectionCounter()
         self.events_in = 0
         self.batches_in = 0
@@ -110,7 +121,8 @@ class SecurityCorrelator:
         return {"name": CORRELATOR_NAME, "events_in": self.events_in, "batches_in": self.batches_in,
                 "anomalies": len(self.service.anomalies), "rejections": self.rejections.as_dict(),
                 "incident_latency": self.service.latency_summary(), "busy_s": round(self.busy_s, 3),
-                "redeliveries_skipped": self.redeliveries_skipped, "uptime_s": round(time.time() - self.started, 1)}
+                "redeliveries_skipped": self.redeliveries_skipped,
+                "responses_restored": self.service.response.restored, "uptime_s": round(time.time() - self.started, 1)}
 
     # ---- API (called through SecurityProxy) -------------------------------
     async def list_anomalies(self, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -253,6 +253,7 @@ class CorrelatorConfig:
     solo_kinds: tuple[str, ...] = ("sigma", "intel")
     max_signals: int = 500
     sweep_every_s: float = 600.0
+    id_prefix: str = ""  # e.g. the engine's start time: ids stay unique across restarts (persisted records)
 
 
 def progression(stage_first: dict[int, float]) -> int:
@@ -436,7 +437,7 @@ class GraphCorrelator:
             if not ((n_tac >= self.cfg.min_tactics and risk >= self.cfg.raise_risk) or solo):
                 return []
             self._n_inc += 1
-            inc = Incident(incident_id=f"inc-{self._n_inc:06d}", created_ts=ts, raised_wall=time.perf_counter(), root=root)
+            inc = Incident(incident_id=f"inc-{self.cfg.id_prefix}{self._n_inc:06d}", created_ts=ts, raised_wall=time.perf_counter(), root=root)
             c.incident = inc
             self.incidents[inc.incident_id] = inc
             self.stats["incidents"] += 1

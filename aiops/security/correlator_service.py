@@ -14,6 +14,7 @@ from collections import Counter, OrderedDict, deque
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from aiops.security.anomaly_store import AnomalyStore
 from aiops.security.correlator import Incident, Signal
 from aiops.security.correlator_export import incident_report
 from aiops.security.correlator_pipeline import SecurityPipeline
@@ -47,7 +48,8 @@ def _targets(entities: Iterable[str], detail: dict[str, Any] | None = None) -> d
 
 class SecurityService:
     def __init__(self, pipeline: SecurityPipeline | None = None, response: ResponseEngine | None = None,
-                 response_config: ResponseConfig | None = None, max_anomalies: int = 50_000) -> None:
+                 response_config: ResponseConfig | None = None, max_anomalies: int = 50_000,
+                 store: AnomalyStore | None = None) -> None:
         self.pipeline = pipeline or SecurityPipeline()
         cfg = response_config or (response.cfg if response else ResponseConfig(audit_log=None))
         self.response = response or ResponseEngine(cfg)
@@ -59,11 +61,28 @@ class SecurityService:
         # seconds from an event's arrival to the end of the call that raised or grew its incident
         self.incident_latency: deque[float] = deque(maxlen=10_000)
         self._incident_walls: list[float] = []
+        # write-through of the records operators act on (None: memory only)
+        self.store = store
+        self._dirty: set[str] = set()
+        if store is not None:
+            for rec in store.load():
+                self.anomalies[rec["id"]] = rec
 
     # ---- ingest -------------------------------------------------------------
+    def persist(self) -> int:
+        """Write changed records to the store (after each batch and each response)."""
+        if self.store is None or not self._dirty:
+            self._dirty.clear()
+            return 0
+        rows = [self.anomalies[i] for i in self._dirty if i in self.anomalies]
+        self.store.save(rows)
+        self._dirty.clear()
+        return len(rows)
+
     def _put(self, rec: dict[str, Any]) -> None:
         self.anomalies[rec["id"]] = rec
         self.anomalies.move_to_end(rec["id"])
+        self._dirty.add(rec["id"])
         while len(self.anomalies) > self.max_anomalies:
             self.anomalies.popitem(last=False)
 
@@ -71,7 +90,8 @@ class SecurityService:
         self.last_updated = time.time()
         if inc is None and sig.score < self.pipeline.graph.cfg.seed_score:
             return
-        rid = f"anom-{sig.sid}" if sig.sid else f"anom-x{id(sig)}"
+        pre = self.pipeline.graph.cfg.id_prefix
+        rid = f"anom-{pre}{sig.sid}" if sig.sid else f"anom-{pre}x{id(sig)}"
         self._put({"id": rid, "kind": sig.kind, "name": sig.name, "timestamp": sig.ts, "severity": _sev(sig.severity),
                    "score": round(sig.score, 6), "entities": list(sig.entities), "targets": _targets(sig.entities),
                    "description": sig.summary, "tactics": list(sig.tactics), "techniques": list(sig.techniques),
@@ -109,6 +129,7 @@ class SecurityService:
             done = time.perf_counter()
             self.incident_latency.extend(done - w for w in self._incident_walls)
             self._incident_walls.clear()
+        self.persist()
         return {"events": n, "incident_updates": len(incs)}
 
     def latency_summary(self) -> dict[str, float | int | None]:
@@ -124,6 +145,7 @@ class SecurityService:
             rec = self.anomalies.get(inc.incident_id)
             if rec is not None and inc.status in ("closed", "merged") and rec["status"] == "open":
                 rec["status"] = inc.status
+                self._dirty.add(rec["id"])
 
     # ---- API ----------------------------------------------------------------
     def authenticate(self, token: str | None) -> Principal | None:
@@ -208,6 +230,8 @@ class SecurityService:
                 anomaly["status"] = "mitigated"
             elif rec.status == "pending_approval" and anomaly["status"] == "open":
                 anomaly["status"] = "pending_approval"
+            self._dirty.add(anomaly_id)
+            self.persist()
         return rec.to_dict()
 
     async def approve(self, response_id: str, principal: Principal) -> dict[str, Any] | None:
@@ -218,6 +242,8 @@ class SecurityService:
         rec = self.response.approve(response_id, principal, anomaly)
         if rec.status == "executed" and anomaly:
             anomaly["status"] = "mitigated"
+            self._dirty.add(anomaly["id"])
+            self.persist()
         return rec.to_dict()
 
 

@@ -67,12 +67,21 @@ _ZEEK_ACTION = {"conn": "network_flow", "dns": "dns_query", "http": "http_reques
                 "files": "file_transfer", "rdp": "rdp_session", "ntlm": "ntlm_auth"}
 
 
-def parse_zeek(rec: Any) -> SecurityEvent:
-    """One Zeek JSON log record; the log type comes from ``@stream`` / ``_path``."""
+# Zeek's own bookkeeping, not network activity: loaded_scripts has no timestamp at all.
+ZEEK_HOUSEKEEPING_STREAMS = frozenset({"loaded_scripts"})
+
+
+def parse_zeek(rec: Any) -> SecurityEvent | None:
+    """One Zeek JSON log record; the log type comes from ``@stream`` / ``_path``.
+
+    Records of Zeek's bookkeeping streams (``loaded_scripts``) are skipped, not rejected.
+    """
     obj = require_mapping(rec)
     stream = obj.get("@stream") or obj.get("_path") or obj.get("log_type")
     if not stream:
         raise ParseError("missing_zeek_stream")
+    if stream in ZEEK_HOUSEKEEPING_STREAMS and "ts" not in obj:
+        return None
     ts = _ts(obj.get("ts"))
     fields = dict(obj)
     for k in list(obj):

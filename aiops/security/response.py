@@ -150,6 +150,27 @@ class JsonlAuditStore:
         return [json.loads(x) for x in self.path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
+class RedisAuditStore:
+    """Append-only Redis list (RPUSH), so the audit trail and the idempotency it carries survive an actor
+    restarting on another node of the cluster."""
+
+    def __init__(self, client: Any, key: str) -> None:
+        self.client = client
+        self.key = key
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "aiops") -> "RedisAuditStore":
+        import redis
+
+        return cls(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5), f"{prefix}:security:audit")
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.client.rpush(self.key, json.dumps(record, sort_keys=True, default=str))
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(x) for x in self.client.lrange(self.key, 0, -1)]
+
+
 class AuditLog:
     """Hash-chained records: editing or deleting any past line breaks :meth:`verify`."""
 
@@ -256,7 +277,7 @@ class ResponseRecord:
     action: str
     target: str
     parameters: dict[str, Any]
-    status: str  # executed | dry_run | pending_approval | failed | timeout | rejected
+    status: str  # executed | dry_run | pending_approval | failed | timeout | rejected | interrupted (restored)
     requested_by: str
     manual: bool
     comment: str | None
@@ -298,6 +319,34 @@ class ResponseEngine:
         self._by_key: dict[str, str] = {}
         self._lock = threading.Lock()
         self._pool = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="response")
+        self.restored = self._restore(self.audit.records())
+
+    def _restore(self, rows: list[dict[str, Any]]) -> int:
+        """Rebuild response records and idempotency keys from the audit trail (a restarted engine
+        must still act once per request). A request with no outcome in the trail was cut off while
+        acting: it is marked ``interrupted``, never re-run, and a repeat of it returns that record."""
+        for r in rows:
+            ev, rid = r.get("event"), r.get("response_id")
+            if ev == "requested" and rid:
+                self.records[rid] = ResponseRecord(
+                    response_id=rid, anomaly_id=str(r.get("anomaly_id")), action=str(r.get("action")),
+                    target=str(r.get("target")), parameters=dict(r.get("parameters") or {}), status="interrupted",
+                    requested_by=str(r.get("requested_by")), manual=bool(r.get("manual")), comment=r.get("comment"),
+                    idempotency_key=str(r.get("idempotency_key")), created=float(r.get("ts") or 0.0))
+                self._by_key[str(r.get("idempotency_key"))] = rid
+                continue
+            rec = self.records.get(rid) if rid else None
+            if rec is None:
+                continue
+            if ev in ("executed", "failed", "timeout", "dry_run", "pending_approval"):
+                rec.status = ev
+                rec.result, rec.error = r.get("result", rec.result), r.get("error", rec.error)
+                rec.approved_by = r.get("approved_by", rec.approved_by)
+            elif ev == "approved":
+                rec.approved_by = r.get("by")
+            elif ev == "escalated" and r.get("notify") not in rec.escalated:
+                rec.escalated.append(r.get("notify"))
+        return len(self.records)
 
     @staticmethod
     def idempotency_key(anomaly_id: str, action: str, target: str, parameters: dict[str, Any]) -> str:

@@ -66,7 +66,8 @@ def test_security_records_over_nats_reach_the_correlator(system_factory, nats_ur
         assert any(k.startswith("cloudtrail:") for k in stats["rejections"])
         assert stats["rejections"].get("nosuchformat:unknown_format") == 1
         assert stats["rejections"].get("platform:unknown_type:teleport") == 1
-        nats_stats = ray.get(system.collectors["collector-nats"].stats.remote())
+        collector = system.collectors["collector-nats"]  # counts once the correlator's call returned
+        nats_stats = _wait(lambda: (c := ray.get(collector.stats.remote()))["events"] >= 42 and c, 30, what="collector counts")
         assert nats_stats["rejections"].get("bad_security_record") == 3 and nats_stats["events"] == 42
         client = httpx.Client(base_url=system.url, timeout=10)
         anomalies = _wait(lambda: client.get("/api/ai/security/anomalies").json()["anomalies"], 30, what="anomalies")
@@ -109,5 +110,49 @@ def test_aiops_status_lists_the_engine_actors(ray_cluster):
         lines = dict(engine_lines(settings))
         assert lines["failure-monitor"] == "not running" and lines["placement-optimizer"] == "not running"
         assert lines["security-correlator"].startswith("events_in=0  anomalies=0") and "rejected=0" in lines["security-correlator"]
+    finally:
+        ray.kill(actor)
+
+
+def test_a_restarted_correlator_keeps_its_anomalies_and_acts_once_per_request(ray_cluster, clean_redis):
+    import time
+
+    import ray
+
+    from actors.security_service import SecurityProxy, start_security_correlator
+    from aiops.security.intake import SecurityIntake
+
+    settings = _settings(**{"redis.url": clean_redis, "redis.key_prefix": "aiops-restart"})
+    actor = start_security_correlator(settings)
+    lines = [f"Jan  1 10:00:{k:02d} host-0003 sshd[77]: Failed password for invalid user u{k} from 203.0.113.9 port 4{k:04d} ssh2"
+             for k in range(12)] + ["Jan  1 10:01:30 host-0003 sshd[78]: Accepted password for admin from 203.0.113.9 port 40999 ssh2"]
+    try:
+        ray.get(actor.ingest_events.remote(SecurityIntake(year=2026).parse_payload("sshd", "\n".join(lines))))
+        listed = ray.get(actor.list_anomalies.remote())
+        assert listed["total"] >= 1
+        target = listed["anomalies"][0]
+        proxy = SecurityProxy(settings)
+        who = proxy.authenticate("test-responder")
+        first = ray.get(actor.respond.remote(target["id"], "snapshot_vm", {"vm_id": "vm-000001"}, True, "it", who, "restart-1", False))
+        assert first["status"] == "executed"
+
+        ray.kill(actor, no_restart=False)  # Ray restarts it (max_restarts=-1); __init__ runs again
+        deadline = time.time() + 60
+        while True:  # the kill lands asynchronously: wait for the new process (it has seen no events)
+            try:
+                stats = ray.get(actor.stats.remote(), timeout=10)
+                if stats["events_in"] == 0:
+                    break
+            except Exception:
+                pass
+            assert time.time() < deadline, "the correlator did not come back"
+            time.sleep(0.5)
+        assert stats["responses_restored"] >= 1
+        after = ray.get(actor.list_anomalies.remote())
+        assert {a["id"] for a in after["anomalies"]} == {a["id"] for a in listed["anomalies"]}
+        kept = ray.get(actor.get_anomaly.remote(target["id"]))
+        assert kept["status"] == "mitigated" and kept["responses"] == [first["response_id"]]
+        again = ray.get(actor.respond.remote(target["id"], "snapshot_vm", {"vm_id": "vm-000001"}, True, "it", who, "restart-1", False))
+        assert again["duplicate"] and again["response_id"] == first["response_id"]
     finally:
         ray.kill(actor)

@@ -148,3 +148,22 @@ def test_sweep_drops_expired_groups_and_events_get_rule_tags() -> None:
     yaml_text = BASE.replace("level: informational\n---", "level: informational\ntags: [attack.t1110]\n---", 1)
     p, _ = run(yaml_text, [ev := ssh(1000, "1.1.1.1")])
     assert ev.tags == ("attack.t1110",)
+
+
+def test_shipped_rule_pack_s3_listing_then_download_by_one_identity() -> None:
+    from pathlib import Path
+
+    from aiops.security.parsers_cloud import parse_cloudtrail
+    from aiops.security.sigma_rules import load_rules
+
+    def ct(ts: int, name: str, ip: str = "1.2.3.4", user: str = "web-role") -> SecurityEvent:
+        return parse_cloudtrail({"eventTime": ts, "eventSource": "s3.amazonaws.com", "eventName": name,
+                                 "sourceIPAddress": ip, "userIdentity": {"type": "AssumedRole", "arn": f"arn:aws:sts::1:assumed-role/{user}/i-1"}})
+
+    rs = load_rules([Path(__file__).resolve().parents[3] / "configs" / "rules"])
+    title = "AWS S3 Listing Then Object Download By One Identity"
+    assert title in titles(DetectionPipeline(rs).process_many([ct(1000, "ListBuckets"), ct(1500, "GetObject")]))
+    for evs in ([ct(1000, "GetObject"), ct(1500, "ListObjects")],          # wrong order
+                [ct(1000, "ListBuckets"), ct(1500, "GetObject", ip="5.6.7.8")],  # another address
+                [ct(1000, "ListBuckets"), ct(1000 + 7200, "GetObject")]):        # outside the hour
+        assert title not in titles(DetectionPipeline(rs).process_many(evs))

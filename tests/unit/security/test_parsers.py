@@ -68,6 +68,10 @@ def test_zeek_dotted_aliases() -> None:
     (e,) = parse_records("zeek", [rec])
     assert e.logsource.service == "dns" and "dns" in e.logsource.categories
     assert e.view().lo["id.orig_h"] == ("10.0.1.4",) and e.src_ip == "10.0.1.4" and e.outcome == "failure"
+    rej = RejectionCounter()  # Zeek's list of loaded scripts is bookkeeping: skipped, not a malformed record
+    assert list(parse_records("zeek", [{"@stream": "loaded_scripts", "name": "/usr/share/zeek/base/init-bare.zeek"},
+                                       {"@stream": "conn"}], rej)) == []
+    assert rej.as_dict() == {"zeek:missing_timestamp": 1}
 
 
 def test_windows_shapes() -> None:

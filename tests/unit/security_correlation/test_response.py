@@ -122,3 +122,33 @@ def test_token_auth(monkeypatch):
 def test_shipped_config_validates():
     cfg = load_response_config()
     assert "snapshot_vm" not in cfg.destructive_actions and cfg.api_tokens
+
+
+def test_a_restarted_engine_rebuilds_records_from_the_audit_trail_and_still_acts_once():
+    from aiops.security.response import AuditLog, MemoryAuditStore, Principal, ResponseConfig, ResponseEngine
+
+    store = MemoryAuditStore()
+    cfg = ResponseConfig(audit_log=None, dry_run=False)
+    anomaly = {"id": "inc-x-000001", "severity": "high", "score": 0.99, "kind": "incident",
+               "targets": {"vm_id": "vm-1", "ip": "203.0.113.9"}}
+    who = Principal("alice", frozenset({"responder", "approver"}))
+    first = ResponseEngine(cfg, audit=AuditLog(store))
+    done = first.request(anomaly, "block_ip", principal=who, idempotency_key="k-1")
+    waiting = first.request(anomaly, "quarantine_vm", manual=False, idempotency_key="k-2")
+    assert done.status == "executed" and waiting.status == "pending_approval"
+    # a request whose outcome never reached the trail (the process died while acting)
+    first.audit.write("requested", response_id="resp-cut", anomaly_id="inc-x-000001", action="disable_user",
+                      target="bob", parameters={}, manual=True, comment=None, requested_by="alice",
+                      idempotency_key="k-3")
+    first.close()
+
+    again = ResponseEngine(cfg, audit=AuditLog(store))
+    assert again.restored == 3
+    assert again.records[done.response_id].status == "executed"
+    assert again.records[waiting.response_id].status == "pending_approval"
+    assert again.records["resp-cut"].status == "interrupted"
+    repeat = again.request(anomaly, "block_ip", principal=who, idempotency_key="k-1")
+    assert repeat.duplicate and repeat.response_id == done.response_id
+    assert sum(1 for r in store.records() if r["event"] == "executed") == 1
+    assert again.audit.verify()
+    again.close()
