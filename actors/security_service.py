@@ -46,17 +46,27 @@ class SecurityCorrelator:
 
         sigma = load_detection_pipeline(full_sigma, settings)
         self.settings = settings
-        store, audit = None, None
-        if settings.redis.url:  # what operators act on survives a restart (detection state warms up again)
+        store, audit, self.learned = None, None, None
+        if settings.redis.url:  # what operators act on and what the detectors learned survive a restart
             from aiops.security.anomaly_store import RedisAnomalyStore
+            from aiops.security.learned_state import RedisLearnedStore
             from aiops.security.response import AuditLog, RedisAuditStore
 
             store = RedisAnomalyStore.from_url(settings.redis.url, settings.redis.key_prefix)
             audit = AuditLog(RedisAuditStore.from_url(settings.redis.url, settings.redis.key_prefix))
+            self.learned = RedisLearnedStore.from_url(settings.redis.url, settings.redis.key_prefix)
         response = ResponseEngine(load_response_config(), audit=audit)
         # ids carry the start time, so records kept from an earlier run never collide with new ones
         ids = CorrelatorConfig(id_prefix=time.strftime("%y%m%d%H%M%S-", time.gmtime()))
         self.service = SecurityService(SecurityPipeline(correlator=ids, sigma=sigma), response, store=store)
+        self.learned_restored = False
+        self.learned_error: str | None = None
+        self._last_snapshot = time.monotonic()
+        if self.learned is not None:
+            try:
+                self.learned_restored = self.learned.restore(self.service.pipeline)
+            except Exception as exc:  # noqa: BLE001 - a bad snapshot means a warm-up, never a dead actor
+                self.learned_error = f"restore: {type(exc).__name__}: {exc}"[:300]
         self.rejections = RejectionCounter()
         self.events_in = 0
         self.batches_in = 0
@@ -102,11 +112,25 @@ class SecurityCorrelator:
         self.batches_in += 1
         return len(events)
 
+    def snapshot_learned(self) -> int:
+        """Save what the detectors learned (bytes written; 0 without Redis)."""
+        self._last_snapshot = time.monotonic()
+        if self.learned is None:
+            return 0
+        try:
+            return self.learned.save(self.service.pipeline)
+        except Exception as exc:  # noqa: BLE001 - Redis away: keep correlating, report it
+            self.learned_error = f"save: {type(exc).__name__}: {exc}"[:300]
+            return 0
+
     async def run(self) -> None:
+        every = self.settings.security.learned_snapshot_s
         while not self._stop.is_set():
             try:
                 self.service.ingest_events([])  # closes windows, raises incidents that became complete
                 self.service.response.check_escalations()
+                if self.learned is not None and time.monotonic() - self._last_snapshot >= every:
+                    self.snapshot_learned()
             except Exception:  # keep the timer alive; state errors surface through the API
                 pass
             try:
@@ -116,13 +140,15 @@ class SecurityCorrelator:
 
     async def stop(self) -> None:
         self._stop.set()
+        self.snapshot_learned()  # a clean stop keeps the latest baselines
 
     async def stats(self) -> dict[str, Any]:
         return {"name": CORRELATOR_NAME, "events_in": self.events_in, "batches_in": self.batches_in,
                 "anomalies": len(self.service.anomalies), "rejections": self.rejections.as_dict(),
                 "incident_latency": self.service.latency_summary(), "busy_s": round(self.busy_s, 3),
                 "redeliveries_skipped": self.redeliveries_skipped,
-                "responses_restored": self.service.response.restored, "uptime_s": round(time.time() - self.started, 1)}
+                "responses_restored": self.service.response.restored, "learned_restored": self.learned_restored,
+                "learned_error": self.learned_error, "network_ready": self.service.pipeline.network.ready, "uptime_s": round(time.time() - self.started, 1)}
 
     # ---- API (called through SecurityProxy) -------------------------------
     async def list_anomalies(self, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -149,6 +149,9 @@ class SecuritySettings(_Strict):
     match_in_collectors: bool = Field(
         True, description="collectors run Sigma's single-event matching on the events they parse, so the correlator's "
                           "core only correlates (each collector then loads the rules too)")
+    learned_snapshot_s: float = Field(
+        60.0, gt=0, description="with redis.url: how often the detectors' learned baselines are saved, so a restarted "
+                                "correlator resumes with them instead of warming up again")
 
 
 class Settings(_Strict):

@@ -173,7 +173,7 @@ class NetworkAnomalyDetector:
 
     @property
     def ready(self) -> bool:
-        return self.model is not None
+        return self._forest is not None
 
     def fit(self, flows: list[SecurityEvent]) -> None:
         """Fit on benign-majority flows: even half trains the forest, odd half calibrates p-values."""

@@ -50,6 +50,26 @@ class StackedIsolationForest:
         self._denominator = n_trees * float(_average_path_length([forest._max_samples])[0])
         self.offset = float(forest.offset_)
 
+    _ARRAYS = ("_feat", "_thr", "_left", "_right", "_val", "_roots")
+    _SCALARS = ("width", "n_features", "depth", "_denominator", "offset")
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain numpy arrays (for ``np.savez``): a restarted actor scores with them without refitting."""
+        out = {k: getattr(self, k) for k in self._ARRAYS}
+        out.update({k: np.asarray(getattr(self, k)) for k in self._SCALARS})
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Any) -> "StackedIsolationForest":
+        obj = cls.__new__(cls)
+        for k in cls._ARRAYS:
+            setattr(obj, k, np.asarray(arrays[k]))
+        for k in ("width", "n_features", "depth"):
+            setattr(obj, k, int(arrays[k]))
+        for k in ("_denominator", "offset"):
+            setattr(obj, k, float(arrays[k]))
+        return obj
+
     def score_samples(self, x: np.ndarray) -> np.ndarray:
         """scikit-learn's ``score_samples``: the opposite of the anomaly score (lower = more abnormal)."""
         # scikit-learn compares float32 inputs with float64 thresholds: do the same, exactly
@@ -77,12 +97,14 @@ class PyodIForestScorer:
     """pyod ``IForest.decision_function`` (higher = more abnormal) through :class:`StackedIsolationForest`,
     or through pyod itself when the fitted forest's layout is not the one this module knows."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, stacked: StackedIsolationForest | None = None) -> None:
         self.model = model
-        try:
-            self.stacked: StackedIsolationForest | None = StackedIsolationForest(model.detector_)
-        except (AttributeError, IndexError, TypeError, ValueError):
-            self.stacked = None
+        self.stacked = stacked
+        if stacked is None:
+            try:
+                self.stacked = StackedIsolationForest(model.detector_)
+            except (AttributeError, IndexError, TypeError, ValueError):
+                self.stacked = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.stacked is None:

@@ -136,6 +136,7 @@ def test_a_restarted_correlator_keeps_its_anomalies_and_acts_once_per_request(ra
         first = ray.get(actor.respond.remote(target["id"], "snapshot_vm", {"vm_id": "vm-000001"}, True, "it", who, "restart-1", False))
         assert first["status"] == "executed"
 
+        assert ray.get(actor.snapshot_learned.remote()) > 0  # the run loop does this every learned_snapshot_s
         ray.kill(actor, no_restart=False)  # Ray restarts it (max_restarts=-1); __init__ runs again
         deadline = time.time() + 60
         while True:  # the kill lands asynchronously: wait for the new process (it has seen no events)
@@ -147,7 +148,7 @@ def test_a_restarted_correlator_keeps_its_anomalies_and_acts_once_per_request(ra
                 pass
             assert time.time() < deadline, "the correlator did not come back"
             time.sleep(0.5)
-        assert stats["responses_restored"] >= 1
+        assert stats["responses_restored"] >= 1 and stats["learned_restored"] and stats["learned_error"] is None
         after = ray.get(actor.list_anomalies.remote())
         assert {a["id"] for a in after["anomalies"]} == {a["id"] for a in listed["anomalies"]}
         kept = ray.get(actor.get_anomaly.remote(target["id"]))
