@@ -71,6 +71,8 @@ class SimulatorCollector(_Collector):
         self.sim = FleetSimulator(settings.simulator)
         self.intake = SecurityIntake()
         self._security: Any = None
+        self._matcher_task: asyncio.Future | None = None
+        self._matcher_failed = False
 
     async def inventory(self) -> dict[str, Any]:
         f = self.sim.fleet
@@ -111,15 +113,30 @@ class SimulatorCollector(_Collector):
                 self._security = ray.get_actor(SECURITY_CORRELATOR, namespace=self.settings.ray.namespace)
         except ValueError:
             return  # not started (platform-only deployments)
-        if self.intake.matcher is None and self.settings.security.match_in_collectors:
-            self.intake.matcher = await asyncio.to_thread(load_collector_matcher, self.settings)
-        events = self.intake.parse_ticks(ticks)
-        rejected, samples = self.intake.rejections.take()
         try:
+            self._load_matcher()
+            events = self.intake.parse_ticks(ticks)
+            rejected, samples = self.intake.rejections.take()
             await self._security.ingest_events.remote(events, rejected, samples, time.time())
-        except Exception as exc:
+        except Exception as exc:  # never at the expense of the tick's metrics
             self._security = None
             self.stats_.error(f"security: {exc}")
+
+    def _load_matcher(self) -> None:
+        """Load the Sigma rules in the background (the full SigmaHQ set takes 15-35 s); until they are
+        loaded, or if loading failed (reported once in stats), events go unmatched and the correlator
+        matches them itself."""
+        if self.intake.matcher is not None or not self.settings.security.match_in_collectors:
+            return
+        if self._matcher_task is None:
+            self._matcher_task = asyncio.get_running_loop().create_task(
+                asyncio.to_thread(load_collector_matcher, self.settings))
+        elif self._matcher_task.done() and not self._matcher_failed:
+            if self._matcher_task.exception() is None:
+                self.intake.matcher = self._matcher_task.result()
+            else:
+                self._matcher_failed = True
+                self.stats_.error(f"security rules: {self._matcher_task.exception()}")
 
     async def run(self) -> None:
         clock = RealTimeClock(self.sim.now, self.settings.simulator.speedup)
@@ -167,7 +184,10 @@ class NatsCollector(_Collector):
     async def run(self) -> None:
         cfg = self.settings.nats
         if self.intake.matcher is None:  # before the first fetch: loading must not outlast ack_wait
-            self.intake.matcher = await asyncio.to_thread(load_collector_matcher, self.settings)
+            try:
+                self.intake.matcher = await asyncio.to_thread(load_collector_matcher, self.settings)
+            except Exception as exc:  # run unmatched: the correlator matches events itself
+                self.stats_.error(f"security rules: {exc}")
         while not self._stop.is_set():
             try:
                 nc, sub = await self._connect()
@@ -200,7 +220,8 @@ class NatsCollector(_Collector):
         and acked.
         """
         stream = self.settings.nats.stream
-        keyed = [(f"nats:{stream}:{m.metadata.sequence.stream}", self.intake.parse_payload(fmt, m.data)) for m, fmt in msgs]
+        keyed = [(f"nats:{stream}:{m.metadata.sequence.stream}", m.metadata.num_delivered > 1, self.intake.parse_payload(fmt, m.data))
+                 for m, fmt in msgs]
         rejected, samples = self.intake.rejections.take()
         if rejected:
             self.stats_.rejections["bad_security_record"] += sum(rejected.values())
@@ -219,7 +240,7 @@ class NatsCollector(_Collector):
         self._security_calls.add(task)
         task.add_done_callback(self._security_calls.discard)
 
-    async def _security_call(self, actor: Any, keyed: list[tuple[str, list[Any]]], rejected: dict, samples: list,
+    async def _security_call(self, actor: Any, keyed: list[tuple[str, bool, list[Any]]], rejected: dict, samples: list,
                              arrived_at: float, msgs: list[Any]) -> None:
         try:
             call = asyncio.ensure_future(actor.ingest_events.remote([], rejected, samples, arrived_at, keyed))
@@ -232,7 +253,7 @@ class NatsCollector(_Collector):
             self.stats_.error(f"security: {exc}")
             await asyncio.gather(*(m.nak(delay=1.0) for m in msgs), return_exceptions=True)
             return
-        self.stats_.events += sum(len(evs) for _, evs in keyed)
+        self.stats_.events += sum(len(evs) for _, _, evs in keyed)
         await asyncio.gather(*(m.ack() for m in msgs), return_exceptions=True)
 
     async def _handle(self, msgs: list[Any]) -> None:

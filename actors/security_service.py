@@ -12,6 +12,7 @@ through `SecurityProxy`, which checks API tokens locally so a 401/403 costs no a
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import OrderedDict
 from typing import Any
@@ -57,7 +58,7 @@ class SecurityCorrelator:
             self.learned = RedisLearnedStore.from_url(settings.redis.url, settings.redis.key_prefix)
         response = ResponseEngine(load_response_config(), audit=audit)
         # ids carry the start time, so records kept from an earlier run never collide with new ones
-        ids = CorrelatorConfig(id_prefix=time.strftime("%y%m%d%H%M%S-", time.gmtime()))
+        ids = CorrelatorConfig(id_prefix=time.strftime("%y%m%d%H%M%S", time.gmtime()) + f"{os.getpid() % 256:02x}-")
         self.service = SecurityService(SecurityPipeline(correlator=ids, sigma=sigma), response, store=store)
         self.learned_restored = False
         self.learned_error: str | None = None
@@ -80,24 +81,24 @@ class SecurityCorrelator:
     # ---- ingestion -------------------------------------------------------
     async def ingest_events(self, events: list[Any], rejected: dict[tuple[str, str], int] | None = None,
                             samples: list[Any] | None = None, arrived_at: float | None = None,
-                            keyed: list[tuple[str, list[Any]]] | None = None) -> int:
+                            keyed: list[tuple[str, bool, list[Any]]] | None = None) -> int:
         """Events parsed by a collector (aiops.security.intake), with the rejections it counted.
 
-        ``keyed`` carries events per delivery key (e.g. ``nats:<stream>:<seq>``): a key seen
-        before is a redelivery (the ack came too late) and is skipped, so it is correlated once.
-        ``arrived_at`` (epoch seconds) is when the batch entered the platform (e.g. its JetStream
-        timestamp); incident latency is measured from it.
+        ``keyed`` carries events per delivery: ``(key, redelivered, events)``, the key naming the
+        message (e.g. ``nats:<stream>:<seq>``). A redelivered message whose key was processed before
+        (its ack came too late) is skipped, so it is correlated once; keys are remembered only once
+        the batch went through. ``arrived_at`` (epoch seconds) is when the batch entered the platform
+        (e.g. its JetStream timestamp); incident latency is measured from it.
         """
+        keys: list[str] = []
         if keyed:
             fresh = []
-            for key, evs in keyed:
-                if key in self._seen_keys:
+            for key, redelivered, evs in keyed:
+                if redelivered and key in self._seen_keys:
                     self.redeliveries_skipped += 1
                     continue
-                self._seen_keys[key] = None
+                keys.append(key)
                 fresh.extend(evs)
-            while len(self._seen_keys) > SEEN_KEYS:
-                self._seen_keys.popitem(last=False)
             fresh.sort(key=lambda e: e.timestamp)
             events = list(events) + fresh
         if rejected:
@@ -108,6 +109,10 @@ class SecurityCorrelator:
         t0 = time.perf_counter()
         self.service.ingest_events(events, arrived)
         self.busy_s += time.perf_counter() - t0
+        for key in keys:
+            self._seen_keys[key] = None
+        while len(self._seen_keys) > SEEN_KEYS:
+            self._seen_keys.popitem(last=False)
         self.events_in += len(events)
         self.batches_in += 1
         return len(events)
@@ -148,7 +153,7 @@ class SecurityCorrelator:
                 "incident_latency": self.service.latency_summary(), "busy_s": round(self.busy_s, 3),
                 "redeliveries_skipped": self.redeliveries_skipped,
                 "responses_restored": self.service.response.restored, "learned_restored": self.learned_restored,
-                "learned_error": self.learned_error, "network_ready": self.service.pipeline.network.ready, "uptime_s": round(time.time() - self.started, 1)}
+                "learned_error": self.learned_error, "event_errors": dict(self.service.event_errors), "network_ready": self.service.pipeline.network.ready, "uptime_s": round(time.time() - self.started, 1)}
 
     # ---- API (called through SecurityProxy) -------------------------------
     async def list_anomalies(self, *args: Any, **kwargs: Any) -> dict[str, Any]:

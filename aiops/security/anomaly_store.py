@@ -4,11 +4,12 @@ The correlator actor holds detection state (graph, profiles) in memory, and a re
 warms up again; what operators act on, the anomaly and incident records with their status and
 responses, is written through to Redis so that `GET /api/ai/security/anomalies` and respond
 requests keep working after a restart. Records are JSON bodies in a hash plus a sorted set by
-time, trimmed to the newest ``max_records``.
+last write, trimmed to the ``max_records`` most recently written.
 """
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Iterable, Protocol
 
 
@@ -36,7 +37,8 @@ class RedisAnomalyStore:
             return
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.hash_key, mapping={r["id"]: json.dumps(r, default=str) for r in rows})
-        pipe.zadd(self.order_key, {r["id"]: float(r.get("timestamp") or 0.0) for r in rows})
+        now = time.time()  # write order, like the service's in-memory FIFO (event time can be hours old in a replay)
+        pipe.zadd(self.order_key, {r["id"]: now for r in rows})
         pipe.zcard(self.order_key)
         n = pipe.execute()[-1]
         if n > self.max_records:

@@ -111,7 +111,7 @@ _PRIVATE_V4_PREFIXES = ("10.", "192.168.", "127.") + tuple(f"172.{i}." for i in 
 
 def is_external(ip: str | None) -> bool:
     """True for globally routable addresses (documentation ranges count as external: they play attackers)."""
-    if not ip:
+    if not ip or not isinstance(ip, str):
         return False
     if ip.startswith(_PRIVATE_V4_PREFIXES) and ip.count(".") == 3:  # the common case, without parsing
         return False

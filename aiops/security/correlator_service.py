@@ -64,8 +64,13 @@ class SecurityService:
         # write-through of the records operators act on (None: memory only)
         self.store = store
         self._dirty: set[str] = set()
+        self.event_errors: Counter[str] = Counter()  # events a detector failed on, by source and error
         if store is not None:
             for rec in store.load():
+                if rec.get("kind") == "incident" and rec.get("status") == "open":
+                    # its graph component died with the previous process: it can no longer grow or expire
+                    rec["status"], rec["closed_reason"] = "closed", "correlator restarted"
+                    self._dirty.add(rec["id"])
                 self.anomalies[rec["id"]] = rec
 
     # ---- ingest -------------------------------------------------------------
@@ -120,9 +125,16 @@ class SecurityService:
         n = 0
         incs: list[Incident] = []
         for ev in events:
-            incs.extend(self.pipeline.process(ev, arrived))
+            try:
+                incs.extend(self.pipeline.process(ev, arrived))
+            except Exception as exc:  # noqa: BLE001 - one odd event must not cost the rest of the batch
+                self.event_errors[f"{ev.source}:{type(exc).__name__}"] += 1
+                continue
             n += 1
-        incs.extend(self.pipeline.poll())
+        try:
+            incs.extend(self.pipeline.poll())
+        except Exception as exc:  # noqa: BLE001 - same for a buffered flow batch
+            self.event_errors[f"flush:{type(exc).__name__}"] += 1
         for i in {i.incident_id: i for i in incs}.values():
             self._incident_record(i)
         if self._incident_walls:

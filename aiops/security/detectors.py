@@ -72,12 +72,21 @@ def flow_features(evs: list[SecurityEvent], port_freq: dict[int, float]) -> np.n
     x = np.empty((len(evs), 5), np.float64)
     for i, e in enumerate(evs):
         f = e.fields
-        bo = float(f.get("bytes_out") or f.get("OriginatingBytes") or f.get("orig_bytes") or 0)
-        bi = float(f.get("bytes_in") or f.get("RespondingBytes") or f.get("resp_bytes") or 0)
-        lo, li = math.log1p(max(bo, 0.0)), math.log1p(max(bi, 0.0))
+        bo = _bytes(f.get("bytes_out") or f.get("OriginatingBytes") or f.get("orig_bytes"))
+        bi = _bytes(f.get("bytes_in") or f.get("RespondingBytes") or f.get("resp_bytes"))
+        lo, li = math.log1p(bo), math.log1p(bi)
         port = _port(e)
         x[i] = (lo, li, lo - li, 1.0 if is_external(e.dst_ip) else 0.0, port_freq.get(port, 0.0))
     return x
+
+
+def _bytes(v: Any) -> float:
+    """A byte count from any source field: numbers or numeric text; anything else (None, "-", NaN) is 0."""
+    try:
+        x = float(v or 0)
+    except (TypeError, ValueError):
+        return 0.0
+    return x if x > 0 and math.isfinite(x) else 0.0
 
 
 def _port(e: SecurityEvent) -> int:
@@ -85,7 +94,7 @@ def _port(e: SecurityEvent) -> int:
     p = f.get("dst_port", f.get("id.resp_p", f.get("DestinationPort")))
     try:
         return int(p) if p is not None else -1
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return -1
 
 

@@ -28,16 +28,30 @@ def _count(d: dict[str, Any], key: str) -> int:
     return int(v)
 
 
+def _text(d: dict[str, Any], key: str, required: bool = False) -> str | None:
+    """A string field: absent/None allowed unless ``required``; any other type is a rejection
+    (entity values become graph nodes and profile keys, so they must be hashable text)."""
+    v = d.get(key)
+    if v is None or v == "":
+        if required:
+            raise ParseError(f"missing_{key}")
+        return None
+    if not isinstance(v, str):
+        raise ParseError(f"bad_{key}", repr(v)[:50])
+    return v
+
+
 def flow_event(d: dict[str, Any]) -> SecurityEvent:
     """A VM network flow (host, src_ip, dst_ip, dst_port, bytes_out, bytes_in)."""
     if not d.get("src_ip") or not d.get("dst_ip"):
         raise ParseError("missing_ip")
+    src, dst = _text(d, "src_ip"), _text(d, "dst_ip")
     port = d.get("dst_port")
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535):
         raise ParseError("bad_dst_port", repr(port)[:50])
     return SecurityEvent(
-        timestamp=_ts(d.get("ts")), source="novacron_flow", logsource=FLOW_LOGSOURCE, host=d.get("host"),
-        vm_id=d.get("vm_id"), src_ip=d["src_ip"], dst_ip=d["dst_ip"], action="network_flow", outcome="success",
+        timestamp=_ts(d.get("ts")), source="novacron_flow", logsource=FLOW_LOGSOURCE, host=_text(d, "host"),
+        vm_id=_text(d, "vm_id"), src_ip=src, dst_ip=dst, action="network_flow", outcome="success",
         fields={"dst_port": port, "bytes_out": _count(d, "bytes_out"), "bytes_in": _count(d, "bytes_in")},
         raw=d,
     )
@@ -50,16 +64,13 @@ def parse_platform_event(rec: Any) -> SecurityEvent:
     if typ == "network_flow":
         return flow_event(d)
     if typ == "vm_lifecycle":
-        if not d.get("action"):
-            raise ParseError("missing_action")
-        tenant = d.get("tenant")
-        return SecurityEvent(timestamp=_ts(d.get("ts")), source="novacron", logsource=VM_LOGSOURCE, host=d.get("host"),
-                             vm_id=d.get("vm_id"), user=tenant and f"svc-{tenant}", action=f"vm.{d['action']}",
+        action, tenant = _text(d, "action", required=True), _text(d, "tenant")
+        return SecurityEvent(timestamp=_ts(d.get("ts")), source="novacron", logsource=VM_LOGSOURCE, host=_text(d, "host"),
+                             vm_id=_text(d, "vm_id"), user=tenant and f"svc-{tenant}", action=f"vm.{action}",
                              outcome="success", fields={"tenant": tenant}, raw=d)
     if typ == "api_call":
-        if not d.get("action"):
-            raise ParseError("missing_action")
-        return SecurityEvent(timestamp=_ts(d.get("ts")), source="novacron", logsource=API_LOGSOURCE, vm_id=d.get("vm_id"),
-                             user=d.get("user"), action=str(d["action"]), outcome=d.get("outcome"),
-                             fields={"tenant": d.get("tenant")}, raw=d)
+        action = _text(d, "action", required=True)
+        return SecurityEvent(timestamp=_ts(d.get("ts")), source="novacron", logsource=API_LOGSOURCE, vm_id=_text(d, "vm_id"),
+                             user=_text(d, "user"), action=action, outcome=_text(d, "outcome"),
+                             fields={"tenant": _text(d, "tenant")}, raw=d)
     raise ParseError(f"unknown_type:{str(typ)[:40]}")

@@ -342,8 +342,8 @@ class ResponseEngine:
                 rec.status = ev
                 rec.result, rec.error = r.get("result", rec.result), r.get("error", rec.error)
                 rec.approved_by = r.get("approved_by", rec.approved_by)
-            elif ev == "approved":
-                rec.approved_by = r.get("by")
+            elif ev == "approved":  # acting now: only a later outcome row proves it finished
+                rec.approved_by, rec.status = r.get("by"), "interrupted"
             elif ev == "escalated" and r.get("notify") not in rec.escalated:
                 rec.escalated.append(r.get("notify"))
         return len(self.records)

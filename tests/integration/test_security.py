@@ -87,12 +87,15 @@ def test_a_redelivered_nats_message_is_correlated_once(ray_cluster):
     intake = SecurityIntake(year=2026)
     line = "Jan  1 00:07:00 host-0001 sshd[4242]: Accepted password for admin from 203.0.113.7 port 6000 ssh2"
     try:
-        first = [("nats:S:1", intake.parse_payload("sshd", line)), ("nats:S:2", intake.parse_payload("sshd", line))]
+        first = [("nats:S:1", False, intake.parse_payload("sshd", line)), ("nats:S:2", False, intake.parse_payload("sshd", line))]
         assert ray.get(actor.ingest_events.remote([], None, None, None, first)) == 2
-        again = [("nats:S:2", intake.parse_payload("sshd", line)), ("nats:S:3", intake.parse_payload("sshd", line))]
+        again = [("nats:S:2", True, intake.parse_payload("sshd", line)), ("nats:S:3", False, intake.parse_payload("sshd", line))]
         assert ray.get(actor.ingest_events.remote([], None, None, None, again)) == 1
+        # a first delivery is never skipped: a recreated stream starts its sequence numbers again at 1
+        recreated = [("nats:S:1", False, intake.parse_payload("sshd", line))]
+        assert ray.get(actor.ingest_events.remote([], None, None, None, recreated)) == 1
         stats = ray.get(actor.stats.remote())
-        assert stats["events_in"] == 3 and stats["redeliveries_skipped"] == 1
+        assert stats["events_in"] == 4 and stats["redeliveries_skipped"] == 1
     finally:
         ray.kill(actor)
 
@@ -157,3 +160,16 @@ def test_a_restarted_correlator_keeps_its_anomalies_and_acts_once_per_request(ra
         assert again["duplicate"] and again["response_id"] == first["response_id"]
     finally:
         ray.kill(actor)
+
+
+def test_the_redis_anomaly_store_keeps_the_most_recently_written_records(clean_redis):
+    import redis
+
+    from aiops.security.anomaly_store import RedisAnomalyStore
+
+    store = RedisAnomalyStore(redis.Redis.from_url(clean_redis), "aiops-trim", max_records=2)
+    store.save([{"id": "a", "timestamp": 3_000.0}, {"id": "b", "timestamp": 2_000.0}])
+    store.save([{"id": "replayed", "timestamp": 10.0, "status": "pending_approval"}])  # old event time, written last
+    assert sorted(r["id"] for r in store.load()) == ["b", "replayed"]
+    store.save([{"id": "a", "timestamp": 3_000.0, "status": "mitigated"}])  # rewriting refreshes its place
+    assert {r["id"]: r.get("status") for r in store.load()} == {"replayed": "pending_approval", "a": "mitigated"}

@@ -182,7 +182,9 @@ def test_platform_events_and_their_rejection_reasons() -> None:
     bad = [{"type": "network_flow", "ts": 1, "src_ip": "10.0.0.1"},
            {"type": "network_flow", "ts": 1, "src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "dst_port": 70000},
            {"type": "network_flow", "ts": 1, "src_ip": "10.0.0.1", "dst_ip": "10.0.0.2", "bytes_out": -5},
-           {"type": "api_call", "ts": 1}, {"type": "teleport", "ts": 1}, {"type": "api_call", "action": "GetVM"}]
+           {"type": "api_call", "ts": 1}, {"type": "teleport", "ts": 1}, {"type": "api_call", "action": "GetVM"},
+           {"type": "network_flow", "ts": 1, "src_ip": "10.0.0.1", "dst_ip": 7},
+           {"type": "api_call", "ts": 1, "action": "GetVM", "user": {"name": "x"}}]
     rej = RejectionCounter()
     evs = list(parse_records("platform", good + bad, rej))
     assert [e.action for e in evs] == ["network_flow", "vm.stop", "GetVM"]
@@ -190,7 +192,7 @@ def test_platform_events_and_their_rejection_reasons() -> None:
     assert evs[2].logsource.service == "api_audit" and evs[1].timestamp == 1_767_225_600.0
     assert rej.as_dict() == {"platform:missing_ip": 1, "platform:bad_dst_port": 1, "platform:bad_bytes_out": 1,
                              "platform:missing_action": 1, "platform:unknown_type:teleport": 1,
-                             "platform:missing_timestamp": 1}
+                             "platform:missing_timestamp": 1, "platform:bad_dst_ip": 1, "platform:bad_user": 1}
 
 
 def test_events_pickle_without_their_cached_view() -> None:

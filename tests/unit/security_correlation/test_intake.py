@@ -102,3 +102,26 @@ def test_host_baseline_counts_singleton_ports_incrementally():
                                          ("not-an-ip", False), ("10.x.y.z", False), ("", False), (None, False)])
 def test_is_external_fast_path_agrees_with_ipaddress(ip, expected):
     assert is_external(ip) is expected
+
+
+def test_an_event_a_detector_fails_on_costs_only_itself():
+    from aiops.security.events import LogSource, SecurityEvent
+
+    svc = SecurityService(SecurityPipeline(sigma=_rules()))
+    api = LogSource(product="novacron", service="api_audit")
+    odd = SecurityEvent(timestamp=1.0, source="novacron", logsource=api, user={"not": "hashable"}, action="GetVM")  # type: ignore[arg-type]
+    good = [SecurityEvent(timestamp=2.0 + i, source="novacron", logsource=api, user="u", action="GetVM") for i in range(3)]
+    out = svc.ingest_events([odd, *good])
+    assert out["events"] == 3 and sum(svc.event_errors.values()) == 1
+    assert next(iter(svc.event_errors)).startswith("novacron:")
+
+
+def test_flow_byte_counts_from_any_source_field_never_break_a_batch():
+    from aiops.security.detectors import flow_features
+    from aiops.security.events import LogSource, SecurityEvent
+
+    ls = LogSource(product="zeek", service="conn")
+    evs = [SecurityEvent(timestamp=1.0, source="zeek", logsource=ls, dst_ip="10.0.0.1", fields={"orig_bytes": v, "id.resp_p": p})
+           for v, p in (("-", "x"), (float("nan"), float("inf")), ("1500", 443), (None, None), (-5, 22))]
+    x = flow_features(evs, {443: 0.5})
+    assert np.isfinite(x).all() and x[2, 0] == pytest.approx(np.log1p(1500.0)) and x[0, 0] == 0.0
