@@ -207,8 +207,9 @@ class NatsCollector(_Collector):
                 self.stats_.error(exc)
                 await self._sleep(1.0)
             finally:
-                if self._security_calls:  # let in-flight correlator calls ack before the connection closes
-                    await asyncio.wait(self._security_calls)
+                if self._security_calls:  # let in-flight correlator calls ack before the connection closes;
+                    # unacked ones are redelivered after ack_wait anyway, so do not wait forever
+                    await asyncio.wait(self._security_calls, timeout=2 * cfg.ack_wait_s)
                 await nc.close()
 
     async def _to_security(self, msgs: list[tuple[Any, str]]) -> None:

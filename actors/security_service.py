@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+import psutil
 import ray
 from fastapi import APIRouter
 
@@ -153,7 +154,8 @@ class SecurityCorrelator:
                 "incident_latency": self.service.latency_summary(), "busy_s": round(self.busy_s, 3),
                 "redeliveries_skipped": self.redeliveries_skipped,
                 "responses_restored": self.service.response.restored, "learned_restored": self.learned_restored,
-                "learned_error": self.learned_error, "event_errors": dict(self.service.event_errors), "network_ready": self.service.pipeline.network.ready, "uptime_s": round(time.time() - self.started, 1)}
+                "learned_error": self.learned_error, "event_errors": dict(self.service.event_errors), "network_ready": self.service.pipeline.network.ready,
+                "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1), "uptime_s": round(time.time() - self.started, 1)}
 
     # ---- API (called through SecurityProxy) -------------------------------
     async def list_anomalies(self, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -86,7 +86,8 @@ def bench_direct(settings: Any, ticks: list[Any], warm: int, per_call: int) -> d
     ray.kill(actor)
     n = stats["events_in"] - base
     return {"events": n, "seconds": elapsed, "events_per_s": n / elapsed, "anomalies": stats["anomalies"],
-            "incident_latency": stats["incident_latency"], "actor_busy_s": stats["busy_s"] - base_busy}
+            "incident_latency": stats["incident_latency"], "actor_busy_s": stats["busy_s"] - base_busy,
+            "actor_rss_mb": stats["rss_mb"]}
 
 
 def bench_baseline(settings: Any, ticks: list[Any], warm: int, per_call: int) -> dict[str, Any]:
@@ -226,6 +227,7 @@ def bench_nats(settings: Any, ticks: list[Any], warm: int, per_message: int, rat
     n = stats["events_in"] - base["events_in"]
     result.update({"events": n, "seconds": elapsed, "events_per_s": n / elapsed, "actor_busy_s": stats["busy_s"] - base["busy_s"],
                    "incident_latency": stats["incident_latency"], "collector_rejections": cstats["rejections"],
+                   "actor_rss_mb": stats["rss_mb"],
                    "rejections": stats["rejections"]})
     return result
 
@@ -285,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=20_000.0, help="paced NATS run, events/s (0 = skip)")
     ap.add_argument("--baseline", action="store_true", help="also time raw records parsed inside the actor")
     ap.add_argument("--paths", default="direct,nats_backlog,nats_paced", help="comma-separated subset to run")
+    ap.add_argument("--no-gc-tuning", action="store_true", help="actors keep CPython's GC defaults (AIOPS_GC_TUNING=0)")
     ap.add_argument("--nats", default="nats://127.0.0.1:4222")
     ap.add_argument("--out", default="results/bench_security_paths.json")
     args = ap.parse_args(argv)
@@ -299,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         "nats.fetch_batch": args.fetch_batch, "nats.ack_wait_s": 60.0, "ray.actor_num_cpus": 0.1})
     ticks = _ticks(args.hosts, args.hours)
     warm = _warm_ticks(ticks, args.warm_hours)
-    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False, namespace=settings.ray.namespace)
+    env = {"env_vars": {"AIOPS_GC_TUNING": "0"}} if args.no_gc_tuning else None
+    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False, namespace=settings.ray.namespace, runtime_env=env)
     results: dict[str, Any] = {"args": vars(args)}
     rows = []
     if args.baseline:
@@ -320,10 +324,11 @@ def main(argv: list[str] | None = None) -> int:
             _drop_stream(s)
         rows.append((label, results[key]))
     ray.shutdown()
-    print(f"\n{'path':<56}{'events':>9}{'events/s':>10}{'actor busy':>11}  incident latency p50/p99/max ms")
+    print(f"\n{'path':<56}{'events':>9}{'events/s':>10}{'actor busy':>11}{'RSS MB':>8}  incident latency p50/p99/max ms")
     for label, r in rows:
         busy = f"{r['actor_busy_s'] / r['seconds']:.0%}" if "actor_busy_s" in r else "-"
-        print(f"{label:<56}{r['events']:>9}{r['events_per_s']:>10,.0f}{busy:>11}  {_lat(r)}")
+        rss = f"{r['actor_rss_mb']:.0f}" if "actor_rss_mb" in r else "-"
+        print(f"{label:<56}{r['events']:>9}{r['events_per_s']:>10,.0f}{busy:>11}{rss:>8}  {_lat(r)}")
     print(f"wrote {write_json(args.out, results)}")
     return 0
 
