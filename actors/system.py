@@ -67,7 +67,7 @@ class System:
         for name, cls in wanted:
             self.collectors[name] = start_collector(cls, s, name)
         if run:
-            for name in self.collectors:
+            for name, _ in wanted:
                 self._runs[name] = self.collectors[name].run.remote()
 
     def start_monitors(self) -> None:
@@ -79,11 +79,16 @@ class System:
         ).remote(s)
         self._runs[name] = self.collectors[name].run.remote()
         self.collectors[OPTIMIZER_NAME] = start_placement_optimizer(s)
-        self.collectors[CORRELATOR_NAME] = start_security_correlator(s)
+
+    def start_security(self) -> None:
+        """The security correlator, before the collectors: their first security records find it."""
+        self.collectors[CORRELATOR_NAME] = start_security_correlator(self.settings)
         self._runs[CORRELATOR_NAME] = self.collectors[CORRELATOR_NAME].run.remote()
 
     def start(self, serve_api: bool = True, run_collectors: bool = True) -> "System":
         self.start_shards()
+        if serve_api:
+            self.start_security()
         self.start_collectors(run_collectors)
         if serve_api:
             self.url = start_serve(self.settings)
