@@ -260,13 +260,17 @@ def bench_system_rss(hosts: int, wait_s: float, port: int) -> dict[str, Any]:
     time.sleep(wait_s)
     procs = [p for p in psutil.process_iter(["pid", "cmdline", "name"]) if _belongs(p, proc.pid)]
     rss = pss = 0
+    by_process: list[tuple[str, float, float]] = []
     for p in procs:
         try:
             info = p.memory_full_info()
             rss += info.rss
             pss += getattr(info, "pss", info.rss)
+            name = (p.info["cmdline"] or [p.info["name"] or "?"])[0].split("/")[-1][:40]
+            by_process.append((name, round(info.rss / 2**20, 1), round(getattr(info, "pss", info.rss) / 2**20, 1)))
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
+    by_process.sort(key=lambda r: -r[1])
     targets = httpx.get(f"http://127.0.0.1:{port}/api/ai/targets", timeout=30).json()["total"] if ok else 0
     points = sum(t["points"] for t in httpx.get(f"http://127.0.0.1:{port}/api/ai/targets", timeout=30).json()["targets"]) if ok else 0
     proc.send_signal(2)
@@ -275,7 +279,8 @@ def bench_system_rss(hosts: int, wait_s: float, port: int) -> dict[str, Any]:
     except subprocess.TimeoutExpired:
         proc.kill()
     return {"hosts": hosts, "api_ready": ok, "targets": targets, "points_held": points, "processes": len(procs),
-            "rss_total_mb": rss / 2**20, "pss_total_mb": pss / 2**20, "measured_after_s": wait_s}
+            "rss_total_mb": rss / 2**20, "pss_total_mb": pss / 2**20, "measured_after_s": wait_s,
+            "by_process_mb": [{"process": n, "rss": r, "pss": q} for n, r, q in by_process]}
 
 
 def _belongs(p: Any, root_pid: int) -> bool:
