@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from pathlib import Path
 from typing import Any
 
@@ -221,9 +221,17 @@ class NatsCollector(_Collector):
         and acked.
         """
         stream = self.settings.nats.stream
-        keyed = [(f"nats:{stream}:{m.metadata.sequence.stream}", m.metadata.num_delivered > 1, self.intake.parse_payload(fmt, m.data))
-                 for m, fmt in msgs]
-        rejected, samples = self.intake.rejections.take()
+        keyed: list[tuple[str, bool, list[Any]]] = []
+        rejected: Counter = Counter()
+        samples: list[Any] = []
+        for m, fmt in msgs:
+            redelivered = m.metadata.num_delivered > 1
+            evs = self.intake.parse_payload(fmt, m.data)
+            counts, smp = self.intake.rejections.take()
+            if not redelivered:  # a message's bad records are counted on its first delivery only
+                rejected.update(counts)
+                samples.extend(smp)
+            keyed.append((f"nats:{stream}:{m.metadata.sequence.stream}", redelivered, evs))
         if rejected:
             self.stats_.rejections["bad_security_record"] += sum(rejected.values())
         arrived_at = min((m.metadata.timestamp.timestamp() for m, _ in msgs if m.metadata.timestamp), default=time.time())

@@ -154,7 +154,8 @@ class SecurityCorrelator:
                 "incident_latency": self.service.latency_summary(), "busy_s": round(self.busy_s, 3),
                 "redeliveries_skipped": self.redeliveries_skipped,
                 "responses_restored": self.service.response.restored, "learned_restored": self.learned_restored,
-                "learned_error": self.learned_error, "event_errors": dict(self.service.event_errors), "network_ready": self.service.pipeline.network.ready,
+                "learned_error": self.learned_error, "event_errors": dict(self.service.event_errors),
+                "store_errors": self.service.store_errors, "store_last_error": self.service.store_last_error, "network_ready": self.service.pipeline.network.ready,
                 "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1), "uptime_s": round(time.time() - self.started, 1)}
 
     # ---- API (called through SecurityProxy) -------------------------------

@@ -23,6 +23,7 @@ from aiops.security.response import (Principal, ResponseConfig, ResponseEngine, 
                                      TokenAuth)
 
 SEV_ORDER = ("low", "medium", "high", "critical")
+STORE_RETRY_S = 30.0  # after a failed write-through, the next attempt waits this long
 
 
 def _sev(s: str) -> str:
@@ -64,6 +65,9 @@ class SecurityService:
         # write-through of the records operators act on (None: memory only)
         self.store = store
         self._dirty: set[str] = set()
+        self.store_errors = 0
+        self.store_last_error: str | None = None
+        self._store_retry_at = 0.0
         self.event_errors: Counter[str] = Counter()  # events a detector failed on, by source and error
         if store is not None:
             for rec in store.load():
@@ -75,12 +79,25 @@ class SecurityService:
 
     # ---- ingest -------------------------------------------------------------
     def persist(self) -> int:
-        """Write changed records to the store (after each batch and each response)."""
+        """Write changed records to the store (after each batch and each response).
+
+        A store that fails (Redis away) costs correlation nothing: the changes stay marked and are
+        written on the first attempt after ``STORE_RETRY_S``; failures are counted in ``store_errors``.
+        """
         if self.store is None or not self._dirty:
             self._dirty.clear()
             return 0
+        now = time.monotonic()
+        if now < self._store_retry_at:
+            return 0
         rows = [self.anomalies[i] for i in self._dirty if i in self.anomalies]
-        self.store.save(rows)
+        try:
+            self.store.save(rows)
+        except Exception as exc:  # noqa: BLE001 - any store failure: keep correlating, retry later
+            self.store_errors += 1
+            self.store_last_error = f"{type(exc).__name__}: {exc}"[:300]
+            self._store_retry_at = now + STORE_RETRY_S
+            return 0
         self._dirty.clear()
         return len(rows)
 

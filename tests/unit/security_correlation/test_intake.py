@@ -125,3 +125,30 @@ def test_flow_byte_counts_from_any_source_field_never_break_a_batch():
            for v, p in (("-", "x"), (float("nan"), float("inf")), ("1500", 443), (None, None), (-5, 22))]
     x = flow_features(evs, {443: 0.5})
     assert np.isfinite(x).all() and x[2, 0] == pytest.approx(np.log1p(1500.0)) and x[0, 0] == 0.0
+
+
+def test_a_failing_anomaly_store_costs_correlation_nothing(monkeypatch):
+    import aiops.security.correlator_service as cs
+
+    class FlakyStore:
+        def __init__(self) -> None:
+            self.up, self.saved = False, []
+
+        def load(self):
+            return []
+
+        def save(self, rows):
+            if not self.up:
+                raise ConnectionError("redis away")
+            self.saved.extend(r["id"] for r in rows)
+
+    store = FlakyStore()
+    svc = SecurityService(SecurityPipeline(sigma=_rules()), store=store)
+    intake = SecurityIntake(year=2026)
+    svc.ingest_events(intake.parse_payload("sshd", "\n".join(BRUTE)))
+    assert svc.store_errors == 1 and svc.anomalies and not store.saved
+    monkeypatch.setattr(cs, "STORE_RETRY_S", 0.0)
+    svc._store_retry_at = 0.0
+    store.up = True
+    svc.ingest_events([])
+    assert set(store.saved) == set(svc.anomalies)  # everything changed during the outage is written now
