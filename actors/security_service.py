@@ -222,8 +222,21 @@ class SecurityProxy:
     async def approve(self, response_id: str, principal: Any) -> dict[str, Any] | None:
         return await self.actor.approve.remote(response_id, principal)
 
+    async def metric_families(self) -> list[Any]:
+        """The correlator's counters for /metrics (``up`` = 0 when it does not answer in 5 s)."""
+        from aiops.api.security_metrics import security_metric_families
 
-def build_security_routers(settings: Settings) -> list[APIRouter]:
+        try:
+            stats = await asyncio.wait_for(self.actor.stats.remote(), 5.0)
+        except Exception:  # noqa: BLE001 - not running or not answering: that is what the scrape reports
+            self._actor = None
+            stats = None
+        return security_metric_families(stats)
+
+
+def build_security_routers(settings: Settings) -> tuple[list[APIRouter], Any]:
+    """The security API routers and the /metrics source that goes with them."""
     from aiops.api.security import make_router
 
-    return [make_router(SecurityProxy(settings))]
+    proxy = SecurityProxy(settings)
+    return [make_router(proxy)], proxy.metric_families

@@ -130,7 +130,9 @@ class AIOpsIngress:
             routers.extend(build_placement_routers(self.settings))
             from actors.security_service import build_security_routers
 
-            routers.extend(build_security_routers(self.settings))
+            security_routers, security_metrics = build_security_routers(self.settings)
+            routers.extend(security_routers)
+            sources.append(security_metrics)
         return create_app(self.service, self.settings.serve, routers, sources)
 
 

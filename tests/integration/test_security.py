@@ -29,6 +29,8 @@ def test_simulated_attack_becomes_an_incident_and_respond_needs_the_right_token(
     assert {"credential_access"} <= set(inc["tactics"]) or len(inc["tactics"]) >= 2
     threats = client.get("/api/ai/security/threats").json()
     assert {"active_threats", "overall_risk_score", "last_updated"} <= set(threats)
+    metrics = client.get("/metrics").text
+    assert "aiops_security_correlator_up 1.0" in metrics and "aiops_security_events_total" in metrics
 
     body = {"action": "snapshot_vm", "parameters": {"vm_id": "vm-000001"}, "comment": "forensics", "manual": True}
     url = f"/api/ai/security/anomalies/{inc['id']}/respond"

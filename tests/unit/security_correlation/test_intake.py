@@ -152,3 +152,29 @@ def test_a_failing_anomaly_store_costs_correlation_nothing(monkeypatch):
     store.up = True
     svc.ingest_events([])
     assert set(store.saved) == set(svc.anomalies)  # everything changed during the outage is written now
+
+
+def test_security_metrics_for_prometheus():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from aiops.api.security_metrics import security_metric_families
+
+    class Source:
+        def __init__(self, stats):
+            self.stats = stats
+
+        def collect(self):
+            return security_metric_families(self.stats)
+
+    reg = CollectorRegistry()
+    reg.register(Source({"events_in": 42, "batches_in": 3, "busy_s": 1.5, "anomalies": 2, "network_ready": True,
+                         "rejections": {"platform:unknown_type:x": 1}, "event_errors": {},
+                         "incident_latency": {"n": 3, "p50_s": 0.2, "p99_s": 0.6, "max_s": 0.6}}))
+    text = generate_latest(reg).decode()
+    for line in ('aiops_security_correlator_up 1.0', 'aiops_security_events_total 42.0', 'aiops_security_busy_seconds_total 1.5',
+                 'aiops_security_rejections_total{reason="unknown_type:x",source="platform"} 1.0',
+                 'aiops_security_incident_latency_seconds{quantile="0.99"} 0.6'):
+        assert line in text, line
+    down = CollectorRegistry()
+    down.register(Source(None))
+    assert "aiops_security_correlator_up 0.0" in generate_latest(down).decode()
