@@ -177,6 +177,15 @@ class SecurityCorrelator:
     async def approve(self, response_id: str, principal: Any) -> dict[str, Any] | None:
         return await self.service.approve(response_id, principal)
 
+    async def list_suppressions(self) -> list[dict[str, Any]]:
+        return await self.service.list_suppressions()
+
+    async def add_suppression(self, entry: dict[str, Any], principal: Any) -> dict[str, Any]:
+        return await self.service.add_suppression(entry, principal)
+
+    async def remove_suppression(self, sid: str, principal: Any) -> dict[str, Any] | None:
+        return await self.service.remove_suppression(sid, principal)
+
 
 def start_security_correlator(settings: Settings) -> Any:
     return ray.remote(SecurityCorrelator).options(
@@ -221,6 +230,15 @@ class SecurityProxy:
 
     async def approve(self, response_id: str, principal: Any) -> dict[str, Any] | None:
         return await self.actor.approve.remote(response_id, principal)
+
+    async def list_suppressions(self) -> list[dict[str, Any]]:
+        return await self.actor.list_suppressions.remote()
+
+    async def add_suppression(self, entry: dict[str, Any], principal: Any) -> dict[str, Any]:
+        return await self.actor.add_suppression.remote(entry, principal)
+
+    async def remove_suppression(self, sid: str, principal: Any) -> dict[str, Any] | None:
+        return await self.actor.remove_suppression.remote(sid, principal)
 
     async def metric_families(self) -> list[Any]:
         """The correlator's counters for /metrics (``up`` = 0 when it does not answer in 5 s)."""

@@ -10,6 +10,8 @@ Mounted by the lead under ``/api/ai``:
   token with role ``responder``: 401 without a valid token, 403 with a token lacking the role. An
   ``Idempotency-Key`` header (or the same body twice) makes a repeated request act once.
 * ``POST /security/responses/{id}/approve`` needs role ``approver``.
+* ``GET /security/suppressions`` (entries with their suppressed-alert counts), ``POST /security/suppressions``
+  and ``DELETE /security/suppressions/{id}`` (role ``responder``; audited, and re-applied after a restart).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiops.security.response import Principal, ResponseError
+from aiops.security.suppression import Suppression
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -100,7 +103,7 @@ class ResponseResult(BaseModel):
     action: str
     target: str
     parameters: dict[str, Any]
-    status: Literal["executed", "dry_run", "pending_approval", "failed", "timeout", "rejected", "requested"]
+    status: Literal["executed", "dry_run", "pending_approval", "failed", "timeout", "rejected", "requested", "interrupted"]
     requested_by: str
     manual: bool
     comment: str | None
@@ -123,6 +126,9 @@ class SecurityApiService(Protocol):
     async def respond(self, anomaly_id: str, action: str, parameters: dict[str, Any], manual: bool, comment: str | None,
                       principal: Principal, idempotency_key: str | None = None, dry_run: bool | None = None) -> dict[str, Any] | None: ...
     async def approve(self, response_id: str, principal: Principal) -> dict[str, Any] | None: ...
+    async def list_suppressions(self) -> list[dict[str, Any]]: ...
+    async def add_suppression(self, entry: dict[str, Any], principal: Principal) -> dict[str, Any]: ...
+    async def remove_suppression(self, sid: str, principal: Principal) -> dict[str, Any] | None: ...
 
 
 def _token(authorization: str | None, x_api_token: str | None) -> str | None:
@@ -198,5 +204,33 @@ def make_router(service: SecurityApiService) -> APIRouter:
         if rec is None:
             raise HTTPException(404, f"unknown response {response_id!r}")
         return rec
+
+    @r.get("/suppressions", response_model=list[Suppression])
+    async def suppressions() -> Any:
+        """Allowlist / suppression entries (from configs/security.yaml and the API) with the number of
+        alerts each one has suppressed."""
+        return await service.list_suppressions()
+
+    @r.post("/suppressions", response_model=Suppression, status_code=201)
+    async def add_suppression(body: Suppression, authorization: str | None = Header(None),
+                              x_api_token: str | None = Header(None)) -> Any:
+        """Add a suppression (role ``responder``; audited). ``created_by`` and ``suppressed`` are set here."""
+        principal = _require(service, "responder", authorization, x_api_token)
+        try:
+            return await service.add_suppression(body.model_dump(exclude={"created_by", "suppressed"}), principal)
+        except KeyError:
+            raise HTTPException(409, f"suppression {body.id!r} already exists") from None
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+
+    @r.delete("/suppressions/{suppression_id}", response_model=Suppression)
+    async def remove_suppression(suppression_id: str, authorization: str | None = Header(None),
+                                 x_api_token: str | None = Header(None)) -> Any:
+        """Remove a suppression (role ``responder``; audited); the answer holds its final count."""
+        principal = _require(service, "responder", authorization, x_api_token)
+        sup = await service.remove_suppression(suppression_id, principal)
+        if sup is None:
+            raise HTTPException(404, f"unknown suppression {suppression_id!r}")
+        return sup
 
     return r

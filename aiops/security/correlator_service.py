@@ -59,6 +59,7 @@ class SecurityService:
         self.max_anomalies = max_anomalies
         self.last_updated = time.time()
         self.pipeline.on_signal = self._on_signal
+        self._replay_suppressions(self.response.audit.records())
         # seconds from an event's arrival to the end of the call that raised or grew its incident
         self.incident_latency: deque[float] = deque(maxlen=10_000)
         self._incident_walls: list[float] = []
@@ -262,6 +263,55 @@ class SecurityService:
             self._dirty.add(anomaly_id)
             self.persist()
         return rec.to_dict()
+
+    # ---- suppressions (allowlists) ---------------------------------------------
+    def _suppressions(self) -> Any:
+        sigma = self.pipeline.sigma
+        return sigma.suppressions if sigma is not None else None
+
+    def _replay_suppressions(self, rows: list[dict[str, Any]]) -> None:
+        """Suppressions added or removed through the API are in the audit trail: apply them again
+        after a restart, on top of the ones from configs/security.yaml."""
+        store = self._suppressions()
+        if store is None:
+            return
+        for r in rows:
+            try:
+                if r.get("event") == "suppression_added":
+                    store.add({**r["suppression"], "suppressed": 0})
+                elif r.get("event") == "suppression_removed":
+                    store.remove(r["suppression_id"])
+            except (KeyError, ValueError):  # already there (config) / already gone / no longer valid
+                continue
+
+    async def list_suppressions(self) -> list[dict[str, Any]]:
+        store = self._suppressions()
+        return [s.model_dump() for s in store.entries()] if store is not None else []
+
+    async def add_suppression(self, entry: dict[str, Any], principal: Principal) -> dict[str, Any]:
+        """Add one (ValueError: invalid or no rules loaded; KeyError: the id exists). Audited."""
+        from aiops.security.suppression import Suppression
+
+        store = self._suppressions()
+        if store is None:
+            raise ValueError("no Sigma rules are loaded, so there is nothing to suppress")
+        sup = Suppression.model_validate({**entry, "created_by": principal.name, "suppressed": 0})
+        store.add(sup)
+        self.response.audit.write("suppression_added", suppression_id=sup.id, by=principal.name,
+                                  suppression=sup.model_dump(exclude={"suppressed"}))
+        return sup.model_dump()
+
+    async def remove_suppression(self, sid: str, principal: Principal) -> dict[str, Any] | None:
+        """Remove one (None: unknown id); the answer carries how many alerts it had suppressed. Audited."""
+        store = self._suppressions()
+        if store is None:
+            return None
+        try:
+            sup = store.remove(sid)
+        except KeyError:
+            return None
+        self.response.audit.write("suppression_removed", suppression_id=sid, by=principal.name, suppressed=sup.suppressed)
+        return sup.model_dump()
 
     async def approve(self, response_id: str, principal: Principal) -> dict[str, Any] | None:
         rec = self.response.records.get(response_id)

@@ -32,6 +32,15 @@ def test_simulated_attack_becomes_an_incident_and_respond_needs_the_right_token(
     metrics = client.get("/metrics").text
     assert "aiops_security_correlator_up 1.0" in metrics and "aiops_security_events_total" in metrics
 
+    sup = {"id": "it-scanner", "reason": "scanner", "entities": {"src_ip": "10.254.1.0/24"}}
+    responder = {"Authorization": "Bearer test-responder"}
+    assert client.post("/api/ai/security/suppressions", json=sup).status_code == 401
+    assert client.post("/api/ai/security/suppressions", json=sup, headers=responder).status_code == 201
+    assert client.post("/api/ai/security/suppressions", json=sup, headers=responder).status_code == 409  # through Ray
+    assert "it-scanner" in [x["id"] for x in client.get("/api/ai/security/suppressions").json()]
+    assert client.delete("/api/ai/security/suppressions/it-scanner", headers=responder).status_code == 200
+    assert client.delete("/api/ai/security/suppressions/it-scanner", headers=responder).status_code == 404
+
     body = {"action": "snapshot_vm", "parameters": {"vm_id": "vm-000001"}, "comment": "forensics", "manual": True}
     url = f"/api/ai/security/anomalies/{inc['id']}/respond"
     assert client.post(url, json=body).status_code == 401

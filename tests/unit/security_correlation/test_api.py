@@ -109,3 +109,60 @@ def test_anomalies_filters_paging_and_threats(setup):
     inc = client.get("/api/ai/security/incidents/inc-000001").json()
     assert inc["incident"]["id"] == "inc-000001" and inc["graph"]["nodes"] and len(inc["timeline"]) == 2
     assert client.get("/api/ai/security/incidents/zzz").status_code == 404
+
+
+def test_suppressions_through_the_api_are_audited_counted_and_survive_a_restart():
+    from aiops.security.correlator_pipeline import SecurityPipeline
+    from aiops.security.events import LogSource, SecurityEvent
+    from aiops.security.response import AuditLog, MemoryAuditStore
+    from aiops.security.sigma_pipeline import DetectionPipeline
+    from aiops.security.sigma_rules import load_rules
+    from aiops.settings import PROJECT_ROOT
+
+    cfg = ResponseConfig(audit_log=None, api_tokens=(
+        ApiToken(name="resp", sha256=h("tok-resp"), roles=("viewer", "responder")),
+        ApiToken(name="dash", sha256=h("tok-view"), roles=("viewer",))))
+    audit = MemoryAuditStore()
+
+    def service() -> SecurityService:
+        sigma = DetectionPipeline(load_rules([PROJECT_ROOT / "configs" / "rules"]))
+        return SecurityService(SecurityPipeline(sigma=sigma), ResponseEngine(cfg, audit=AuditLog(audit)), response_config=cfg)
+
+    svc = service()
+    app = FastAPI()
+    app.include_router(make_router(svc), prefix="/api/ai")
+    client = TestClient(app)
+    url = "/api/ai/security/suppressions"
+    body = {"id": "backup-sweep", "reason": "the vulnerability scanner's subnet", "rules": ["ssh_bruteforce"],
+            "entities": {"src_ip": "203.0.113.0/24"}}
+    assert client.post(url, json=body).status_code == 401
+    assert client.post(url, json=body, headers=auth("tok-view")).status_code == 403
+    assert client.post(url, json={**body, "entities": {"colour": "red"}}, headers=auth("tok-resp")).status_code == 422
+    made = client.post(url, json=body, headers=auth("tok-resp"))
+    assert made.status_code == 201 and made.json()["created_by"] == "resp"
+    assert client.post(url, json=body, headers=auth("tok-resp")).status_code == 409
+
+    ssh = LogSource(product="linux", service="sshd")
+    fails = [SecurityEvent(timestamp=T0 + i, source="auth", logsource=ssh, host="h1", user=f"u{i}", src_ip=ip,
+                           action="ssh_login", outcome="failure") for ip in ("203.0.113.9", "198.51.100.7") for i in range(12)]
+    svc.ingest_events(fails)
+    listed = {s["id"]: s for s in client.get(url).json()}
+    assert listed["backup-sweep"]["suppressed"] >= 1
+    kept = [s for s in svc.pipeline.recent if s.name == "ssh_bruteforce"]
+    assert kept and all("ip:198.51.100.7" in s.entities for s in kept)  # the other source still alerts
+    count = listed["backup-sweep"]["suppressed"]
+
+    again = service()  # a restart: the API-added entry comes back from the audit trail
+    assert [s["id"] for s in TestClient(_app(again)).get(url).json()] == ["backup-sweep"]
+    gone = client.delete(f"{url}/backup-sweep", headers=auth("tok-resp"))
+    assert gone.status_code == 200 and gone.json()["suppressed"] == count
+    assert client.delete(f"{url}/backup-sweep", headers=auth("tok-resp")).status_code == 404
+    assert service()._suppressions().entries() == []  # the removal is replayed too
+    events = [r["event"] for r in audit.records()]
+    assert events.count("suppression_added") == 1 and events.count("suppression_removed") == 1
+
+
+def _app(svc):
+    app = FastAPI()
+    app.include_router(make_router(svc), prefix="/api/ai")
+    return app
