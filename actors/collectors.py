@@ -370,6 +370,31 @@ class LogTailer(_Collector):
         self._pos: dict[Path, tuple[int, int]] = {}  # path -> (inode, offset)
         self._partial: dict[Path, str] = {}
         self._from_start = from_start
+        self.intake = SecurityIntake()
+        self._security: Any = None
+        self._matcher_loaded = False
+
+    async def _to_security(self, fmt: str, lines: list[str]) -> None:
+        """Lines of a file marked ``security: <format>``: parsed here, correlated by the security correlator."""
+        try:
+            if self._security is None:
+                self._security = ray.get_actor(SECURITY_CORRELATOR, namespace=self.settings.ray.namespace)
+        except ValueError:
+            self.stats_.reject([Rejection(0, "no security correlator running")])
+            return
+        try:
+            if not self._matcher_loaded:
+                self._matcher_loaded = True
+                self.intake.matcher = await asyncio.to_thread(load_collector_matcher, self.settings)
+            events = self.intake.parse_payload(fmt, "\n".join(lines))
+            rejected, samples = self.intake.rejections.take()
+            if rejected:
+                self.stats_.rejections["bad_security_record"] += sum(rejected.values())
+            await self._security.ingest_events.remote(events, rejected, samples, time.time())
+            self.stats_.events += len(events)
+        except Exception as exc:  # the file's metrics still count; the error is reported
+            self._security = None
+            self.stats_.error(f"security: {exc}")
 
     def _read_new(self, path: Path) -> list[str]:
         try:
@@ -396,6 +421,8 @@ class LogTailer(_Collector):
             lines = self._read_new(src.path)
             if not lines:
                 continue
+            if src.security:
+                await self._to_security(src.security, lines)
             events = [e for e in (parse_line(l, default_host=src.target) for l in lines) if e is not None]
             self.stats_.messages += len(lines)
             self.stats_.lines_ignored += len(lines) - len(events)

@@ -94,6 +94,18 @@ class LogSource(_Strict):
     path: Path
     target: str | None = Field(None, description="target id for lines that do not name a host")
     fmt: str = Field("syslog", pattern="^(syslog|bgl)$")
+    security: str | None = Field(None, description="also send the lines to the security correlator, parsed as this "
+                                                   "format (auth, auditd, cloudtrail, zeek, ...; JSON formats one object per line)")
+
+    @field_validator("security")
+    @classmethod
+    def _known_security_format(cls, v: str | None) -> str | None:
+        if v is not None:
+            from aiops.security.parsers import formats
+
+            if v not in formats():
+                raise ValueError(f"unknown security log format {v!r}; known: {formats()}")
+        return v
 
 
 class SimulatorSettings(_Strict):

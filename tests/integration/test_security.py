@@ -184,3 +184,41 @@ def test_the_redis_anomaly_store_keeps_the_most_recently_written_records(clean_r
     assert sorted(r["id"] for r in store.load()) == ["b", "replayed"]
     store.save([{"id": "a", "timestamp": 3_000.0, "status": "mitigated"}])  # rewriting refreshes its place
     assert {r["id"]: r.get("status") for r in store.load()} == {"replayed": "pending_approval", "a": "mitigated"}
+
+
+def test_a_tailed_auth_log_feeds_the_correlator(system_factory, tmp_path):  # noqa: F811
+    import asyncio
+
+    import ray
+
+    from actors.collectors import LogTailer
+    from actors.router import ShardRouter
+    from actors.security_service import start_security_correlator
+    from aiops.settings import LogSource
+
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    settings = _settings(**{"simulator.enabled": False}).model_copy(
+        update={"logs": (LogSource(path=log, security="auth"),)})
+    system = system_factory(settings, serve_api=False, run_collectors=False)  # shards for the log counters only
+    actor = start_security_correlator(settings)
+    try:
+        ray.get(actor.stats.remote())
+        tailer = LogTailer("collector-logs-sec-test", settings, ShardRouter(settings, system.shards))
+        asyncio.run(tailer.poll_once())
+        with open(log, "a") as fh:
+            for k in range(12):
+                fh.write(f"Jan  1 10:00:{k:02d} host-0003 sshd[77]: Failed password for invalid user u{k} from 203.0.113.9 port 4{k:04d} ssh2\n")
+            fh.write("Jan  1 10:01:30 host-0003 sshd[78]: Accepted password for admin from 203.0.113.9 port 40999 ssh2\n")
+            fh.write("this is not an auth line\n")
+        asyncio.run(tailer.poll_once())
+        stats = ray.get(actor.stats.remote())
+        assert stats["events_in"] == 13 and tailer.stats_.events == 13
+        names = {a["name"] for a in ray.get(actor.list_anomalies.remote())["anomalies"]}
+        assert "ssh_bruteforce_then_login" in names
+    finally:
+        ray.kill(actor)
+    import pytest as _pytest
+
+    with _pytest.raises(ValueError, match="unknown security log format"):
+        LogSource(path=log, security="nosuch")
