@@ -44,7 +44,7 @@ class SecurityCorrelator:
         from aiops.security.correlator_service import SecurityService
         from aiops.security.events import RejectionCounter
         from aiops.security.response import ResponseEngine, load_response_config
-        from aiops.security.sigma_pipeline import load_detection_pipeline
+        from aiops.security.sigma_pipeline import load_detection_pipeline, load_threat_intel
 
         sigma = load_detection_pipeline(full_sigma, settings)
         self.settings = settings
@@ -60,7 +60,8 @@ class SecurityCorrelator:
         response = ResponseEngine(load_response_config(), audit=audit)
         # ids carry the start time, so records kept from an earlier run never collide with new ones
         ids = CorrelatorConfig(id_prefix=time.strftime("%y%m%d%H%M%S", time.gmtime()) + f"{os.getpid() % 256:02x}-")
-        self.service = SecurityService(SecurityPipeline(correlator=ids, sigma=sigma), response, store=store)
+        self.intel = load_threat_intel()
+        self.service = SecurityService(SecurityPipeline(correlator=ids, sigma=sigma, intel=self.intel), response, store=store)
         self.learned_restored = False
         self.learned_error: str | None = None
         self._last_snapshot = time.monotonic()
@@ -156,7 +157,8 @@ class SecurityCorrelator:
                 "responses_restored": self.service.response.restored, "learned_restored": self.learned_restored,
                 "learned_error": self.learned_error, "event_errors": dict(self.service.event_errors),
                 "store_errors": self.service.store_errors, "store_last_error": self.service.store_last_error, "network_ready": self.service.pipeline.network.ready,
-                "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1), "uptime_s": round(time.time() - self.started, 1)}
+                "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+                "intel_indicators": len(self.intel), "intel_errors": len(self.intel.errors), "uptime_s": round(time.time() - self.started, 1)}
 
     # ---- API (called through SecurityProxy) -------------------------------
     async def list_anomalies(self, *args: Any, **kwargs: Any) -> dict[str, Any]:

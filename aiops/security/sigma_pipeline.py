@@ -29,10 +29,29 @@ class RulesConfig(BaseModel):
     min_level: str = Field("informational", pattern="^(informational|low|medium|high|critical)$")
 
 
+class ThreatIntelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    paths: tuple[str, ...] = Field(("configs/intel",), description="indicator files or folders (*.csv, STIX 2.1 *.json); "
+                                                                   "relative to the project root; missing ones are skipped")
+    stale_after_days: float = Field(90.0, gt=0, description="an indicator not seen for this long counts half")
+
+    def files(self) -> list[Path]:
+        out: list[Path] = []
+        for d in self.paths:
+            p = Path(d) if Path(d).is_absolute() else PROJECT_ROOT / d
+            if p.is_dir():
+                out += sorted(f for f in p.rglob("*") if f.suffix.lower() in (".csv", ".json"))
+            elif p.is_file():
+                out.append(p)
+        return out
+
+
 class SecurityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rules: RulesConfig = RulesConfig()
+    threat_intel: ThreatIntelConfig = ThreatIntelConfig()
     prefilter: bool = Field(True, description="literal index pre-filter (False = evaluate every applicable rule)")
     syslog_year: int | None = Field(None, description="year for BSD syslog timestamps; None = current UTC year")
     suppressions: tuple[Suppression, ...] = ()
@@ -149,3 +168,13 @@ def load_detection_pipeline(full: bool | None = None, settings: Settings | None 
     if full:
         return DetectionPipeline.from_config(load_security_config(), settings or Settings())
     return DetectionPipeline(load_rules([PROJECT_ROOT / "configs" / "rules"]))
+
+
+def load_threat_intel(cfg: SecurityConfig | None = None) -> Any:
+    """Indicators from the configured files (``ThreatIntel``; its ``errors`` list the lines it skipped)."""
+    from aiops.security.threat_intel import ThreatIntel
+
+    ti = (cfg or load_security_config()).threat_intel
+    intel = ThreatIntel(stale_after_days=ti.stale_after_days)
+    intel.load_files(ti.files())
+    return intel

