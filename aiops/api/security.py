@@ -4,7 +4,8 @@ Mounted by the lead under ``/api/ai``:
 
 * ``GET  /security/anomalies``  filters severity (comma list) / entity / status / kind / start / end, paging
   → anomalies, summary, timeline.
-* ``GET  /security/anomalies/{id}``, ``GET /security/incidents/{id}`` (timeline + graph + pivots).
+* ``GET  /security/anomalies/{id}``, ``GET /security/incidents/{id}`` (timeline + graph + pivots),
+  ``GET /security/incidents/{id}/graph.svg`` (the graph drawn).
 * ``GET  /security/threats`` → active_threats, overall_risk_score, last_updated.
 * ``POST /security/anomalies/{id}/respond`` (action, parameters, manual, comment[, dry_run]); needs a bearer
   token with role ``responder``: 401 without a valid token, 403 with a token lacking the role. An
@@ -18,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Literal, Protocol
 
 from fastapi import APIRouter, Header, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiops.security.response import Principal, ResponseError
@@ -178,6 +179,19 @@ def make_router(service: SecurityApiService) -> APIRouter:
         if rep is None:
             raise HTTPException(404, f"unknown incident {incident_id!r}")
         return rep
+
+    @r.get("/incidents/{incident_id}/graph.svg", response_class=Response,
+           responses={200: {"content": {"image/svg+xml": {}}, "description": "the incident graph"}})
+    async def incident_graph(incident_id: str) -> Any:
+        """The incident's entities and timed edges drawn as SVG (rendered here, not in the correlator)."""
+        import asyncio
+
+        from aiops.security.correlator_export import render_svg
+
+        rep = await service.incident(incident_id)
+        if rep is None:
+            raise HTTPException(404, f"unknown incident {incident_id!r}")
+        return Response(await asyncio.to_thread(render_svg, rep), media_type="image/svg+xml")
 
     @r.get("/threats", response_model=ThreatSummary)
     async def threats() -> Any:

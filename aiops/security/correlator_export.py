@@ -1,6 +1,8 @@
 """Incident export: networkx graph, multi-hop pivots, timeline JSON and a rendered PNG."""
 from __future__ import annotations
 
+import io
+
 import json
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,22 @@ def incident_report(corr: GraphCorrelator, incident_id: str) -> dict[str, Any] |
 
 
 def render_png(report: dict[str, Any], path: Path | str, title: str | None = None) -> Path:
+    """Draw the incident graph to a PNG file (see :func:`render`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        render(report, fh, "png", title)
+    return path
+
+
+def render_svg(report: dict[str, Any], title: str | None = None) -> bytes:
+    """The incident graph as SVG (served by ``GET /api/ai/security/incidents/{id}/graph.svg``)."""
+    buf = io.BytesIO()
+    render(report, buf, "svg", title)
+    return buf.getvalue()
+
+
+def render(report: dict[str, Any], out: Any, fmt: str, title: str | None = None) -> None:
     """Draw the incident graph: nodes coloured by entity type, edges labelled with action and minute offset."""
     import matplotlib
 
@@ -105,11 +123,8 @@ def render_png(report: dict[str, Any], path: Path | str, title: str | None = Non
     if report.get("pivots"):
         ax.text(0.01, 0.01, "pivot: " + " → ".join(report["pivots"][0]), transform=ax.transAxes, fontsize=7)
     ax.axis("off")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(out, format=fmt, dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return path
 
 
 def write_json(report: dict[str, Any], path: Path | str) -> Path:

@@ -109,6 +109,9 @@ def test_anomalies_filters_paging_and_threats(setup):
     inc = client.get("/api/ai/security/incidents/inc-000001").json()
     assert inc["incident"]["id"] == "inc-000001" and inc["graph"]["nodes"] and len(inc["timeline"]) == 2
     assert client.get("/api/ai/security/incidents/zzz").status_code == 404
+    svg = client.get("/api/ai/security/incidents/inc-000001/graph.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml" and b"<svg" in svg.content
+    assert client.get("/api/ai/security/incidents/zzz/graph.svg").status_code == 404
 
 
 def test_suppressions_through_the_api_are_audited_counted_and_survive_a_restart():
