@@ -233,10 +233,12 @@ def test_prometheus_collector_reads_node_exporter(ray_cluster, system_factory, p
         async with httpx.AsyncClient(timeout=5) as client:
             return await collector.collect_once(client)
 
-    _wait(lambda: asyncio.run(collect()) >= 2, 60, every=1.0, what="PromQL results from node exporter")
-    targets = asyncio.run(router.list_targets())
-    node = [t for t in targets if t["target_id"].startswith("127.0.0.1")]
-    assert node and {"cpu_utilization", "memory_pressure"} <= set(node[0]["metrics"])
+    def node_metrics():  # rate() over [1m] answers only once Prometheus holds two scrapes of the counter
+        asyncio.run(collect())
+        node = [t for t in asyncio.run(router.list_targets()) if t["target_id"].startswith("127.0.0.1")]
+        return node if node and {"cpu_utilization", "memory_pressure"} <= set(node[0]["metrics"]) else None
+
+    node = _wait(node_metrics, 90, every=1.0, what="cpu_utilization and memory_pressure from node exporter")
     feats = asyncio.run(router.get_features(node[0]["target_id"]))
     assert 0 <= feats["features"]["memory_pressure_max_5m"] <= 1
     assert collector.stats_.as_dict()["errors"] == 0
