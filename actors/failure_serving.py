@@ -28,7 +28,7 @@ from ray import serve
 from actors.router import ShardRouter
 from aiops.api.failure import NoModel
 from aiops.features.definitions import load_definitions
-from aiops.inference.alerts import AlertBook, alertmanager_payload
+from aiops.inference.alerts import AlertBook, alert_thresholds, alertmanager_payload
 from aiops.inference.failure import FailurePredictorCore, at_horizon
 from aiops.models.registry import ModelRegistry, ModelVersion
 from aiops.settings import Settings
@@ -194,6 +194,7 @@ class FailurePredictor:
         return {"id": f"{self.meta.name}:{self.meta.version}", "type": m.get("model_type", "xgboost"),
                 "version": self.meta.version, "accuracy": metrics.get("accuracy"), "precision": metrics.get("precision"),
                 "recall": metrics.get("recall"), "f1_score": metrics.get("f1"), "last_trained": m.get("created_at"),
+                "decision_threshold": m.get("decision_threshold"),
                 "training_data_size": m.get("training_rows"), "features": m.get("features", []),
                 "performance_metrics": {**metrics, "device": self.device, "horizon_s": m.get("horizon_s"),
                                         "replica": self.instance}}
@@ -215,7 +216,7 @@ class FailureMonitor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cfg = settings.failure
-        self.book = AlertBook(self.cfg.alert_threshold, self.cfg.alert_rearm_below)
+        self.book = AlertBook(*alert_thresholds(self.cfg.alert_threshold, self.cfg.alert_rearm_below, None))
         self.snapshot: dict[str, dict[str, Any]] = {}
         self.snapshot_json: dict[str, bytes] = {}  # serialised once here, served as-is by every ingress replica
         self.version = 0
@@ -232,6 +233,10 @@ class FailureMonitor:
         while not self._stop.is_set():
             try:
                 version, preds = await handle.predict_fleet.remote()
+                if version != self.model_version:  # a promotion: alert at the new model's operating point
+                    info = await handle.model_info.remote()
+                    self.book.set_thresholds(*alert_thresholds(self.cfg.alert_threshold, self.cfg.alert_rearm_below,
+                                                               (info or {}).get("decision_threshold")))
                 self.snapshot = {p["target_id"]: p for p in preds}
                 self.snapshot_json = {t: orjson.dumps(p) for t, p in self.snapshot.items()}
                 self.model_version = version
@@ -294,7 +299,7 @@ class FailureMonitor:
         return list(self.sent)
 
     async def stats(self) -> dict[str, Any]:
-        return {"name": MONITOR_NAME, "snapshot_version": self.version, "targets": len(self.snapshot),
+        return {"name": MONITOR_NAME, "snapshot_version": self.version, "targets": len(self.snapshot), "alert_threshold": self.book.threshold,
                 "alerts_sent": len(self.sent), "errors": self.errors, "last_error": self.last_error,
                 "model_version": self.model_version}
 

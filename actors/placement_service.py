@@ -24,6 +24,7 @@ from actors.router import ShardRouter
 from aiops.api.placement import make_router
 from aiops.api.placement_plan import (ApprovalRequired, EvacuationRequest, NoFeasiblePlan, PlanNotFound, PlanRequest,
                                       PlanService, make_plan_router)
+from aiops.inference.alerts import DEFAULT_ALERT_THRESHOLD
 from aiops.placement.constraints import InvalidPlacementRequest, NoFeasibleNode
 from aiops.placement.feedback import FeedbackStore, InMemoryFeedbackStore
 from aiops.placement.feedback_redis import RedisFeedbackStore
@@ -153,7 +154,7 @@ class PlacementOptimizer:
         self.source = RayFleetSource(settings, control_state=self.control_plane.state)
         self.fleet = CachedFleet(self._fetch, refresh_s)
         self.service = PlanService(self.fleet.snapshot, self.control_plane, optimiser=self._optimise,
-                                   risk_threshold=settings.failure.alert_threshold, on_applied=self.fleet.invalidate)
+                                   risk_threshold=settings.failure.alert_threshold or DEFAULT_ALERT_THRESHOLD, on_applied=self.fleet.invalidate)
         self.plans_made = 0
         self.optimiser_seconds = 0.0
 

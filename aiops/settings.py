@@ -143,8 +143,11 @@ class FailureSettings(_Strict):
     horizon_s: float = Field(7200.0, gt=0, description="horizon the model was trained for")
     refresh_s: float = Field(5.0, gt=0, description="how often fleet-wide predictions are recomputed")
     registry_poll_s: float = Field(5.0, gt=0)
-    alert_threshold: float = Field(0.7, gt=0, lt=1)
-    alert_rearm_below: float = Field(0.5, gt=0, lt=1, description="an alerted target alerts again only after dropping below this")
+    alert_threshold: float | None = Field(
+        None, gt=0, lt=1, description="alert at this failure probability; null: the deployed model's decision threshold "
+                                      "(chosen by jobs.train_failure at its operating point), 0.7 for a model without one")
+    alert_rearm_below: float = Field(0.5, gt=0, lt=1, description="an alerted target alerts again only after dropping below "
+                                                                  "this (and below 0.8 x the alert threshold)")
     alert_subject: str = "aiops.alerts.failure"
     alert_webhook_url: str | None = Field(None, description="Alertmanager-compatible endpoint, e.g. http://am:9093/api/v2/alerts")
     predictor_replicas: int = Field(1, ge=1)

@@ -5,6 +5,16 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 
+DEFAULT_ALERT_THRESHOLD = 0.7
+
+
+def alert_thresholds(configured: float | None, rearm_below: float, model_threshold: float | None) -> tuple[float, float]:
+    """(alert at, re-arm below): the configured threshold wins; else the model's own decision threshold,
+    so alerts fire at the operating point training validated (its recall and precision); else 0.7."""
+    threshold = configured if configured is not None else (model_threshold or DEFAULT_ALERT_THRESHOLD)
+    return threshold, min(rearm_below, 0.8 * threshold)
+
+
 class AlertBook:
     """Raises an alert when p >= threshold; re-arms only after p < rearm_below (no flapping)."""
 
@@ -35,6 +45,12 @@ class AlertBook:
                 self.active[t] = alert
                 new.append(alert)
         return new
+
+    def set_thresholds(self, threshold: float, rearm_below: float) -> None:
+        """A new model brought its own operating point; open alerts stay open."""
+        if rearm_below > threshold:
+            raise ValueError("rearm_below must not exceed the alert threshold")
+        self.threshold, self.rearm_below = threshold, rearm_below
 
     def mitigated(self, target_id: str) -> None:
         """An operator acted: forget the open alert so a later relapse alerts again."""

@@ -18,7 +18,7 @@ from tests.integration.test_platform import _settings, _wait, system_factory  # 
 pytestmark = pytest.mark.integration
 
 
-def _register(reg: ModelRegistry, tmp, seed: int, promote: bool = True) -> str:
+def _register(reg: ModelRegistry, tmp, seed: int, promote: bool = True, threshold: float | None = None) -> str:
     names = [d.name for d in load_definitions(PROJECT_ROOT / "configs" / "features.yaml")]
     rng = np.random.default_rng(seed)
     X = pd.DataFrame(rng.normal(size=(400, len(names))), columns=names)
@@ -26,7 +26,8 @@ def _register(reg: ModelRegistry, tmp, seed: int, promote: bool = True) -> str:
     model = XGBoostFailureModel(n_rounds=20, eta=0.3, neg_sample_rate=1.0, n_bags=2, nthread=1).fit(X, y)
     folder = model.save(tmp / f"model-{seed}")
     mv = reg.register("fleet-failure", folder, {"pr_auc": 0.5 + seed / 100, "accuracy": 0.9, "precision": 0.8, "recall": 0.9, "f1": 0.85},
-                      names, data_fingerprint(X, y), {"horizon_s": 7200, "training_rows": len(X)})
+                      names, data_fingerprint(X, y), {"horizon_s": 7200, "training_rows": len(X),
+                                                      **({"decision_threshold": threshold} if threshold else {})})
     if promote:
         assert reg.promote("fleet-failure", mv.version, "pr_auc", 0.1).promoted
     return mv.version
@@ -53,8 +54,13 @@ def test_predictions_follow_promotions_without_restart(system_factory, tmp_path)
                 "contributing_factors", "recommendations", "model_version", "last_updated"):
         assert key in first
     replica_before = client.get("/api/ai/models/failure-prediction").json()["performance_metrics"]["replica"]
-    v2 = _register(reg, tmp_path, 2)
+    v2 = _register(reg, tmp_path, 2, threshold=0.42)
     _wait(lambda: answers(v2), 60, what=f"predictions from {v2} after promotion")
+    import ray
+
+    monitor = system.collectors["failure-monitor"]  # alerts at the promoted model's operating point
+    mon = _wait(lambda: (st := ray.get(monitor.stats.remote()))["model_version"] == v2 and st, 30, what="monitor on v2")
+    assert mon["alert_threshold"] == 0.42 and mon["errors"] == 0, mon
     info = client.get("/api/ai/models/failure-prediction").json()
     assert info["performance_metrics"]["replica"] == replica_before  # same replica process: swapped in place
     assert info["version"] == v2 and info["precision"] == 0.8 and len(info["features"]) > 10

@@ -135,3 +135,16 @@ def test_survival_bounds_censor_at_the_horizon():
     frame = pd.DataFrame({"ts": [0.0, 0.0, 0.0], "next_failure_ts": [1800.0, 50 * 3600.0, np.nan]})
     lower, upper = survival_bounds(frame, 8 * 3600.0)
     assert lower.tolist() == [0.5, 8.0, 8.0] and upper[0] == 0.5 and np.isinf(upper[1:]).all()
+
+
+def test_alerts_follow_the_models_operating_point_unless_configured():
+    from aiops.inference.alerts import alert_thresholds
+
+    assert alert_thresholds(None, 0.5, 0.42) == (0.42, pytest.approx(0.336))  # the model's threshold, re-arm below it
+    assert alert_thresholds(None, 0.5, None) == (0.7, 0.5)
+    assert alert_thresholds(0.9, 0.5, 0.42) == (0.9, 0.5)  # an operator's setting wins
+    book = AlertBook(0.7, 0.5)
+    p = lambda t, x: {"target_id": t, "failure_probability": x, "severity": "high"}  # noqa: E731
+    assert book.update([p("h1", 0.5)]) == []
+    book.set_thresholds(*alert_thresholds(None, 0.5, 0.42))
+    assert len(book.update([p("h1", 0.5)])) == 1
