@@ -70,6 +70,18 @@ class RayPlatformService:
                 self._collectors.pop(name, None)
         return out
 
+    async def recent_events(self, limit: int) -> list[dict[str, Any]]:
+        """The collectors' recent platform events, merged and ordered by time (newest last)."""
+        handles = await asyncio.to_thread(self._collector_handles)
+        out: list[dict[str, Any]] = []
+        for name, h in list(handles.items()):
+            try:
+                out.extend(await asyncio.wait_for(h.events.remote(limit), 5.0))
+            except Exception:
+                self._collectors.pop(name, None)
+        out.sort(key=lambda e: e.get("ts") or 0.0)
+        return out[-limit:]
+
     async def health(self) -> dict[str, tuple[bool, str | None]]:
         comps: dict[str, tuple[bool, str | None]] = {}
         stats = await self.router.shard_stats(timeout_s=3.0)

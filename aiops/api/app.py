@@ -39,6 +39,7 @@ class PlatformService(Protocol):
     async def health(self) -> dict[str, tuple[bool, str | None]]: ...
     async def shard_stats(self) -> list[dict[str, Any] | None]: ...
     async def collector_stats(self) -> list[dict[str, Any]]: ...
+    async def recent_events(self, limit: int) -> list[dict[str, Any]]: ...
 
 
 def error(status: int, message: str, details: Any = None) -> JSONResponse:
@@ -105,6 +106,20 @@ def create_app(service: PlatformService, serve: ServeSettings, routers: Sequence
         items = [t for t in await service.list_targets() if type is None or t["target_type"] == type]
         items.sort(key=lambda t: t["target_id"])
         return TargetList(total=len(items), targets=items)
+
+    @api.get("/events", tags=["platform"])
+    async def events(limit: int = Query(100, ge=1, le=10_000),
+                     type: str | None = Query(None, max_length=64, description="e.g. vm_lifecycle, api_call, log"),
+                     target: str | None = Query(None, max_length=200, description="host or VM id")) -> dict[str, Any]:
+        """Recent platform events the collectors received (newest last): VM lifecycle, API calls, flows,
+        log events. Kept in memory per collector (the last 10,000 each), for a quick look, not an archive."""
+        rows = await service.recent_events(10_000)
+        if type is not None:
+            rows = [e for e in rows if e.get("type") == type]
+        if target is not None:
+            rows = [e for e in rows if target in (e.get("host"), e.get("vm_id"), e.get("target_id"))]
+        rows = rows[-limit:]
+        return {"total": len(rows), "events": rows}
 
     @api.get("/features/{target_id}", response_model=FeatureVector, tags=["features"])
     async def features(target_id: str, window: str | None = Query(None, description="override every feature's window, e.g. 15m")) -> Any:

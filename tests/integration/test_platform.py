@@ -82,6 +82,8 @@ def test_api_serves_features_that_move_with_simulated_load(system_factory):
     assert factors["total_factors"] >= 100 and len(factors["categories"]) >= 6
     metrics = client.get("/metrics").text
     assert 'aiops_collector_samples_stored_total{collector="collector-simulator"}' in metrics
+    events = client.get("/api/ai/events", params={"limit": 50}).json()["events"]  # the simulator's platform events
+    assert events and {"ts", "type"} <= set(events[-1]) and [e["ts"] for e in events] == sorted(e["ts"] for e in events)
 
 
 async def _publish(nats_url: str, subject_prefix: str, messages: list[tuple[str, bytes]]) -> None:

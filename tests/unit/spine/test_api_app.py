@@ -49,6 +49,12 @@ class InMemoryService:
     async def collector_stats(self):
         return [{"name": "collector-test", "samples_stored": 5, "errors": 0, "samples_per_s": 1.0, "rejections": {"bad_value": 2}}]
 
+    async def recent_events(self, limit):
+        evs = [{"ts": 1.0, "type": "vm_lifecycle", "host": "h1", "vm_id": "vm-1", "action": "stop"},
+               {"ts": 2.0, "type": "api_call", "vm_id": "vm-2", "action": "GetVM"},
+               {"ts": 3.0, "type": "vm_lifecycle", "host": "h2", "vm_id": "vm-3", "action": "start"}]
+        return evs[-limit:]
+
 
 @pytest.fixture
 def client():
@@ -141,3 +147,11 @@ def test_engine_routers_mount_under_api_ai_with_full_route_labels():
     assert c.get("/api/ai/engine/things/7").json() == {"id": "7"}
     text = c.get("/metrics").text
     assert 'aiops_http_request_duration_seconds_count{method="GET",route="/api/ai/engine/things/{thing_id}",status="200"} 1.0' in text
+
+
+def test_recent_platform_events_with_filters(client):
+    assert [e["ts"] for e in client.get("/api/ai/events").json()["events"]] == [1.0, 2.0, 3.0]
+    assert [e["vm_id"] for e in client.get("/api/ai/events", params={"type": "vm_lifecycle"}).json()["events"]] == ["vm-1", "vm-3"]
+    assert client.get("/api/ai/events", params={"target": "h2"}).json()["total"] == 1
+    assert client.get("/api/ai/events", params={"limit": 1}).json()["events"][0]["ts"] == 3.0
+    assert client.get("/api/ai/events", params={"limit": 0}).status_code == 422
