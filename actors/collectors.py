@@ -42,6 +42,61 @@ class _Collector:
         self.stats_ = CollectorStats(name, self.kind)
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self._stop = asyncio.Event()
+        self.intake = SecurityIntake()  # security records are parsed (and Sigma-matched) where they arrive
+        self._security: Any = None
+        self._matcher_task: asyncio.Future | None = None
+        self._matcher_failed = False
+
+    def _correlator(self) -> Any | None:
+        """The security correlator's handle (looked up once; None when it is not running)."""
+        if self._security is None:
+            try:
+                self._security = ray.get_actor(SECURITY_CORRELATOR, namespace=self.settings.ray.namespace)
+            except ValueError:
+                return None
+        return self._security
+
+    def _load_matcher(self) -> None:
+        """Load the Sigma rules in the background (the full SigmaHQ set takes 15-35 s, longer than a
+        JetStream ack wait); until they are loaded, or if loading failed (reported once in stats),
+        events go unmatched and the correlator matches them itself."""
+        if self.intake.matcher is not None or not self.settings.security.match_in_collectors:
+            return
+        if self._matcher_task is None:
+            self._matcher_task = asyncio.get_running_loop().create_task(
+                asyncio.to_thread(load_collector_matcher, self.settings))
+        elif self._matcher_task.done() and not self._matcher_failed:
+            if self._matcher_task.exception() is None:
+                self.intake.matcher = self._matcher_task.result()
+            else:
+                self._matcher_failed = True
+                self.stats_.error(f"security rules: {self._matcher_task.exception()}")
+
+    def _take_rejections(self) -> tuple[dict, list]:
+        """Rejections the intake counted since the last hand-over (also counted in this collector's stats)."""
+        rejected, samples = self.intake.rejections.take()
+        if rejected:
+            self.stats_.rejections["bad_security_record"] += sum(rejected.values())
+        return rejected, samples
+
+    async def _send_security(self, parse: Any, required: bool = False) -> None:
+        """Parse with ``parse(intake)`` and hand the events to the correlator in one call (best effort,
+        never at the expense of the caller's metrics; errors are counted). ``required``: the operator
+        asked for this source to be correlated, so a missing correlator is a counted rejection."""
+        actor = self._correlator()
+        if actor is None:
+            if required:
+                self.stats_.reject([Rejection(0, "no security correlator running")])
+            return
+        try:
+            self._load_matcher()
+            events = parse(self.intake)
+            rejected, samples = self._take_rejections()
+            await actor.ingest_events.remote(events, rejected, samples, time.time())
+            self.stats_.events += len(events)
+        except Exception as exc:
+            self._security = None  # look the actor up again (it may have been replaced)
+            self.stats_.error(f"security: {exc}")
 
     async def stats(self) -> dict[str, Any]:
         return self.stats_.as_dict()
@@ -69,10 +124,6 @@ class SimulatorCollector(_Collector):
     def __init__(self, name: str, settings: Settings, router: ShardRouter | None = None) -> None:
         super().__init__(name, settings, router)
         self.sim = FleetSimulator(settings.simulator)
-        self.intake = SecurityIntake()
-        self._security: Any = None
-        self._matcher_task: asyncio.Future | None = None
-        self._matcher_failed = False
 
     async def inventory(self) -> dict[str, Any]:
         f = self.sim.fleet
@@ -100,43 +151,10 @@ class SimulatorCollector(_Collector):
             self.recent_events.extend(t.events)
             self.stats_.events += len(t.events)
         self.stats_.messages += len(ticks)
-        await self._to_security(ticks)
+        await self._send_security(lambda intake: intake.parse_ticks(ticks))
         totals = await self.router.ingest(batches)
         self.stats_.stored(totals["accepted"])
         return totals["accepted"]
-
-    async def _to_security(self, ticks: list) -> None:
-        """Auth lines and platform events, parsed here, go to the security correlator when it runs
-        (best effort, counted)."""
-        try:
-            if self._security is None:
-                self._security = ray.get_actor(SECURITY_CORRELATOR, namespace=self.settings.ray.namespace)
-        except ValueError:
-            return  # not started (platform-only deployments)
-        try:
-            self._load_matcher()
-            events = self.intake.parse_ticks(ticks)
-            rejected, samples = self.intake.rejections.take()
-            await self._security.ingest_events.remote(events, rejected, samples, time.time())
-        except Exception as exc:  # never at the expense of the tick's metrics
-            self._security = None
-            self.stats_.error(f"security: {exc}")
-
-    def _load_matcher(self) -> None:
-        """Load the Sigma rules in the background (the full SigmaHQ set takes 15-35 s); until they are
-        loaded, or if loading failed (reported once in stats), events go unmatched and the correlator
-        matches them itself."""
-        if self.intake.matcher is not None or not self.settings.security.match_in_collectors:
-            return
-        if self._matcher_task is None:
-            self._matcher_task = asyncio.get_running_loop().create_task(
-                asyncio.to_thread(load_collector_matcher, self.settings))
-        elif self._matcher_task.done() and not self._matcher_failed:
-            if self._matcher_task.exception() is None:
-                self.intake.matcher = self._matcher_task.result()
-            else:
-                self._matcher_failed = True
-                self.stats_.error(f"security rules: {self._matcher_task.exception()}")
 
     async def run(self) -> None:
         clock = RealTimeClock(self.sim.now, self.settings.simulator.speedup)
@@ -157,8 +175,6 @@ class NatsCollector(_Collector):
 
     def __init__(self, name: str, settings: Settings, router: ShardRouter | None = None) -> None:
         super().__init__(name, settings, router)
-        self.intake = SecurityIntake()
-        self._security: Any = None
         self._security_calls: set[asyncio.Task] = set()
         tune_gc()
 
@@ -183,11 +199,6 @@ class NatsCollector(_Collector):
 
     async def run(self) -> None:
         cfg = self.settings.nats
-        if self.intake.matcher is None:  # before the first fetch: loading must not outlast ack_wait
-            try:
-                self.intake.matcher = await asyncio.to_thread(load_collector_matcher, self.settings)
-            except Exception as exc:  # run unmatched: the correlator matches events itself
-                self.stats_.error(f"security rules: {exc}")
         while not self._stop.is_set():
             try:
                 nc, sub = await self._connect()
@@ -220,6 +231,7 @@ class NatsCollector(_Collector):
         (JetStream redelivers) when it could not; with no correlator running they are counted
         and acked.
         """
+        self._load_matcher()
         stream = self.settings.nats.stream
         keyed: list[tuple[str, bool, list[Any]]] = []
         rejected: Counter = Counter()
@@ -235,11 +247,8 @@ class NatsCollector(_Collector):
         if rejected:
             self.stats_.rejections["bad_security_record"] += sum(rejected.values())
         arrived_at = min((m.metadata.timestamp.timestamp() for m, _ in msgs if m.metadata.timestamp), default=time.time())
-        try:
-            if self._security is None:
-                self._security = ray.get_actor(SECURITY_CORRELATOR, namespace=self.settings.ray.namespace)
-            actor = self._security
-        except ValueError:
+        actor = self._correlator()
+        if actor is None:
             self.stats_.reject([Rejection(0, "no security correlator running")])
             await asyncio.gather(*(m.ack() for m, _ in msgs), return_exceptions=True)
             return
@@ -370,31 +379,6 @@ class LogTailer(_Collector):
         self._pos: dict[Path, tuple[int, int]] = {}  # path -> (inode, offset)
         self._partial: dict[Path, str] = {}
         self._from_start = from_start
-        self.intake = SecurityIntake()
-        self._security: Any = None
-        self._matcher_loaded = False
-
-    async def _to_security(self, fmt: str, lines: list[str]) -> None:
-        """Lines of a file marked ``security: <format>``: parsed here, correlated by the security correlator."""
-        try:
-            if self._security is None:
-                self._security = ray.get_actor(SECURITY_CORRELATOR, namespace=self.settings.ray.namespace)
-        except ValueError:
-            self.stats_.reject([Rejection(0, "no security correlator running")])
-            return
-        try:
-            if not self._matcher_loaded:
-                self._matcher_loaded = True
-                self.intake.matcher = await asyncio.to_thread(load_collector_matcher, self.settings)
-            events = self.intake.parse_payload(fmt, "\n".join(lines))
-            rejected, samples = self.intake.rejections.take()
-            if rejected:
-                self.stats_.rejections["bad_security_record"] += sum(rejected.values())
-            await self._security.ingest_events.remote(events, rejected, samples, time.time())
-            self.stats_.events += len(events)
-        except Exception as exc:  # the file's metrics still count; the error is reported
-            self._security = None
-            self.stats_.error(f"security: {exc}")
 
     def _read_new(self, path: Path) -> list[str]:
         try:
@@ -421,8 +405,8 @@ class LogTailer(_Collector):
             lines = self._read_new(src.path)
             if not lines:
                 continue
-            if src.security:
-                await self._to_security(src.security, lines)
+            if src.security:  # a file marked `security: <format>` also feeds the correlator
+                await self._send_security(lambda intake: intake.parse_payload(src.security, "\n".join(lines)), required=True)
             events = [e for e in (parse_line(l, default_host=src.target) for l in lines) if e is not None]
             self.stats_.messages += len(lines)
             self.stats_.lines_ignored += len(lines) - len(events)

@@ -59,6 +59,17 @@ def _correlator(settings: Any) -> Any:
     return actor
 
 
+def _warm(actor: Any, ticks: list[Any], per_call: int, intake: Any = None) -> None:
+    """Fit the detectors' baselines on the warm-up ticks (direct calls, not timed)."""
+    import ray
+
+    from aiops.security.intake import SecurityIntake
+
+    intake = intake or SecurityIntake()
+    for i in range(0, len(ticks), per_call):
+        ray.get(actor.ingest_events.remote(intake.parse_ticks(ticks[i:i + per_call])))
+
+
 def bench_direct(settings: Any, ticks: list[Any], warm: int, per_call: int) -> dict[str, Any]:
     import ray
 
@@ -68,8 +79,7 @@ def bench_direct(settings: Any, ticks: list[Any], warm: int, per_call: int) -> d
 
     actor = _correlator(settings)
     intake = SecurityIntake(matcher=load_collector_matcher(settings))  # as the simulator collector does
-    for i in range(0, warm, per_call):
-        ray.get(actor.ingest_events.remote(intake.parse_ticks(ticks[i:i + per_call])))
+    _warm(actor, ticks[:warm], per_call, intake)
     base_stats = ray.get(actor.stats.remote())
     base, base_busy = base_stats["events_in"], base_stats["busy_s"]
     inflight: list[Any] = []
@@ -182,17 +192,6 @@ def _wait_drained(settings: Any, timeout_s: float = 600.0) -> None:
     deadline = time.time() + timeout_s
     while asyncio.run(_pending(settings.nats.url, settings.nats.stream, settings.nats.durable)) and time.time() < deadline:
         time.sleep(0.05)
-
-
-def _warm(actor: Any, ticks: list[Any], per_call: int) -> None:
-    """Fit the detectors' baselines on the warm-up ticks (direct calls, not timed)."""
-    import ray
-
-    from aiops.security.intake import SecurityIntake
-
-    intake = SecurityIntake()
-    for i in range(0, len(ticks), per_call):
-        ray.get(actor.ingest_events.remote(intake.parse_ticks(ticks[i:i + per_call])))
 
 
 def bench_nats(settings: Any, ticks: list[Any], warm: int, per_message: int, rate: float | None) -> dict[str, Any]:

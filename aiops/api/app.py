@@ -113,7 +113,7 @@ def create_app(service: PlatformService, serve: ServeSettings, routers: Sequence
                      target: str | None = Query(None, max_length=200, description="host or VM id")) -> dict[str, Any]:
         """Recent platform events the collectors received (newest last): VM lifecycle, API calls, flows,
         log events. Kept in memory per collector (the last 10,000 each), for a quick look, not an archive."""
-        rows = await service.recent_events(10_000)
+        rows = await service.recent_events(limit if type is None and target is None else 10_000)  # filters need all
         if type is not None:
             rows = [e for e in rows if e.get("type") == type]
         if target is not None:

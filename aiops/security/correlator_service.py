@@ -59,7 +59,8 @@ class SecurityService:
         self.max_anomalies = max_anomalies
         self.last_updated = time.time()
         self.pipeline.on_signal = self._on_signal
-        self._replay_suppressions(self.response.audit.records())
+        self._replay_suppressions(self.response.audit.start_rows)
+        self.response.audit.release_start_rows()  # both have rebuilt their state from it
         # seconds from an event's arrival to the end of the call that raised or grew its incident
         self.incident_latency: deque[float] = deque(maxlen=10_000)
         self._incident_walls: list[float] = []

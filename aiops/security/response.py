@@ -180,6 +180,12 @@ class AuditLog:
         prev = self.store.records()
         self._prev = prev[-1]["hash"] if prev else "0" * 64
         self._seq = prev[-1]["seq"] + 1 if prev else 0
+        # the trail as read once at start, for the engines that rebuild their state from it
+        # (responses, suppressions); release_start_rows() frees it once they have
+        self.start_rows: list[dict[str, Any]] = prev
+
+    def release_start_rows(self) -> None:
+        self.start_rows = []
 
     def write(self, event: str, **data: Any) -> dict[str, Any]:
         with self._lock:
@@ -319,7 +325,7 @@ class ResponseEngine:
         self._by_key: dict[str, str] = {}
         self._lock = threading.Lock()
         self._pool = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="response")
-        self.restored = self._restore(self.audit.records())
+        self.restored = self._restore(self.audit.start_rows)
 
     def _restore(self, rows: list[dict[str, Any]]) -> int:
         """Rebuild response records and idempotency keys from the audit trail (a restarted engine
