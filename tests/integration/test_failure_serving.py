@@ -11,7 +11,7 @@ import ray
 
 from aiops.failure.models import XGBoostFailureModel
 from aiops.features.definitions import load_definitions
-from aiops.models.registry import ModelRegistry, data_fingerprint
+from aiops.failure.registry import ModelRegistry, data_fingerprint
 from aiops.settings import PROJECT_ROOT
 from tests.integration.test_platform import _settings, _wait, system_factory  # noqa: F401
 

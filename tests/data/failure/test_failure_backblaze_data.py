@@ -1,12 +1,12 @@
 """Checks on the shared Backblaze sample (skipped when ../shared/data lacks it)."""
 import pytest
 
-from aiops.failure.backblaze import default_root, load_drive_stats
-from aiops.failure.features import smart_history_features
-from aiops.failure.labels import LabelSpec, horizon_labels
-from aiops.failure.metrics import recall_at_fpr
+from aiops.failure.training.backblaze import default_root, load_drive_stats
+from aiops.failure.training.features import smart_history_features
+from aiops.failure.training.labels import LabelSpec, horizon_labels
+from aiops.failure.evaluation.metrics import recall_at_fpr
 from aiops.failure.models import make_model
-from aiops.failure.splits import grouped_folds
+from aiops.failure.training.splits import grouped_folds
 from aiops.settings import Settings
 
 ROOT = default_root(Settings().data_dir)

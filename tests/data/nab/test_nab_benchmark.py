@@ -6,7 +6,7 @@ detector clears the issue's bar (standard profile >= 60, one corpus threshold).
 import numpy as np
 import pytest
 
-from aiops.failure.nab_corpus import (
+from aiops.failure.evaluation.nab_corpus import (
     load_corpus,
     load_profiles,
     load_published_file_scores,
@@ -15,7 +15,7 @@ from aiops.failure.nab_corpus import (
     read_results_layout,
     write_results_layout,
 )
-from aiops.failure.nab_scoring import normalise, score_corpus, score_file, sweep_weights
+from aiops.failure.evaluation.nab_scoring import normalise, score_corpus, score_file, sweep_weights
 
 ROOT = nab_root()
 pytestmark = pytest.mark.data
@@ -60,7 +60,7 @@ def test_normalisation_reproduces_published_scoreboard(corpus):
 
 
 def test_reimplemented_windowed_gaussian_lands_on_its_published_score(corpus):
-    from aiops.failure.anomaly_baselines import windowed_gaussian
+    from aiops.failure.health.baselines import windowed_gaussian
 
     files, profiles = corpus
     scores = {f.key: windowed_gaussian(f.values) for f in files}
