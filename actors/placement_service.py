@@ -24,7 +24,7 @@ from actors.router import ShardRouter
 from aiops.api.placement import make_router
 from aiops.api.placement_plan import (ApprovalRequired, EvacuationRequest, NoFeasiblePlan, PlanNotFound, PlanRequest,
                                       PlanService, make_plan_router)
-from aiops.inference.alerts import DEFAULT_ALERT_THRESHOLD
+from aiops.failure.serving.alerts import DEFAULT_ALERT_THRESHOLD
 from aiops.placement.constraints import InvalidPlacementRequest, NoFeasibleNode
 from aiops.placement.feedback import FeedbackStore, InMemoryFeedbackStore
 from aiops.placement.feedback_redis import RedisFeedbackStore

@@ -130,7 +130,7 @@ class AIOpsIngress:
         routers: list[APIRouter] = []
         sources = []
         if self.failure_predictor is not None:
-            from actors.failure_serving import FailureService
+            from actors.failure_service import FailureService
             from aiops.api.failure import make_router as failure_router
 
             failure = FailureService(self.settings, self.failure_predictor)
@@ -154,7 +154,7 @@ def build_app(
     with_engines: bool = True,
 ) -> serve.Application:
     """The Serve application: the ingress plus the engines' model deployments."""
-    from actors.failure_serving import predictor_deployment
+    from actors.failure_predictor import predictor_deployment
 
     cfg = settings.serve
     ingress = serve.deployment(

@@ -13,7 +13,8 @@ import ray
 from ray import serve
 
 from actors.collectors import LogTailer, NatsCollector, PrometheusCollector, SimulatorCollector, start_collector
-from actors.failure_serving import MONITOR_NAME, FailureMonitor
+from actors.failure_monitor import FailureMonitor
+from actors.names import MONITOR_NAME
 from actors.feature_shard import FeatureShardActor, shard_name
 from actors.placement_service import OPTIMIZER_NAME, start_placement_optimizer
 from actors.security_service import CORRELATOR_NAME, start_security_correlator

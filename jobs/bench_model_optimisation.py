@@ -31,13 +31,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aiops.failure.backblaze import default_root, load_drive_stats
-from aiops.failure.features import FeatureSpec, raw_diff_features, smart_history_features
-from aiops.failure.labels import LabelSpec, horizon_labels
+from aiops.failure.training.backblaze import default_root, load_drive_stats
+from aiops.failure.training.features import FeatureSpec, raw_diff_features, smart_history_features
+from aiops.failure.training.labels import LabelSpec, horizon_labels
 from aiops.failure.models import XGBoostFailureModel
-from aiops.failure.optimise import holdout_metrics, optimise
-from aiops.failure.sequence_data import grouped_split, index_frame, sample_rows, windows_from_index
-from aiops.failure.sequence_models import LSTMFailureModel, SequenceParams, TransformerFailureModel
+from aiops.failure.models.optimise import holdout_metrics, optimise
+from aiops.failure.training.sequence_data import grouped_split, index_frame, sample_rows, windows_from_index
+from aiops.failure.models.sequence import LSTMFailureModel, SequenceParams, TransformerFailureModel
 from aiops.settings import Settings
 
 SMART_IDS = (1, 5, 9, 194, 197)

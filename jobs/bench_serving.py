@@ -49,7 +49,7 @@ def _wrk(url: str, connections: int, seconds: float, script: str | None = None) 
 
 def _ensure_model(registry_uri: str, model_dir: Path, name: str) -> str:
     from aiops.failure.models import FailureModel
-    from aiops.models.registry import ModelRegistry
+    from aiops.failure.registry import ModelRegistry
 
     reg = ModelRegistry(registry_uri)
     if not (model_dir / "meta.json").exists():

@@ -110,7 +110,7 @@ def engine_lines(settings: Any) -> list[tuple[str, str]]:
     """One line per engine actor (failure monitor, placement optimiser, security correlator)."""
     import ray
 
-    from actors.failure_serving import MONITOR_NAME
+    from actors.names import MONITOR_NAME
     from actors.placement_service import OPTIMIZER_NAME
     from actors.security_service import CORRELATOR_NAME
 

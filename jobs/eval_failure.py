@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aiops.failure.backblaze_eval import evaluate_backblaze
+from aiops.failure.evaluation.backblaze import evaluate_backblaze
 from aiops.failure.config import load_failure_config
-from aiops.failure.report import markdown_report, plot_pr, write_oof_csv
+from aiops.failure.evaluation.report import markdown_report, plot_pr, write_oof_csv
 from aiops.settings import PROJECT_ROOT, Settings
 
 PROTOCOL_TEXT = (

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from aiops.failure.metrics import pr_auc
-from aiops.prediction.fleet_dataset import HARDWARE_KINDS, FleetDatasetConfig, load_or_build
-from aiops.prediction.fleet_training import SCORERS, MethodResult, evaluate_method, fit_final, make_split
+from aiops.failure.evaluation.metrics import pr_auc
+from aiops.failure.training.fleet_dataset import HARDWARE_KINDS, FleetDatasetConfig, load_or_build
+from aiops.failure.training.fleet_training import SCORERS, MethodResult, evaluate_method, fit_final, make_split
 from aiops.settings import PROJECT_ROOT
 
 TARGET = {"recall": 0.9, "precision": 0.8, "median_lead_min": 30.0}

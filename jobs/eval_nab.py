@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from aiops.failure.anomaly_baselines import rolling_knn_distance, windowed_gaussian
-from aiops.failure.anomaly_stream import StreamParams, stream_scores
-from aiops.failure.nab_corpus import (
+from aiops.failure.health.baselines import rolling_knn_distance, windowed_gaussian
+from aiops.failure.health.stream import StreamParams, stream_scores
+from aiops.failure.evaluation.nab_corpus import (
     PROFILES,
     load_corpus,
     load_profiles,
@@ -33,7 +33,7 @@ from aiops.failure.nab_corpus import (
     nab_root,
     write_results_layout,
 )
-from aiops.failure.nab_scoring import (
+from aiops.failure.evaluation.nab_scoring import (
     category_scores,
     normalise,
     published_category_scores,

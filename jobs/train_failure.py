@@ -82,7 +82,7 @@ def load_config(path: Path | None) -> TrainConfig:
 def make_model(config: dict[str, Any], seed: int, features: list[str]) -> Any:
     """A FailureModel for one point of the search space."""
     from aiops.failure.models import RandomForestFailureModel, XGBoostFailureModel
-    from aiops.prediction.fleet_training import monotone_constraints
+    from aiops.failure.training.fleet_training import monotone_constraints
 
     if config["model"] == "random_forest":
         return RandomForestFailureModel(n_estimators=int(config["rounds"]), max_depth=int(config["max_depth"]) * 3,
@@ -151,8 +151,8 @@ def survival_bounds(frame: Any, horizon_s: float) -> tuple[np.ndarray, np.ndarra
 
 def fit_survival(ds: Any, split: Any, outer_folds: int, feats: list[str]) -> tuple[Any, float]:
     """AFT time-to-failure model; its interval coverage is measured on the held-out test rows first."""
-    from aiops.failure.survival import SurvivalModel
-    from aiops.prediction.fleet_training import model_matrix
+    from aiops.failure.models.survival import SurvivalModel
+    from aiops.failure.training.fleet_training import model_matrix
 
     lower, upper = survival_bounds(ds.frame, ds.config.horizon_s)
     test = np.zeros(len(ds.frame), bool)
@@ -180,7 +180,7 @@ def _mitigations(settings: Any) -> list[dict[str, Any]]:
 def _score_production(registry: Any, name: str, version: str, test: Any, threshold: float, metric: str, log: Any) -> float:
     """The production model's metric on the candidate's test rows (-inf if it cannot score them)."""
     from aiops.failure.models import FailureModel
-    from aiops.prediction.fleet_training import model_matrix
+    from aiops.failure.training.fleet_training import model_matrix
 
     try:
         old = FailureModel.load(registry.fetch(name, version))
@@ -213,9 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from aiops.models.registry import ModelRegistry, data_fingerprint
-    from aiops.prediction.fleet_dataset import FleetDatasetConfig, load_or_build
-    from aiops.prediction.fleet_training import evaluate_method, host_folds, make_split, model_matrix
+    from aiops.failure.registry import ModelRegistry, data_fingerprint
+    from aiops.failure.training.fleet_dataset import FleetDatasetConfig, load_or_build
+    from aiops.failure.training.fleet_training import evaluate_method, host_folds, make_split, model_matrix
 
     t0 = time.time()
     log = lambda msg: print(f"[train_failure {time.time() - t0:6.0f}s] {msg}", flush=True)  # noqa: E731

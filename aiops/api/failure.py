@@ -1,4 +1,5 @@
-"""Failure-prediction endpoints (schemas per the seed API) over an injected service."""
+"""Failure-prediction endpoints (schemas per the seed API) over an injected service: routing and schemas only;
+domain errors (NoModel -> 503) go through the API's error table."""
 from __future__ import annotations
 
 from typing import Any, Protocol
@@ -8,14 +9,11 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aiops.failure.errors import NoModel
 from aiops.features.definitions import parse_duration
 
 MAX_BATCH = 20_000
 MAX_HORIZON_S = 30 * 86_400
-
-
-class NoModel(RuntimeError):
-    """No model is deployed yet (nothing promoted in the registry)."""
 
 
 class ContributingFactor(BaseModel):
@@ -92,19 +90,12 @@ class FailureApi(Protocol):
     async def record_mitigation(self, target_id: str, action: str, comment: str) -> dict[str, Any]: ...
 
 
-def _no_model() -> HTTPException:
-    return HTTPException(503, "no failure model is deployed yet: train and promote one with `python -m jobs.train_failure`")
-
-
 def make_router(service: FailureApi) -> APIRouter:
     r = APIRouter(tags=["failure prediction"])
 
     @r.get("/predictions/failures/{target_id}", response_model=FailurePrediction)
     async def one(target_id: str) -> Any:
-        try:
-            pred = await service.predict(target_id)
-        except NoModel:
-            raise _no_model() from None
+        pred = await service.predict(target_id)  # NoModel (no model deployed) maps to 503
         if pred is None:
             raise HTTPException(404, f"unknown target {target_id!r}: no telemetry received for it")
         if isinstance(pred, (bytes, bytearray)):
@@ -114,10 +105,8 @@ def make_router(service: FailureApi) -> APIRouter:
     @r.post("/predictions/failures/batch", response_model=BatchResponse)
     async def batch(req: BatchRequest) -> Any:
         horizon = parse_duration(req.time_horizon)
-        try:
-            preds, missing, version = await service.predict_many(list(dict.fromkeys(req.target_ids)), horizon, req.include_recommendations)
-        except NoModel:
-            raise _no_model() from None
+        preds, missing, version = await service.predict_many(list(dict.fromkeys(req.target_ids)), horizon,
+                                                             req.include_recommendations)
         if preds and any(isinstance(p, (bytes, bytearray)) for p in preds):
             body = b'{"predictions":[' + b",".join(p if isinstance(p, (bytes, bytearray)) else orjson.dumps(p) for p in preds)
             body += b'],"not_found":' + orjson.dumps(missing) + b',"time_horizon_s":' + orjson.dumps(horizon)
@@ -129,7 +118,7 @@ def make_router(service: FailureApi) -> APIRouter:
     async def model() -> Any:
         info = await service.model_info()
         if info is None:
-            raise _no_model()
+            raise NoModel()
         return info
 
     @r.post("/predictions/failures/{target_id}/mitigations", status_code=201)

@@ -19,7 +19,6 @@ _EXPORTS = {
     "recall_at_fpr": ".metrics",
     "pr_auc": ".metrics",
     "pr_curve": ".metrics",
-    "CSV": ".metrics",
     "CostMatrix": ".nab_corpus",
     "NabFile": ".nab_corpus",
     "probation_length": ".nab_corpus",

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping
+
+__all__ = ["DEFAULT_ALERT_THRESHOLD", "alert_thresholds", "AlertBook", "alertmanager_payload"]
 
 
 DEFAULT_ALERT_THRESHOLD = 0.7
@@ -25,23 +27,21 @@ class AlertBook:
         self.rearm_below = rearm_below
         self.active: dict[str, dict[str, Any]] = {}
 
-    def update(self, predictions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def update(self, predictions: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """New alerts for this round of predictions."""
+        return self.update_lazy((p["target_id"], p["failure_probability"], (lambda p=p: p)) for p in predictions)
+
+    def update_lazy(self, rounds: Iterable[tuple[str, float, Callable[[], Mapping[str, Any]]]]) -> list[dict[str, Any]]:
+        """`update` over (target, probability, full prediction on demand): only a new alert needs the rest of
+        the prediction, so a caller holding serialised predictions decodes just those."""
         new = []
-        for p in predictions:
-            t, prob = p["target_id"], p["failure_probability"]
+        for t, prob, full in rounds:
             if t in self.active:
                 if prob < self.rearm_below:
                     del self.active[t]
                 continue
             if prob >= self.threshold:
-                alert = {
-                    "target_id": t, "target_type": p.get("target_type"), "severity": p["severity"],
-                    "failure_probability": prob, "time_to_failure": p.get("time_to_failure"),
-                    "contributing_factors": [f["description"] for f in p.get("contributing_factors", [])[:3]],
-                    "recommendations": p.get("recommendations", []), "model_version": p.get("model_version"),
-                    "raised_at": p.get("last_updated"),
-                }
+                alert = _alert(t, prob, full())
                 self.active[t] = alert
                 new.append(alert)
         return new
@@ -55,6 +55,16 @@ class AlertBook:
     def mitigated(self, target_id: str) -> None:
         """An operator acted: forget the open alert so a later relapse alerts again."""
         self.active.pop(target_id, None)
+
+
+def _alert(target_id: str, prob: float, p: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "target_id": target_id, "target_type": p.get("target_type"), "severity": p["severity"],
+        "failure_probability": prob, "time_to_failure": p.get("time_to_failure"),
+        "contributing_factors": [f["description"] for f in p.get("contributing_factors", [])[:3]],
+        "recommendations": p.get("recommendations", []), "model_version": p.get("model_version"),
+        "raised_at": p.get("last_updated"),
+    }
 
 
 def alertmanager_payload(alerts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

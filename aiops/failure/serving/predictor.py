@@ -13,43 +13,21 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from aiops.features.definitions import FeatureDefinition
+from aiops.failure.serving.horizon import TTF_MIN_PROBABILITY, rescale_horizon, severity, time_to_failure
 
-TTF_MIN_PROBABILITY = 0.05  # below this a time to failure says nothing useful
-SEVERITY = ((0.9, "critical"), (0.7, "high"), (0.4, "medium"), (0.0, "low"))
+__all__ = ["Prediction", "FailurePredictorCore", "describe_factor"]
+
 _RISING = {"trend", "change_rate", "rate", "spike_count", "count", "sum"}
-
-
-def severity(p: float) -> str:
-    return next(name for floor, name in SEVERITY if p >= floor)
-
-
-def rescale_horizon(p: np.ndarray, trained_s: float, wanted_s: float) -> np.ndarray:
-    """P(fail within wanted) from P(fail within trained), assuming a constant hazard."""
-    p = np.clip(p, 0.0, 1 - 1e-9)
-    return 1.0 - (1.0 - p) ** (wanted_s / trained_s)
-
-
-def at_horizon(pred: dict[str, Any], trained_s: float, wanted_s: float) -> dict[str, Any]:
-    """A served prediction restated for another horizon (probability, interval, severity)."""
-    p = float(rescale_horizon(np.array([pred["failure_probability"]]), trained_s, wanted_s)[0])
-    lo, hi = rescale_horizon(np.array(pred["confidence_interval"], dtype=np.float64), trained_s, wanted_s)
-    return {**pred, "failure_probability": p, "confidence_interval": (float(lo), float(hi)), "severity": severity(p)}
-
-
-def time_to_failure(p: float, horizon_s: float) -> tuple[float | None, tuple[float, float] | None]:
-    """Median and 10-90% interval of the failure time under the hazard implied by p."""
-    if p <= 1e-6:
-        return None, None
-    lam = -math.log(max(1e-12, 1.0 - min(p, 1 - 1e-9))) / horizon_s
-    q = lambda a: -math.log(1.0 - a) / lam  # noqa: E731
-    return q(0.5), (q(0.1), q(0.9))
 
 
 @dataclass
 class Prediction:
+    """One target's answer, in the API's field order; `to_json` is its one serialised (served) form."""
+
     target_id: str
     target_type: str
     failure_probability: float
@@ -64,10 +42,16 @@ class Prediction:
     last_updated: float
 
     def as_dict(self) -> dict[str, Any]:
+        """Field name -> value, as the API schema names them."""
         return dict(self.__dict__)
+
+    def to_json(self) -> bytes:
+        """The bytes every cache, the snapshot and HTTP pass through unchanged (serialised once, here)."""
+        return orjson.dumps(self.__dict__)
 
 
 def describe_factor(name: str, contribution: float, definitions: Mapping[str, FeatureDefinition]) -> str:
+    """Operator wording for a factor: the source metric and whether it is high, rising or normal."""
     d = definitions.get(name)
     metric = d.source if d and d.source else name
     if contribution < 0:
@@ -114,27 +98,21 @@ class FailurePredictorCore:
                 X[c] = X[c].astype(np.float64)
         return X
 
-    def _member_probs(self, X: pd.DataFrame) -> np.ndarray | None:
-        boosters = getattr(self.model, "boosters", None)
-        if not boosters or len(boosters) < 2:
-            return None
-        import xgboost as xgb
-
-        d = xgb.DMatrix(self.model.schema.conform(X), enable_categorical=True)
-        margins = np.stack([b.predict(d, output_margin=True) for b in boosters])
-        from aiops.failure.models import prior_correct
-
-        p = 1.0 / (1.0 + np.exp(-margins))
-        rate = self.model.params.neg_sample_rate / max(self.model.params.scale_pos_weight, 1e-12)
-        return np.stack([prior_correct(row, rate) for row in p])
+    def _probabilities(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """Combined and per-member probabilities from one pass over the boosters when the model offers it."""
+        both = getattr(self.model, "predict_proba_members", None)
+        if both is not None:
+            p, members = both(X)
+        else:
+            p, members = self.model.predict_proba(X), None
+        return np.asarray(p, dtype=np.float64), members
 
     def predict(self, vectors: Sequence[Mapping[str, Any]], horizon_s: float | None = None,
                 include_recommendations: bool = True, top_k: int = 5) -> list[Prediction]:
         if not vectors:
             return []
         X = self.frame(vectors)
-        p = np.asarray(self.model.predict_proba(X), dtype=np.float64)
-        members = self._member_probs(X)
+        p, members = self._probabilities(X)
         lo, hi = (p, p) if members is None else (np.percentile(members, 10, axis=0), np.percentile(members, 90, axis=0))
         h = horizon_s or self.horizon_s
         if h != self.horizon_s:

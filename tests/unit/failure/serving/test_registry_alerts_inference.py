@@ -5,7 +5,8 @@ import pytest
 from aiops.failure.models import FailureModel, XGBoostFailureModel
 from aiops.features.definitions import load_definitions
 from aiops.failure.serving.alerts import AlertBook, alertmanager_payload
-from aiops.failure.serving.predictor import FailurePredictorCore, rescale_horizon, severity, time_to_failure
+from aiops.failure.serving.horizon import rescale_horizon, severity, time_to_failure
+from aiops.failure.serving.predictor import FailurePredictorCore
 from aiops.failure.registry import ModelRegistry, RegistryError, data_fingerprint
 from aiops.settings import PROJECT_ROOT
 
@@ -104,7 +105,7 @@ def test_core_feeds_target_type_as_a_categorical():
 
 
 def test_at_horizon_restates_probability_and_severity():
-    from aiops.failure.serving.predictor import at_horizon
+    from aiops.failure.serving.horizon import at_horizon
 
     pred = {"failure_probability": 0.5, "confidence_interval": (0.4, 0.6), "severity": "medium", "target_id": "h"}
     longer = at_horizon(pred, 3600, 7200)

@@ -1,0 +1,15 @@
+"""Errors the failure domain raises on purpose (the API maps their kinds to HTTP statuses)."""
+from __future__ import annotations
+
+from aiops.errors import UnavailableError
+
+__all__ = ["NoModel", "NO_MODEL_MESSAGE"]
+
+NO_MODEL_MESSAGE = "no failure model is deployed yet: train and promote one with `python -m jobs.train_failure`"
+
+
+class NoModel(UnavailableError):
+    """No model is deployed yet (nothing promoted in the registry); serving works again once one is."""
+
+    def __init__(self, message: str = NO_MODEL_MESSAGE) -> None:
+        super().__init__(message)

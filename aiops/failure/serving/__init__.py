@@ -1,0 +1,39 @@
+"""Serving failure predictions, Ray-free: the model core and horizon maths, the model source that follows the
+registry, the prediction cache, the fleet snapshot and monitor policy, alerts and their transport."""
+from __future__ import annotations
+
+from aiops.lazy_exports import lazy_exports
+
+_EXPORTS = {
+    "AlertTransport": ".alert_transport",
+    "alert_thresholds": ".alerts",
+    "AlertBook": ".alerts",
+    "alertmanager_payload": ".alerts",
+    "DEFAULT_ALERT_THRESHOLD": ".alerts",
+    "cache_key": ".cache",
+    "PredictionCache": ".cache",
+    "DEFAULT_LRU_SIZE": ".cache",
+    "severity": ".horizon",
+    "rescale_horizon": ".horizon",
+    "at_horizon": ".horizon",
+    "at_horizon_json": ".horizon",
+    "time_to_failure": ".horizon",
+    "TTF_MIN_PROBABILITY": ".horizon",
+    "SEVERITY": ".horizon",
+    "count_vms": ".inventory",
+    "VmCounts": ".inventory",
+    "DEFAULT_INVENTORY_REFRESH_S": ".inventory",
+    "failure_metric_families": ".metrics",
+    "load_model_folder": ".model_source",
+    "ModelSource": ".model_source",
+    "model_info": ".model_source",
+    "FleetMonitor": ".monitor",
+    "Prediction": ".predictor",
+    "describe_factor": ".predictor",
+    "FailurePredictorCore": ".predictor",
+    "FleetPredictions": ".service",
+    "PredictionService": ".service",
+    "SnapshotReplica": ".snapshot",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,96 @@
+"""The fleet monitor's policy, Ray-free: each round, take fleet-wide predictions, keep them as the snapshot
+every ingress serves (bytes, versioned), raise deduplicated alerts at the served model's operating point,
+and record operators' mitigations."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Awaitable, Callable
+
+import orjson
+
+from aiops.failure.errors import NoModel
+from aiops.failure.serving.alert_transport import AlertTransport
+from aiops.failure.serving.alerts import AlertBook, alert_thresholds
+from aiops.failure.serving.service import FleetPredictions
+
+__all__ = ["FleetMonitor", "Snapshot"]
+
+Snapshot = tuple[int, str | None, float | None, dict[str, bytes] | None]  # version, model, horizon_s, bodies
+
+
+class FleetMonitor:
+    """Snapshot, alert book and mitigation log; `step` runs one round with an injected `predict_fleet`."""
+
+    def __init__(self, predict_fleet: Callable[[], Awaitable[FleetPredictions]], transport: AlertTransport,
+                 alert_threshold: float | None, rearm_below: float,
+                 store_mitigation: Callable[[bytes], Awaitable[None]] | None = None, keep_alerts: int = 1000) -> None:
+        self._predict_fleet = predict_fleet
+        self.transport = transport
+        self.alert_threshold = alert_threshold
+        self.rearm_below = rearm_below
+        self._store_mitigation = store_mitigation
+        self.keep_alerts = keep_alerts
+        self.book = AlertBook(*alert_thresholds(alert_threshold, rearm_below, None))
+        self.snapshot: dict[str, bytes] = {}  # serialised once by the model replica, served as-is by every ingress
+        self.probabilities: dict[str, float] = {}
+        self.horizon_s: float | None = None
+        self.version = 0
+        self.model_version: str | None = None
+        self.mitigations: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []
+        self.errors = 0
+        self.last_error: str | None = None
+
+    async def step(self) -> None:
+        """One round; NoModel is quiet (nothing deployed yet), any other failure is counted and kept."""
+        try:
+            fleet = await self._predict_fleet()
+            self.apply(fleet)
+            await self._alert(fleet)
+        except NoModel:
+            pass
+        except Exception as exc:
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+
+    def apply(self, fleet: FleetPredictions) -> None:
+        """Make a round the new snapshot; a promotion moves the alert thresholds to the new model's."""
+        if fleet.model_version != self.model_version:
+            self.book.set_thresholds(*alert_thresholds(self.alert_threshold, self.rearm_below, fleet.decision_threshold))
+        self.snapshot, self.probabilities = fleet.bodies, fleet.probabilities
+        self.model_version, self.horizon_s = fleet.model_version, fleet.horizon_s
+        self.version += 1
+
+    async def _alert(self, fleet: FleetPredictions) -> None:
+        new = self.book.update_lazy((t, p, lambda t=t: orjson.loads(fleet.bodies[t]))
+                                    for t, p in fleet.probabilities.items())
+        if not new:
+            return
+        self.sent.extend(new)
+        del self.sent[:-self.keep_alerts]
+        before = self.transport.errors
+        await self.transport.send(new)
+        if self.transport.errors != before:  # delivery failures show in the monitor's own counters
+            self.errors += self.transport.errors - before
+            self.last_error = self.transport.last_error
+
+    def get_snapshot(self, since: int) -> Snapshot:
+        """The snapshot for an ingress that holds version `since` (bodies None when it is current)."""
+        return self.version, self.model_version, self.horizon_s, None if since == self.version else self.snapshot
+
+    async def record_mitigation(self, target_id: str, action: str, comment: str) -> dict[str, Any]:
+        """Log an operator's action (and store it when a store is given); the target may alert again later."""
+        rec = {"target_id": target_id, "action": action, "comment": comment, "ts": time.time(),
+               "prediction": self.probabilities.get(target_id)}
+        self.mitigations.append(rec)
+        if self._store_mitigation is not None:
+            await self._store_mitigation(json.dumps(rec).encode())
+        self.book.mitigated(target_id)
+        return rec
+
+    def stats(self, name: str) -> dict[str, Any]:
+        """What `aiops status` and the tests read about the monitor."""
+        return {"name": name, "snapshot_version": self.version, "targets": len(self.snapshot),
+                "alert_threshold": self.book.threshold, "alerts_sent": len(self.sent), "errors": self.errors,
+                "last_error": self.last_error, "model_version": self.model_version}
