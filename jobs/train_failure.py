@@ -192,6 +192,63 @@ def _score_production(registry: Any, name: str, version: str, test: Any, thresho
 
 
 # ---- the job ---------------------------------------------------------------------------------------------------------
+def tune_search(X: Any, y: np.ndarray, folds: np.ndarray, feats: list[str], tc: Any, samples: int | None,
+                settings: Any, t0: float) -> Any:
+    """Best Tune trial of the hyperparameter search (ASHA over host-grouped CV PR-AUC)."""
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    if not ray.is_initialized():
+        ray.init(address=settings.ray.address, namespace=settings.ray.namespace, log_to_driver=True)
+    space = {
+        "model": tune.choice(["xgboost", "xgboost", "random_forest"]),
+        "eta": tune.loguniform(0.03, 0.3), "max_depth": tune.randint(2, 7), "min_child_weight": tune.choice([1.0, 2.0, 5.0]),
+        "neg_sample_rate": tune.choice([0.25, 0.5, 1.0]), "monotone": tune.choice([True, False]),
+    }
+
+    def trainable(config: dict[str, Any], X: Any = None, y: Any = None, folds: Any = None) -> None:
+        cv_trial(config, X, y, folds, feats, tc.max_rounds, tc.rounds_per_report, tune.report)
+
+    tuner = tune.Tuner(
+        tune.with_resources(tune.with_parameters(trainable, X=X, y=y, folds=folds), {"cpu": tc.cpus_per_trial}),
+        param_space=space,
+        tune_config=tune.TuneConfig(metric="pr_auc", mode="max", num_samples=samples or tc.num_samples,
+                                    scheduler=ASHAScheduler(max_t=tc.max_rounds // tc.rounds_per_report,
+                                                            grace_period=tc.grace_reports, reduction_factor=2)),
+        run_config=tune.RunConfig(name=f"train-failure-{int(t0)}", storage_path=str(PROJECT_ROOT / "results" / "tune"),
+                                  verbose=1),
+    )
+    return tuner.fit().get_best_result()
+
+
+def promotion_decision(registry: Any, cfg: TrainConfig, ds: Any, split: Any, metrics: dict[str, Any], threshold: float,
+                       version: str, force: bool, log: Any) -> dict[str, Any]:
+    """Promote only a model that passes acceptance and beats production on the same held-out rows."""
+    acc = cfg.acceptance
+    failures = [f"{k} {metrics.get(k)} < {v}" for k, v in (("recall", acc.min_recall), ("precision", acc.min_precision),
+                                                           ("median_lead_min", acc.min_median_lead_min))
+                if metrics.get(k) is None or metrics[k] < v]
+    decision: dict[str, Any] | None = None
+    if failures:
+        decision = {"promoted": False, "reason": "acceptance failed: " + "; ".join(failures)}
+    else:
+        prod = registry.production(cfg.model_name)
+        if prod is not None and not force:  # compare on the same test rows, not on old numbers
+            test_mask = np.zeros(len(ds.frame), bool)
+            for k in range(cfg.outer_folds):
+                test_mask |= split.test_mask(ds.frame, k)
+            old = _score_production(registry, cfg.model_name, prod.version, ds.frame[test_mask], threshold,
+                                    acc.promote_metric, log)
+            if metrics[acc.promote_metric] <= old:
+                decision = {"promoted": False, "reason": f"{acc.promote_metric} {metrics[acc.promote_metric]:.4f} does not "
+                                                         f"beat production {prod.version} ({old:.4f}) on the same test rows"}
+        if decision is None:
+            d2 = registry.promote(cfg.model_name, version, acc.promote_metric, minimum=0.0, force=True)
+            decision = {"promoted": d2.promoted, "reason": d2.reason}
+    return decision
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path)
@@ -208,10 +265,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
-
-    import ray
-    from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
 
     from aiops.failure.registry import ModelRegistry, data_fingerprint
     from aiops.failure.training.fleet_dataset import FleetDatasetConfig, load_or_build
@@ -231,28 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     X, y = model_matrix(train, feats), train["label"].to_numpy()
     folds = train["host_id"].map(host_folds(train["host_id"].tolist(), cfg.tune.cv_folds, d.seed + 5)).to_numpy()
 
-    if not ray.is_initialized():
-        ray.init(address=settings.ray.address, namespace=settings.ray.namespace, log_to_driver=True)
-    space = {
-        "model": tune.choice(["xgboost", "xgboost", "random_forest"]),
-        "eta": tune.loguniform(0.03, 0.3), "max_depth": tune.randint(2, 7), "min_child_weight": tune.choice([1.0, 2.0, 5.0]),
-        "neg_sample_rate": tune.choice([0.25, 0.5, 1.0]), "monotone": tune.choice([True, False]),
-    }
-    tc = cfg.tune
-
-    def trainable(config: dict[str, Any], X: Any = None, y: Any = None, folds: Any = None) -> None:
-        cv_trial(config, X, y, folds, feats, tc.max_rounds, tc.rounds_per_report, tune.report)
-
-    tuner = tune.Tuner(
-        tune.with_resources(tune.with_parameters(trainable, X=X, y=y, folds=folds), {"cpu": tc.cpus_per_trial}),
-        param_space=space,
-        tune_config=tune.TuneConfig(metric="pr_auc", mode="max", num_samples=args.samples or tc.num_samples,
-                                    scheduler=ASHAScheduler(max_t=tc.max_rounds // tc.rounds_per_report,
-                                                            grace_period=tc.grace_reports, reduction_factor=2)),
-        run_config=tune.RunConfig(name=f"train-failure-{int(t0)}", storage_path=str(PROJECT_ROOT / "results" / "tune"),
-                                  verbose=1),
-    )
-    best = tuner.fit().get_best_result()
+    best = tune_search(X, y, folds, feats, cfg.tune, args.samples, settings, t0)
     # three bags on different negative samples: their spread is the served probability interval
     best_config = {**best.config, "rounds": int(best.metrics["rounds"]), "bags": 3}
     log(f"best trial: {best_config} CV PR-AUC {best.metrics['pr_auc']:.3f}")
@@ -285,27 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "evaluation": summ, "fold_thresholds": thresholds})
     log(f"registered {cfg.model_name} {mv.version}")
 
-    acc = cfg.acceptance
-    failures = [f"{k} {metrics.get(k)} < {v}" for k, v in (("recall", acc.min_recall), ("precision", acc.min_precision),
-                                                           ("median_lead_min", acc.min_median_lead_min))
-                if metrics.get(k) is None or metrics[k] < v]
-    decision: dict[str, Any] | None = None
-    if failures:
-        decision = {"promoted": False, "reason": "acceptance failed: " + "; ".join(failures)}
-    else:
-        prod = registry.production(cfg.model_name)
-        if prod is not None and not args.force_promote:  # compare on the same test rows, not on old numbers
-            test_mask = np.zeros(len(ds.frame), bool)
-            for k in range(cfg.outer_folds):
-                test_mask |= split.test_mask(ds.frame, k)
-            old = _score_production(registry, cfg.model_name, prod.version, ds.frame[test_mask], threshold,
-                                    acc.promote_metric, log)
-            if metrics[acc.promote_metric] <= old:
-                decision = {"promoted": False, "reason": f"{acc.promote_metric} {metrics[acc.promote_metric]:.4f} does not "
-                                                         f"beat production {prod.version} ({old:.4f}) on the same test rows"}
-        if decision is None:
-            d2 = registry.promote(cfg.model_name, mv.version, acc.promote_metric, minimum=0.0, force=True)
-            decision = {"promoted": d2.promoted, "reason": d2.reason}
+    decision = promotion_decision(registry, cfg, ds, split, metrics, threshold, mv.version, args.force_promote, log)
     log(("PROMOTED " if decision["promoted"] else "not promoted: ") + decision["reason"])
     report = {"version": mv.version, "metrics": metrics, "decision": decision, "best_config": best_config,
               "cv_pr_auc": best.metrics["pr_auc"], "evaluation": summ, "seconds": round(time.time() - t0, 1)}
