@@ -153,7 +153,7 @@ def main(argv: list[str]) -> int:
         print(f"gpu_check: {msg}")
         print("GPU_CHECK " + json.dumps({"ok": False, "skipped": True, "reason": msg}))
         return 3
-    from aiops.failure.sequence_models import LSTMFailureModel, TransformerFailureModel
+    from aiops.failure.models.sequence import LSTMFailureModel, TransformerFailureModel
     torch.set_num_threads(2 if DEVICE == "cuda" else 1)
     name = torch.cuda.get_device_name(0) if DEVICE == "cuda" else "cpu (dry run)"
     print(f"gpu_check: torch {torch.__version__} cuda {torch.version.cuda} cudnn {torch.backends.cudnn.version()} "
