@@ -32,19 +32,19 @@ def load_collector_matcher(settings: Settings) -> Any:
     """The Sigma rules a collector pre-matches with (same rules as the correlator), or None when off."""
     if not settings.security.match_in_collectors:
         return None
-    from aiops.security.sigma_pipeline import load_detection_pipeline
+    from aiops.security.sigma.pipeline import load_detection_pipeline
 
     return load_detection_pipeline(None, settings)
 
 
 class SecurityCorrelator:
     def __init__(self, settings: Settings, full_sigma: bool | None = None) -> None:
-        from aiops.security.correlator import CorrelatorConfig
-        from aiops.security.correlator_pipeline import SecurityPipeline
-        from aiops.security.correlator_service import SecurityService
+        from aiops.security.correlation.graph import CorrelatorConfig
+        from aiops.security.pipeline import SecurityPipeline
+        from aiops.security.service import SecurityService
         from aiops.security.events import RejectionCounter
-        from aiops.security.response import ResponseEngine, load_response_config
-        from aiops.security.sigma_pipeline import load_detection_pipeline, load_threat_intel
+        from aiops.security.response.engine import ResponseEngine, load_response_config
+        from aiops.security.sigma.pipeline import load_detection_pipeline, load_threat_intel
 
         sigma = load_detection_pipeline(full_sigma, settings)
         self.settings = settings
@@ -52,7 +52,7 @@ class SecurityCorrelator:
         if settings.redis.url:  # what operators act on and what the detectors learned survive a restart
             from aiops.security.anomaly_store import RedisAnomalyStore
             from aiops.security.learned_state import RedisLearnedStore
-            from aiops.security.response import AuditLog, RedisAuditStore
+            from aiops.security.response.engine import AuditLog, RedisAuditStore
 
             store = RedisAnomalyStore.from_url(settings.redis.url, settings.redis.key_prefix)
             audit = AuditLog(RedisAuditStore.from_url(settings.redis.url, settings.redis.key_prefix))
@@ -200,7 +200,7 @@ class SecurityProxy:
     """SecurityApiService for the ingress: tokens checked here, everything else in the actor."""
 
     def __init__(self, settings: Settings) -> None:
-        from aiops.security.response import TokenAuth, load_response_config
+        from aiops.security.response.engine import TokenAuth, load_response_config
 
         self.settings = settings
         self._auth = TokenAuth(load_response_config().api_tokens)

@@ -33,13 +33,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from aiops.security.correlator import CorrelatorConfig, GraphCorrelator, Incident, Signal
-from aiops.security.correlator_export import incident_report, render_png, write_json
-from aiops.security.correlator_pipeline import SecurityPipeline
-from aiops.security.detectors import NetworkConfig
+from aiops.security.correlation.graph import CorrelatorConfig, GraphCorrelator, Incident, Signal
+from aiops.security.correlation.export import incident_report, render_png, write_json
+from aiops.security.pipeline import SecurityPipeline
+from aiops.security.detection.network import NetworkConfig
 from aiops.security.events import RejectionCounter, SecurityEvent
 from aiops.security.simulated_events import TickConverter
-from aiops.security.threat_intel import Indicator, ThreatIntel
+from aiops.security.intel.threat_intel import Indicator, ThreatIntel
 from aiops.settings import PROJECT_ROOT, Settings, SimulatorSettings
 from aiops.telemetry.simulator import FleetSimulator
 
@@ -52,7 +52,7 @@ DAY = 86_400.0
 
 def load_sigma(full: bool) -> Any:
     """Sigma pipeline: our pack (configs/rules) or, with ``full``, the configured SigmaHQ set too."""
-    from aiops.security.sigma_pipeline import load_detection_pipeline
+    from aiops.security.sigma.pipeline import load_detection_pipeline
 
     return load_detection_pipeline(full, Settings())
 
@@ -235,8 +235,8 @@ def eval_network_detectors(events: list[SecurityEvent], gt: dict[str, Any], t_fr
     """Flow-level comparison on the simulated fleet: forest alone, host baseline alone, combined, GRU."""
     from sklearn.metrics import roc_auc_score
 
-    from aiops.security.detectors import NetworkAnomalyDetector
-    from aiops.security.detectors_sequence import FlowSequenceDetector
+    from aiops.security.detection.network import NetworkAnomalyDetector
+    from aiops.security.detection.sequence import FlowSequenceDetector
 
     flows = [e for e in events if e.action == "network_flow"]
     warm = [e for e in flows if e.timestamp < t_from]
@@ -320,7 +320,7 @@ def eval_throughput(args: argparse.Namespace, sigma_factory: Any, full_sigma: An
                      "incident_update_latency_ms": {"p50": _ms(pct(rec.update_lat, 0.5)), "p95": _ms(pct(rec.update_lat, 0.95)),
                                                     "max": _ms(max(rec.update_lat) if rec.update_lat else None), "n": len(rec.update_lat)}}
     # the graph alone on a dense signal stream (every event turned into a strong signal)
-    from aiops.security.correlator import EntityResolver
+    from aiops.security.correlation.graph import EntityResolver
     res = EntityResolver()
     sigs = []
     for ev in events[warm: warm + 200_000]:
@@ -363,7 +363,7 @@ def _tech_hit(expected: str, seen: set[str]) -> bool:
 
 
 def eval_otrf(full_sigma_factory: Any, out_dir: Path) -> dict[str, Any]:
-    from aiops.security.parsers import parse_file
+    from aiops.security.parsers.registry import parse_file
 
     root = Settings().data_dir / "security" / "otrf" / "datasets"
     if not root.exists():
@@ -506,8 +506,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def full() -> Any:
         if "p" not in full_cache:
             full_cache["p"] = load_sigma(True)
-        from aiops.security.sigma_pipeline import DetectionPipeline
-        from aiops.security.suppression import SuppressionStore
+        from aiops.security.sigma.pipeline import DetectionPipeline
+        from aiops.security.sigma.suppression import SuppressionStore
         p = full_cache["p"]
         return DetectionPipeline(p.ruleset, SuppressionStore(s.model_copy() for s in p.suppressions.entries()))
 

@@ -22,8 +22,8 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.security.response import Principal, ResponseError
-from aiops.security.suppression import Suppression
+from aiops.security.response.engine import Principal, ResponseError
+from aiops.security.sigma.suppression import Suppression
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -186,7 +186,7 @@ def make_router(service: SecurityApiService) -> APIRouter:
         """The incident's entities and timed edges drawn as SVG (rendered here, not in the correlator)."""
         import asyncio
 
-        from aiops.security.correlator_export import render_svg
+        from aiops.security.correlation.export import render_svg
 
         rep = await service.incident(incident_id)
         if rep is None:

@@ -1,6 +1,6 @@
 """What the detectors have learned, as data, so a restarted correlator does not start from zero.
 
-The network detector's forest (as stacked arrays, aiops.security.forest_scoring), its conformal
+The network detector's forest (as stacked arrays, aiops.security.detection.forest_scoring), its conformal
 calibration, fleet port frequencies and per-host baselines; the UEBA profiles; the IP → host map.
 Serialised as JSON plus one ``np.savez`` archive, never pickle: the snapshot sits in Redis, and
 unpickling what anyone with Redis access wrote would run their code inside a security engine.
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from aiops.security.correlator_pipeline import SecurityPipeline
-from aiops.security.detectors import _HostBaseline, _Profile
-from aiops.security.forest_scoring import PyodIForestScorer, StackedIsolationForest
+from aiops.security.pipeline import SecurityPipeline
+from aiops.security.detection.network import _HostBaseline, _Profile
+from aiops.security.detection.forest_scoring import PyodIForestScorer, StackedIsolationForest
 
 FORMAT = 1
 
