@@ -33,7 +33,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from aiops.security.correlation.graph import CorrelatorConfig, GraphCorrelator, Incident, Signal
+from aiops.security.correlation.graph import CorrelatorConfig, GraphCorrelator, Incident
+from aiops.security.correlation.signals import Signal
 from aiops.security.correlation.export import incident_report, render_png, write_json
 from aiops.security.pipeline import SecurityPipeline
 from aiops.security.detection.network import NetworkConfig
@@ -320,7 +321,7 @@ def eval_throughput(args: argparse.Namespace, sigma_factory: Any, full_sigma: An
                      "incident_update_latency_ms": {"p50": _ms(pct(rec.update_lat, 0.5)), "p95": _ms(pct(rec.update_lat, 0.95)),
                                                     "max": _ms(max(rec.update_lat) if rec.update_lat else None), "n": len(rec.update_lat)}}
     # the graph alone on a dense signal stream (every event turned into a strong signal)
-    from aiops.security.correlation.graph import EntityResolver
+    from aiops.security.correlation.entities import EntityResolver
     res = EntityResolver()
     sigs = []
     for ev in events[warm: warm + 200_000]:

@@ -11,10 +11,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from aiops.security.correlation.graph import (AssetMap, CorrelatorConfig, EntityResolver, GraphCorrelator, Incident,
-    Signal)
-from aiops.security.detection.network import (NetworkAnomalyDetector, NetworkConfig, UebaConfig, UebaDetector,
-    sigma_alert_signal)
+from aiops.security.correlation.entities import AssetMap, EntityResolver
+from aiops.security.correlation.graph import CorrelatorConfig, GraphCorrelator, Incident
+from aiops.security.correlation.signals import Signal
+from aiops.security.detection.network import NetworkAnomalyDetector, NetworkConfig
+from aiops.security.detection.ueba import UebaConfig, UebaDetector
+from aiops.security.detection.sigma_alerts import sigma_alert_signal
 from aiops.security.events import SecurityEvent
 
 # Sigma levels → score. Not a p-value: a curated rule firing is treated like a 1-in-1,000

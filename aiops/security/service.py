@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from aiops.security.anomaly_store import AnomalyStore
-from aiops.security.correlation.graph import Incident, Signal
+from aiops.security.correlation.graph import Incident
+from aiops.security.correlation.signals import Signal
 from aiops.security.correlation.export import incident_report
 from aiops.security.pipeline import SecurityPipeline
 from aiops.security.events import SecurityEvent

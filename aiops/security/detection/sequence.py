@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from aiops.security.correlation.graph import EntityResolver, Signal, is_external
-from aiops.security.detection.network import _port, conformal_p
+from aiops.security.correlation.entities import EntityResolver, is_external
+from aiops.security.correlation.signals import Signal
+from aiops.security.detection.common import conformal_p, flow_port
 from aiops.security.events import SecurityEvent
 
 PORT_CLASSES = (22, 53, 80, 443, 3389, 445, 5432, 6379, 8080)  # last class = other
@@ -35,7 +36,7 @@ def _vec(e: SecurityEvent) -> tuple[list[float], int, float]:
     f = e.fields
     lo = math.log1p(max(float(f.get("bytes_out") or f.get("orig_bytes") or 0), 0.0))
     li = math.log1p(max(float(f.get("bytes_in") or f.get("resp_bytes") or 0), 0.0))
-    pc = _port_class(_port(e))
+    pc = _port_class(flow_port(e))
     onehot = [0.0] * (len(PORT_CLASSES) + 1)
     onehot[pc] = 1.0
     return [lo / 20.0, li / 20.0, 1.0 if is_external(e.dst_ip) else 0.0, *onehot], pc, lo

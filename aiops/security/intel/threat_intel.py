@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from aiops.security.correlation.graph import EntityResolver, Signal, tactics_from_tags
+from aiops.security.correlation.entities import EntityResolver
+from aiops.security.correlation.signals import Signal, tactics_from_tags
 from aiops.security.events import SecurityEvent, parse_timestamp
 
 INDICATOR_TYPES = ("ip", "cidr", "domain", "url", "md5", "sha1", "sha256", "pattern")

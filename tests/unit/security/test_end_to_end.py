@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from aiops.security.pipeline import SecurityPipeline
-from aiops.security.detection.network import NetworkConfig, UebaConfig
+from aiops.security.detection.network import NetworkConfig
+from aiops.security.detection.ueba import UebaConfig
 import pytest
 
 from aiops.security.parsers.base import ParseError

@@ -6,10 +6,10 @@ import pickle
 import numpy as np
 import pytest
 
-from aiops.security.correlation.graph import is_external
+from aiops.security.correlation.entities import is_external
 from aiops.security.pipeline import SecurityPipeline
 from aiops.security.service import SecurityService
-from aiops.security.detection.network import _HostBaseline
+from aiops.security.detection.network import HostBaseline
 from aiops.security.events import Rejection, RejectionCounter
 from aiops.security.intake import SecurityIntake
 from aiops.security.sigma.pipeline import DetectionPipeline
@@ -87,7 +87,7 @@ def test_incident_latency_is_measured_from_arrival():
 
 def test_host_baseline_counts_singleton_ports_incrementally():
     rng = np.random.default_rng(1)
-    hb = _HostBaseline()
+    hb = HostBaseline()
     for _ in range(700):
         hb.add(float(rng.normal(10, 1)), int(rng.choice([22, 443, 8080, int(rng.integers(1, 65535))])))
         assert hb.n1 == sum(1 for c in hb.ports.values() if c == 1)

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from aiops.security.pipeline import SecurityPipeline
-from aiops.security.detection.network import NetworkConfig, UebaConfig
+from aiops.security.detection.network import NetworkConfig
+from aiops.security.detection.ueba import UebaConfig
 from aiops.security.intake import SecurityIntake
 from aiops.security.learned_state import dump_learned, load_learned
 from aiops.settings import SimulatorSettings

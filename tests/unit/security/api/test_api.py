@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from aiops.api.security import make_router
-from aiops.security.correlation.graph import Signal
+from aiops.security.correlation.signals import Signal
 from aiops.security.service import SecurityService
 from aiops.security.response.engine import ApiToken, ResponseConfig, ResponseEngine, SimulatedControlPlane
 

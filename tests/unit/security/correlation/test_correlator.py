@@ -1,8 +1,8 @@
 """Graph correlator: linking, pivots, expiry, deduplication, merging, thresholds."""
 from __future__ import annotations
 
-from aiops.security.correlation.graph import (CorrelatorConfig, GraphCorrelator, Signal, incident_risk, progression,
-    tactics_from_tags)
+from aiops.security.correlation.graph import CorrelatorConfig, GraphCorrelator, incident_risk, progression
+from aiops.security.correlation.signals import Signal, tactics_from_tags
 from aiops.security.correlation.export import incident_graph, incident_report, pivots, render_png
 
 T0 = 1_767_225_600.0

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from aiops.security.correlation.graph import AssetMap, EntityResolver
-from aiops.security.detection.network import (NetworkAnomalyDetector, NetworkConfig, UebaConfig, UebaDetector,
-    conformal_p)
+from aiops.security.correlation.entities import AssetMap, EntityResolver
+from aiops.security.detection.network import NetworkAnomalyDetector, NetworkConfig
+from aiops.security.detection.ueba import UebaConfig, UebaDetector
+from aiops.security.detection.common import conformal_p
 from aiops.security.events import LogSource, SecurityEvent
 from aiops.security.parsers.platform_events import flow_event
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from aiops.security.correlation.graph import EntityResolver
+from aiops.security.correlation.entities import EntityResolver
 from aiops.security.events import LogSource, SecurityEvent
 from aiops.security.intel.threat_intel import ThreatIntel, load_csv, load_stix
 
