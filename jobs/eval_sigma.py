@@ -26,7 +26,8 @@ import yaml
 
 from aiops.security.events import RejectionCounter, SecurityEvent
 from aiops.security.parsers.registry import iter_json_records, parse_file, parse_records
-from aiops.security.sigma.pipeline import DetectionPipeline, load_security_config
+from aiops.security.sigma.pipeline import DetectionPipeline
+from aiops.security.config import load_security_config
 from aiops.security.sigma.rules import RuleSet, SigmaEngine, load_rules
 from aiops.settings import PROJECT_ROOT, Settings
 

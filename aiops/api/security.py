@@ -22,7 +22,8 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.security.response.engine import Principal, ResponseError
+from aiops.security.response.auth import Principal
+from aiops.security.response.engine import ResponseError
 from aiops.security.sigma.suppression import Suppression
 
 Severity = Literal["low", "medium", "high", "critical"]

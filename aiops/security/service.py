@@ -20,8 +20,9 @@ from aiops.security.correlation.signals import Signal
 from aiops.security.correlation.export import incident_report
 from aiops.security.pipeline import SecurityPipeline
 from aiops.security.events import SecurityEvent
-from aiops.security.response.engine import (Principal, ResponseConfig, ResponseEngine, ResponseError, ResponseRecord,
-    TokenAuth)
+from aiops.security.response.auth import Principal, TokenAuth
+from aiops.security.response.config import ResponseConfig
+from aiops.security.response.engine import ResponseEngine, ResponseError, ResponseRecord
 
 SEV_ORDER = ("low", "medium", "high", "critical")
 STORE_RETRY_S = 30.0  # after a failed write-through, the next attempt waits this long

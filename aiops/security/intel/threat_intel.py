@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from aiops.security.config import SecurityConfig
 from aiops.security.correlation.entities import EntityResolver
 from aiops.security.correlation.signals import Signal, tactics_from_tags
 from aiops.security.events import SecurityEvent, parse_timestamp
@@ -310,3 +311,11 @@ class ThreatIntel:
 
     def indicators(self) -> list[Indicator]:
         return list(self.exact.values()) + [i for _, i in self.cidrs] + self.patterns
+
+
+def load_threat_intel(cfg: SecurityConfig) -> ThreatIntel:
+    """Indicators from the configured files (its ``errors`` list the lines it skipped)."""
+    ti = cfg.threat_intel
+    intel = ThreatIntel(stale_after_days=ti.stale_after_days)
+    intel.load_files(ti.files())
+    return intel

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
-import hmac
 import json
 import os
 import threading
@@ -20,260 +19,14 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field
-
-from aiops.settings import PROJECT_ROOT, load_config_file
-
-ACTION_TARGET = {"quarantine_vm": "vm_id", "block_ip": "ip", "disable_user": "user", "snapshot_vm": "vm_id"}
-SEVERITY_RANK = {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
-DEFAULT_RESPONSE_CONFIG = PROJECT_ROOT / "configs" / "security_response.yaml"
-
-
-# ----------------------------------------------------------------------------- config
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AutoRule(_Strict):
-    """Lets the engine run ``action`` without a human when the anomaly is at least this bad."""
-
-    action: str = Field(pattern="^(quarantine_vm|block_ip|disable_user|snapshot_vm)$")
-    min_severity: str = Field("critical", pattern="^(low|medium|high|critical)$")
-    min_score: float = Field(0.0, ge=0, le=1)
-    kinds: tuple[str, ...] = Field((), description="anomaly kinds (sigma, network, ueba, intel, incident); empty = any")
-
-
-class EscalationRule(_Strict):
-    when: str = Field(pattern="^(failed|timeout|pending_approval)$", description="('on' is a YAML boolean, hence 'when')")
-    after_s: float = Field(0.0, ge=0, description="for pending_approval: how long a request may wait")
-    min_severity: str = Field("low", pattern="^(low|medium|high|critical)$")
-    notify: str = Field("oncall", description="escalation target (pager, channel); recorded in the audit log")
-
-
-class ApiToken(_Strict):
-    name: str
-    sha256: str | None = Field(None, pattern="^[0-9a-f]{64}$", description="hex SHA-256 of the token (never the token)")
-    env: str | None = Field(None, description="or: environment variable holding the token")
-    roles: tuple[str, ...] = ("viewer",)
-
-
-class ResponseConfig(_Strict):
-    dry_run: bool = False
-    timeout_s: float = Field(10.0, gt=0, le=600)
-    destructive_actions: tuple[str, ...] = ("quarantine_vm", "block_ip", "disable_user")
-    auto_allow: tuple[AutoRule, ...] = ()
-    escalation: tuple[EscalationRule, ...] = ()
-    audit_log: str | None = Field("results/security_audit.jsonl", description="JSONL path (relative to project root); null = memory")
-    control_plane: str = Field("simulated", pattern="^(simulated|novacron)$")
-    novacron_url: str | None = None
-    novacron_token_env: str = "NOVACRON_API_TOKEN"
-    api_tokens: tuple[ApiToken, ...] = ()
-
-
-def load_response_config(path: Path | str | None = None) -> ResponseConfig:
-    p = Path(path) if path else DEFAULT_RESPONSE_CONFIG
-    return load_config_file(ResponseConfig, p, "response configuration")
-
-
-# ----------------------------------------------------------------------------- auth
-
-
-@dataclass(frozen=True)
-class Principal:
-    name: str
-    roles: frozenset[str]
-
-
-class TokenAuth:
-    """Bearer tokens → principals. Stored as SHA-256 digests, compared with ``hmac.compare_digest``."""
-
-    def __init__(self, tokens: tuple[ApiToken, ...] | list[ApiToken]) -> None:
-        self._entries: list[tuple[bytes, Principal]] = []
-        for t in tokens:
-            digest = t.sha256
-            if digest is None and t.env and os.environ.get(t.env):
-                digest = hashlib.sha256(os.environ[t.env].encode()).hexdigest()
-            if digest:
-                self._entries.append((bytes.fromhex(digest), Principal(t.name, frozenset(t.roles))))
-
-    def authenticate(self, token: str | None) -> Principal | None:
-        if not token:
-            return None
-        got = hashlib.sha256(token.encode()).digest()
-        found = None
-        for digest, principal in self._entries:  # no early exit: timing does not reveal which entry matched
-            if hmac.compare_digest(got, digest):
-                found = principal
-        return found
-
-
-# ----------------------------------------------------------------------------- audit
-
-
-class AuditStore(Protocol):
-    def append(self, record: dict[str, Any]) -> None: ...
-    def records(self) -> list[dict[str, Any]]: ...
-
-
-class MemoryAuditStore:
-    def __init__(self) -> None:
-        self._rows: list[dict[str, Any]] = []
-
-    def append(self, record: dict[str, Any]) -> None:
-        self._rows.append(dict(record))
-
-    def records(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._rows]
-
-
-class JsonlAuditStore:
-    """Append-only JSON lines; each write is one ``write`` + flush + fsync of a complete line."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-
-    def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, sort_keys=True, default=str) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    def records(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        return [json.loads(x) for x in self.path.read_text(encoding="utf-8").splitlines() if x.strip()]
-
-
-class RedisAuditStore:
-    """Append-only Redis list (RPUSH), so the audit trail and the idempotency it carries survive an actor
-    restarting on another node of the cluster."""
-
-    def __init__(self, client: Any, key: str) -> None:
-        self.client = client
-        self.key = key
-
-    @classmethod
-    def from_url(cls, url: str, prefix: str = "aiops") -> "RedisAuditStore":
-        import redis
-
-        return cls(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5), f"{prefix}:security:audit")
-
-    def append(self, record: dict[str, Any]) -> None:
-        self.client.rpush(self.key, json.dumps(record, sort_keys=True, default=str))
-
-    def records(self) -> list[dict[str, Any]]:
-        return [json.loads(x) for x in self.client.lrange(self.key, 0, -1)]
-
-
-class AuditLog:
-    """Hash-chained records: editing or deleting any past line breaks :meth:`verify`."""
-
-    def __init__(self, store: AuditStore | None = None) -> None:
-        self.store = store or MemoryAuditStore()
-        self._lock = threading.Lock()
-        prev = self.store.records()
-        self._prev = prev[-1]["hash"] if prev else "0" * 64
-        self._seq = prev[-1]["seq"] + 1 if prev else 0
-        # the trail as read once at start, for the engines that rebuild their state from it
-        # (responses, suppressions); release_start_rows() frees it once they have
-        self.start_rows: list[dict[str, Any]] = prev
-
-    def release_start_rows(self) -> None:
-        self.start_rows = []
-
-    def write(self, event: str, **data: Any) -> dict[str, Any]:
-        with self._lock:
-            rec = {"seq": self._seq, "ts": time.time(), "event": event, **data, "prev": self._prev}
-            body = json.dumps(rec, sort_keys=True, default=str)
-            rec["hash"] = hashlib.sha256(body.encode()).hexdigest()
-            self.store.append(rec)
-            self._prev, self._seq = rec["hash"], self._seq + 1
-            return rec
-
-    def verify(self) -> bool:
-        prev = "0" * 64
-        for rec in self.store.records():
-            r = dict(rec)
-            h = r.pop("hash")
-            if r["prev"] != prev or hashlib.sha256(json.dumps(r, sort_keys=True, default=str).encode()).hexdigest() != h:
-                return False
-            prev = h
-        return True
-
-    def records(self) -> list[dict[str, Any]]:
-        return self.store.records()
-
-
-# ----------------------------------------------------------------------------- control planes
-
-
-class ControlPlane(Protocol):
-    def execute(self, action: str, target: str, parameters: dict[str, Any]) -> dict[str, Any]: ...
-
-
-class SimulatedControlPlane:
-    """In-memory NovaCron stand-in: applies actions to its own state; latency/failures injectable for tests."""
-
-    def __init__(self, latency_s: float = 0.0, fail_targets: set[str] | None = None) -> None:
-        self.latency_s = latency_s
-        self.fail_targets = set(fail_targets or ())
-        self.quarantined: set[str] = set()
-        self.blocked: set[str] = set()
-        self.disabled: set[str] = set()
-        self.snapshots: list[dict[str, Any]] = []
-        self.calls: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-
-    def execute(self, action: str, target: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        if self.latency_s:
-            time.sleep(self.latency_s)
-        with self._lock:
-            self.calls.append((action, target))
-            if target in self.fail_targets:
-                raise RuntimeError(f"control plane refused {action} on {target}")
-            if action == "quarantine_vm":
-                self.quarantined.add(target)
-                return {"vm_id": target, "network": "isolated"}
-            if action == "block_ip":
-                self.blocked.add(target)
-                return {"ip": target, "rule": f"deny-{target}", "ttl_s": parameters.get("ttl_s")}
-            if action == "disable_user":
-                self.disabled.add(target)
-                return {"user": target, "sessions_revoked": True}
-            if action == "snapshot_vm":
-                snap = {"vm_id": target, "snapshot_id": f"snap-{len(self.snapshots) + 1:05d}", "memory": bool(parameters.get("memory", True))}
-                self.snapshots.append(snap)
-                return snap
-        raise ValueError(f"unknown action {action}")
-
-
-class NovaCronControlPlane:
-    """HTTP client for a NovaCron control plane (endpoint paths configurable)."""
-
-    PATHS = {"quarantine_vm": ("POST", "/api/v1/vms/{target}/quarantine"), "block_ip": ("POST", "/api/v1/network/blocklist"),
-             "disable_user": ("POST", "/api/v1/users/{target}/disable"), "snapshot_vm": ("POST", "/api/v1/vms/{target}/snapshots")}
-
-    def __init__(self, base_url: str, token: str | None = None, timeout_s: float = 10.0) -> None:
-        import httpx
-
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s,
-                                    headers={"Authorization": f"Bearer {token}"} if token else {})
-
-    def execute(self, action: str, target: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        method, path = self.PATHS[action]
-        body = {"target": target, **parameters}
-        r = self._client.request(method, path.format(target=target), json=body)
-        r.raise_for_status()
-        return r.json() if r.content else {}
-
-
-# ----------------------------------------------------------------------------- engine
+from typing import Any
+
+from aiops.errors import InvalidRequestError
+from aiops.security.response.audit import AuditLog, AuditStore, JsonlAuditStore, MemoryAuditStore
+from aiops.security.response.auth import Principal
+from aiops.security.response.config import ACTION_TARGET, SEVERITY_RANK, ResponseConfig
+from aiops.security.response.control_plane import ControlPlane, NovaCronControlPlane, SimulatedControlPlane
+from aiops.settings import PROJECT_ROOT
 
 
 @dataclass
@@ -299,8 +52,8 @@ class ResponseRecord:
         return asdict(self)
 
 
-class ResponseError(ValueError):
-    """Bad request (unknown action, missing target): maps to HTTP 422."""
+class ResponseError(InvalidRequestError):
+    """Bad request (unknown action, missing target): an invalid request, so HTTP 422."""
 
 
 class ResponseEngine:

@@ -1,73 +1,19 @@
 """Detection pipeline: events → Sigma detections → correlations → suppressions → alerts.
 
-Also holds the validated schema of ``configs/security.yaml`` (rule folders, minimum level,
-suppressions). The pipeline is plain Python; the lead's Ray actor wraps one instance.
+Configured from ``configs/security.yaml`` (:mod:`aiops.security.config`). The pipeline is plain
+Python; the correlator's Ray actor wraps one instance.
 """
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Any, Iterable
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from aiops.security.config import SecurityConfig, load_security_config
 from aiops.security.events import Alert, SecurityEvent, merge_tags
 from aiops.security.sigma.correlation import CorrelationEngine
 from aiops.security.sigma.rules import RuleSet, SigmaEngine, load_rules
-from aiops.security.sigma.suppression import Suppression, SuppressionStore
-from aiops.settings import PROJECT_ROOT, Settings, load_config_file
-
-DEFAULT_SECURITY_CONFIG = PROJECT_ROOT / "configs" / "security.yaml"
-
-
-class RulesConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    data_dirs: tuple[str, ...] = Field(("security/sigma/rules",), description="Sigma folders relative to Settings.data_dir")
-    optional_data_dirs: tuple[str, ...] = Field((), description="like data_dirs, silently skipped when absent")
-    project_dirs: tuple[str, ...] = Field(("configs/rules",), description="our own rules, relative to the project root")
-    min_level: str = Field("informational", pattern="^(informational|low|medium|high|critical)$")
-
-
-class ThreatIntelConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    paths: tuple[str, ...] = Field(("configs/intel",), description="indicator files or folders (*.csv, STIX 2.1 *.json); "
-                                                                   "relative to the project root; missing ones are skipped")
-    stale_after_days: float = Field(90.0, gt=0, description="an indicator not seen for this long counts half")
-
-    def files(self) -> list[Path]:
-        out: list[Path] = []
-        for d in self.paths:
-            p = Path(d) if Path(d).is_absolute() else PROJECT_ROOT / d
-            if p.is_dir():
-                out += sorted(f for f in p.rglob("*") if f.suffix.lower() in (".csv", ".json"))
-            elif p.is_file():
-                out.append(p)
-        return out
-
-
-class SecurityConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rules: RulesConfig = RulesConfig()
-    threat_intel: ThreatIntelConfig = ThreatIntelConfig()
-    prefilter: bool = Field(True, description="literal index pre-filter (False = evaluate every applicable rule)")
-    syslog_year: int | None = Field(None, description="year for BSD syslog timestamps; None = current UTC year")
-    suppressions: tuple[Suppression, ...] = ()
-
-    def rule_paths(self, settings: Settings) -> list[Path]:
-        """Configured rule folders resolved to absolute paths (optional ones only if present)."""
-        paths = [settings.data_dir / p for p in self.rules.data_dirs]
-        paths += [settings.data_dir / p for p in self.rules.optional_data_dirs if (settings.data_dir / p).exists()]
-        paths += [p if (p := Path(d)).is_absolute() else PROJECT_ROOT / d for d in self.rules.project_dirs]
-        return paths
-
-
-def load_security_config(path: Path | str | None = None) -> SecurityConfig:
-    """Read and validate ``configs/security.yaml``; errors name the offending key."""
-    p = Path(path) if path else DEFAULT_SECURITY_CONFIG
-    return load_config_file(SecurityConfig, p, "security configuration")
+from aiops.security.sigma.suppression import SuppressionStore
+from aiops.settings import PROJECT_ROOT, Settings
 
 
 class DetectionPipeline:
@@ -88,8 +34,8 @@ class DetectionPipeline:
         self.suppressed_total = 0
 
     @classmethod
-    def from_config(cls, cfg: SecurityConfig | None = None, settings: Settings | None = None) -> "DetectionPipeline":
-        cfg = cfg or load_security_config()
+    def from_config(cls, cfg: SecurityConfig, settings: Settings | None = None) -> "DetectionPipeline":
+        """The pipeline a loaded security configuration describes (rules, suppressions, prefilter)."""
         settings = settings or Settings()
         rs = load_rules(cfg.rule_paths(settings), min_level=cfg.rules.min_level)
         return cls(rs, SuppressionStore(s.model_copy() for s in cfg.suppressions), prefilter=cfg.prefilter)
@@ -161,8 +107,6 @@ def load_detection_pipeline(full: bool | None = None, settings: Settings | None 
 
     ``full=None`` follows ``settings.security.sigma_rules``.
     """
-    from aiops.security.sigma.rules import load_rules
-
     if full is None:
         full = (settings or Settings()).security.sigma_rules == "configured"
     if full:
@@ -170,11 +114,3 @@ def load_detection_pipeline(full: bool | None = None, settings: Settings | None 
     return DetectionPipeline(load_rules([PROJECT_ROOT / "configs" / "rules"]))
 
 
-def load_threat_intel(cfg: SecurityConfig | None = None) -> Any:
-    """Indicators from the configured files (``ThreatIntel``; its ``errors`` list the lines it skipped)."""
-    from aiops.security.intel.threat_intel import ThreatIntel
-
-    ti = (cfg or load_security_config()).threat_intel
-    intel = ThreatIntel(stale_after_days=ti.stale_after_days)
-    intel.load_files(ti.files())
-    return intel

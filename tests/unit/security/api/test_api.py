@@ -10,7 +10,9 @@ from fastapi.testclient import TestClient
 from aiops.api.security import make_router
 from aiops.security.correlation.signals import Signal
 from aiops.security.service import SecurityService
-from aiops.security.response.engine import ApiToken, ResponseConfig, ResponseEngine, SimulatedControlPlane
+from aiops.security.response.config import ApiToken, ResponseConfig
+from aiops.security.response.engine import ResponseEngine
+from aiops.security.response.control_plane import SimulatedControlPlane
 
 T0 = 1_767_225_600.0
 
@@ -117,7 +119,7 @@ def test_anomalies_filters_paging_and_threats(setup):
 def test_suppressions_through_the_api_are_audited_counted_and_survive_a_restart():
     from aiops.security.pipeline import SecurityPipeline
     from aiops.security.events import LogSource, SecurityEvent
-    from aiops.security.response.engine import AuditLog, MemoryAuditStore
+    from aiops.security.response.audit import AuditLog, MemoryAuditStore
     from aiops.security.sigma.pipeline import DetectionPipeline
     from aiops.security.sigma.rules import load_rules
     from aiops.settings import PROJECT_ROOT

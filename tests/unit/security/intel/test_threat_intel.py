@@ -75,7 +75,8 @@ def test_cidr_pattern_and_signals():
 
 
 def test_configured_indicator_files_are_loaded_from_files_and_folders(tmp_path):
-    from aiops.security.sigma.pipeline import SecurityConfig, load_threat_intel
+    from aiops.security.config import SecurityConfig
+    from aiops.security.intel.threat_intel import load_threat_intel
 
     feeds = tmp_path / "feeds"
     feeds.mkdir()

@@ -6,8 +6,11 @@ import json
 
 import pytest
 
-from aiops.security.response.engine import (ApiToken, AuditLog, AutoRule, EscalationRule, JsonlAuditStore, Principal,
-    ResponseConfig, ResponseEngine, ResponseError, SimulatedControlPlane, TokenAuth, load_response_config)
+from aiops.security.response.config import ApiToken, AutoRule, EscalationRule, ResponseConfig, load_response_config
+from aiops.security.response.audit import AuditLog, JsonlAuditStore
+from aiops.security.response.auth import Principal, TokenAuth
+from aiops.security.response.engine import ResponseEngine, ResponseError
+from aiops.security.response.control_plane import SimulatedControlPlane
 
 ANOM = {"id": "anom-1", "kind": "incident", "severity": "critical", "score": 0.99,
         "targets": {"vm_id": "vm-7", "ip": "203.0.113.5", "user": "admin"}}
@@ -124,7 +127,10 @@ def test_shipped_config_validates():
 
 
 def test_a_restarted_engine_rebuilds_records_from_the_audit_trail_and_still_acts_once():
-    from aiops.security.response.engine import AuditLog, MemoryAuditStore, Principal, ResponseConfig, ResponseEngine
+    from aiops.security.response.audit import AuditLog, MemoryAuditStore
+    from aiops.security.response.auth import Principal
+    from aiops.security.response.config import ResponseConfig
+    from aiops.security.response.engine import ResponseEngine
 
     store = MemoryAuditStore()
     cfg = ResponseConfig(audit_log=None, dry_run=False)

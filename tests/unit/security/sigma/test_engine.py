@@ -8,7 +8,7 @@ import pytest
 
 from aiops.security.events import FieldView, LogSource, SecurityEvent
 from aiops.security.sigma.compile import _regex_required_literals
-from aiops.security.sigma.pipeline import load_security_config
+from aiops.security.config import load_security_config
 from aiops.security.sigma.rules import SigmaEngine, rules_from_yaml
 from aiops.settings import ConfigError, Settings
 
