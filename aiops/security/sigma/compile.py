@@ -7,15 +7,14 @@ closure; OR-groups of simple string tests on one field collapse into one tuple-b
 
 Each compiled tree also yields *trigger atoms*: a set of (field, literal) facts at least one
 of which must hold for the rule to match. The rule engine indexes these so that, per event,
-only rules with a satisfied trigger are evaluated (see ``sigma_rules``).
+only rules with a satisfied trigger are evaluated (see ``rules``). Per-type value matchers
+live in ``values``.
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from sigma.conditions import (
     ConditionAND,
@@ -25,7 +24,6 @@ from sigma.conditions import (
     ConditionValueExpression,
 )
 from sigma.types import (
-    CompareOperators,
     Placeholder,
     SigmaBool,
     SigmaCasedString,
@@ -40,12 +38,12 @@ from sigma.types import (
     SigmaString,
     SigmaTimestampPart,
     SpecialChars,
-    TimestampPart,
 )
 
 from aiops.security.events import FieldView
-
-Matcher = Callable[[FieldView], bool]
+from aiops.security.sigma.values import (Matcher, cidr_matcher, compare_matcher, exists_matcher, field_ref_matcher,
+                                         null_matcher, number_matcher, regex_matcher, regex_required_literals,
+                                         timestamp_part_matcher)
 
 
 class UnsupportedRule(ValueError):
@@ -217,42 +215,6 @@ def _simple_trigger(s: _Simple) -> Trigger:
     return [Atom(s.field, "sub", s.literal)] if len(s.literal) >= 3 else None
 
 
-# --------------------------------------------------------------------------- leaves
-
-
-def _regex_required_literals(rx: re.Pattern[str]) -> list[str]:
-    """Lower-cased ASCII substrings every match of ``rx`` must contain (from the parsed regex).
-
-    Only literals on the mandatory path count: top-level sequence items, groups, and repeats
-    with a minimum of one; alternations and optional parts end a run. The result is a
-    necessary condition, used as a pre-check and as the rule's trigger atom.
-    """
-    try:
-        import re._parser as sre_parse  # Python 3.11+
-        from re._constants import LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN
-        tree = sre_parse.parse(rx.pattern, rx.flags)
-    except Exception:  # noqa: BLE001 - any parser surprise: no gate, always run the regex
-        return []
-    out: list[str] = []
-
-    def walk(items: Any) -> None:
-        run: list[str] = []
-        for op, arg in items:
-            if op is LITERAL and arg < 128:
-                run.append(chr(arg))
-                continue
-            if run:
-                out.append("".join(run))
-                run = []
-            if op is SUBPATTERN:
-                walk(arg[-1])
-            elif op in (MAX_REPEAT, MIN_REPEAT) and arg[0] >= 1:
-                walk(arg[2])
-        if run:
-            out.append("".join(run))
-
-    walk(tree)
-    return [s.lower() for s in out if s]
 
 
 KEYWORD_FIELD = "*"  # FieldView pseudo-field holding all values (see events.FieldView.build)
@@ -269,168 +231,52 @@ def _leaf(field: str | None, value: Any) -> Compiled | _Simple:
     if field is None:
         return _keyword(value)
     key = _field_key(field)
-
     if isinstance(value, SigmaString):  # includes SigmaCasedString
-        parts = _string_parts(value)
-        if not isinstance(value, SigmaCasedString):
-            shape = _classify(parts)
-            if shape is not None:
-                kind, lit = shape
-                return _Simple(key, kind, lit.lower())
-            rx = re.compile(_wildcard_regex(parts, True), re.IGNORECASE | re.DOTALL)
-            lit = _longest_literal(parts).lower()
-            lo = True
-        else:
-            rx = re.compile(_wildcard_regex(parts, True), re.DOTALL)
-            lit = _longest_literal(parts).lower()
-            lo = False
-
-        def m_wild(v: FieldView) -> bool:
-            vals = v.lo.get(key) if lo else v.raw.get(key)
-            return bool(vals) and any(rx.match(x if lo else str(x)) is not None for x in vals)
-
-        return Compiled(m_wild, [Atom(key, "sub", lit)] if len(lit) >= 3 else None)
-
-    if isinstance(value, SigmaTimestampPart):
-        return Compiled(_timestamp_part(value), None)
+        return _string_leaf(key, value)
     if isinstance(value, SigmaNumber):
         num = value.number
-        text = str(num).lower()
-
-        def m_num(v: FieldView) -> bool:
-            # Numbers equal numerically; strings must spell the number exactly ("4688"), the same
-            # test the eq index applies (FieldView renders integral floats as ints).
-            for x in v.raw.get(key, ()):
-                if isinstance(x, (int, float)) and not isinstance(x, bool):
-                    if x == num:
-                        return True
-                elif str(x).lower() == text:
-                    return True
-            return False
-
-        return Compiled(m_num, [Atom(key, "eq", text)] if isinstance(num, int) else None)
-
+        return Compiled(number_matcher(key, num), [Atom(key, "eq", str(num).lower())] if isinstance(num, int) else None)
     if isinstance(value, SigmaBool):
-        want = "true" if value.boolean else "false"
-        return _Simple(key, "eq", want)
-
-    if isinstance(value, SigmaNull):
-        def m_null(v: FieldView) -> bool:
-            vals = v.lo.get(key)
-            return not vals or all(x == "" for x in vals)
-        return Compiled(m_null, None)
-
-    if isinstance(value, SigmaExists):
-        want_exists = value.exists
-
-        def m_exists(v: FieldView) -> bool:
-            return bool(v.raw.get(key)) == want_exists
-
-        return Compiled(m_exists, None)
-
+        return _Simple(key, "eq", "true" if value.boolean else "false")
     if isinstance(value, SigmaRegularExpression):
-        flags = 0
-        for f in value.flags:
-            flags |= SigmaRegularExpression.sigma_to_python_flags[f]
-        rx = re.compile(value.regexp.to_plain(), flags)
-        gate = tuple(_regex_required_literals(rx))
-
-        def m_re(v: FieldView) -> bool:
-            raw = v.raw.get(key)
-            if not raw:
-                return False
-            for x, xl in zip(raw, v.lo[key]):
-                # cheap necessary check before a possibly backtracking-heavy regex
-                if gate and not all(g in xl for g in gate):
-                    continue
-                if rx.search(x if isinstance(x, str) else str(x)) is not None:
-                    return True
-            return False
-
+        matcher, gate = regex_matcher(key, value)
         best = max(gate, key=len) if gate else ""
-        return Compiled(m_re, [Atom(key, "sub", best)] if len(best) >= 3 else None)
-
-    if isinstance(value, SigmaCIDRExpression):
-        net = value.network
-
-        def m_cidr(v: FieldView) -> bool:
-            for x in v.raw.get(key, ()):
-                try:
-                    if ipaddress.ip_address(str(x).strip()) in net:
-                        return True
-                except ValueError:
-                    continue
-            return False
-
-        return Compiled(m_cidr, None)
-
-    if isinstance(value, SigmaCompareExpression):
-        return Compiled(_compare(key, value), None)
-
-    if isinstance(value, SigmaFieldReference):
-        other = _field_key(value.field)
-        sw, ew = value.starts_with, value.ends_with
-
-        def m_ref(v: FieldView) -> bool:
-            refs = v.lo.get(other, ())
-            for x in v.lo.get(key, ()):
-                for r in refs:
-                    if (sw and x.startswith(r)) or (ew and x.endswith(r)) or (not sw and not ew and x == r):
-                        return True
-            return False
-
-        return Compiled(m_ref, None)
-
-    raise UnsupportedRule(f"value type {type(value).__name__} on field {field}")
+        return Compiled(matcher, [Atom(key, "sub", best)] if len(best) >= 3 else None)
+    untriggered: Matcher | None = None  # value types with no literal a match must contain
+    if isinstance(value, SigmaTimestampPart):
+        untriggered = timestamp_part_matcher(value)
+    elif isinstance(value, SigmaNull):
+        untriggered = null_matcher(key)
+    elif isinstance(value, SigmaExists):
+        untriggered = exists_matcher(key, value.exists)
+    elif isinstance(value, SigmaCIDRExpression):
+        untriggered = cidr_matcher(key, value.network)
+    elif isinstance(value, SigmaCompareExpression):
+        untriggered = compare_matcher(key, value)
+    elif isinstance(value, SigmaFieldReference):
+        untriggered = field_ref_matcher(key, _field_key(value.field), value.starts_with, value.ends_with)
+    if untriggered is None:
+        raise UnsupportedRule(f"value type {type(value).__name__} on field {field}")
+    return Compiled(untriggered, None)
 
 
-def _as_number(x: Any) -> float | None:
-    try:
-        s = str(x).strip()
-        return float(int(s, 16)) if s.lower().startswith("0x") else float(s)
-    except ValueError:
-        return None
+def _string_leaf(key: str, value: SigmaString) -> Compiled | _Simple:
+    """A (possibly wildcarded) string: a simple tuple test when its shape allows, else an anchored regex."""
+    parts = _string_parts(value)
+    lo = not isinstance(value, SigmaCasedString)
+    if lo:
+        shape = _classify(parts)
+        if shape is not None:
+            kind, lit = shape
+            return _Simple(key, kind, lit.lower())
+    rx = re.compile(_wildcard_regex(parts, True), (re.IGNORECASE | re.DOTALL) if lo else re.DOTALL)
+    lit = _longest_literal(parts).lower()
 
+    def m_wild(v: FieldView) -> bool:
+        vals = v.lo.get(key) if lo else v.raw.get(key)
+        return bool(vals) and any(rx.match(x if lo else str(x)) is not None for x in vals)
 
-_CMP = {
-    CompareOperators.LT: lambda a, b: a < b,
-    CompareOperators.LTE: lambda a, b: a <= b,
-    CompareOperators.GT: lambda a, b: a > b,
-    CompareOperators.GTE: lambda a, b: a >= b,
-    CompareOperators.NEQ: lambda a, b: a != b,
-}
-
-
-def _compare(key: str, value: SigmaCompareExpression) -> Matcher:
-    op = _CMP[value.op]
-    ref = value.number.number
-
-    def m_cmp(v: FieldView) -> bool:
-        for x in v.raw.get(key, ()):
-            n = x if isinstance(x, (int, float)) and not isinstance(x, bool) else _as_number(x)
-            if n is not None and op(n, ref):
-                return True
-        return False
-
-    return m_cmp
-
-
-def _timestamp_part(value: SigmaTimestampPart) -> Matcher:
-    part, want = value.timestamp_part, value.number
-
-    def m_ts(v: FieldView) -> bool:
-        dt = datetime.fromtimestamp(v.timestamp, tz=timezone.utc)
-        got = {
-            TimestampPart.MINUTE: dt.minute,
-            TimestampPart.HOUR: dt.hour,
-            TimestampPart.DAY: dt.day,
-            TimestampPart.WEEK: dt.isocalendar().week,
-            TimestampPart.MONTH: dt.month,
-            TimestampPart.YEAR: dt.year,
-        }[part]
-        return got == want
-
-    return m_ts
+    return Compiled(m_wild, [Atom(key, "sub", lit)] if len(lit) >= 3 else None)
 
 
 def _keyword(value: Any) -> Compiled:
@@ -451,7 +297,7 @@ def _keyword(value: Any) -> Compiled:
         for f in value.flags:
             flags |= SigmaRegularExpression.sigma_to_python_flags[f]
         rx = re.compile(value.regexp.to_plain(), flags)
-        lits = _regex_required_literals(rx)
+        lits = regex_required_literals(rx)
         lit = max(lits, key=len) if lits else ""
     elif isinstance(value, (SigmaNumber, SigmaBool)):
         text = str(value.number if isinstance(value, SigmaNumber) else value.boolean).lower()

@@ -23,7 +23,8 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
 from aiops.security.events import FieldView, LogSource, SecurityEvent
-from aiops.security.sigma.compile import KEYWORD_FIELD, Atom, Matcher, UnsupportedRule, compile_condition
+from aiops.security.sigma.compile import KEYWORD_FIELD, Atom, UnsupportedRule, compile_condition
+from aiops.security.sigma.values import Matcher
 
 
 _LEVELS = {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}

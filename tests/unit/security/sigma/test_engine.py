@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from aiops.security.events import FieldView, LogSource, SecurityEvent
-from aiops.security.sigma.compile import _regex_required_literals
+from aiops.security.sigma.values import regex_required_literals
 from aiops.security.config import load_security_config
 from aiops.security.sigma.rules import SigmaEngine, rules_from_yaml
 from aiops.settings import ConfigError, Settings
@@ -98,10 +98,10 @@ def test_prefilter_equals_brute_force_on_random_events() -> None:
 def test_regex_required_literals() -> None:
     import re
 
-    assert _regex_required_literals(re.compile(r"\w+`(?:\w+|-|.)`")) == ["`", "`"]
-    assert "invoke-" in _regex_required_literals(re.compile(r"(?i)Invoke-(Expression|WebRequest)"))
-    assert _regex_required_literals(re.compile(r"(abc|def)x?")) == []
-    assert _regex_required_literals(re.compile(r"(?:foo)+bar")) == ["foo", "bar"]
+    assert regex_required_literals(re.compile(r"\w+`(?:\w+|-|.)`")) == ["`", "`"]
+    assert "invoke-" in regex_required_literals(re.compile(r"(?i)Invoke-(Expression|WebRequest)"))
+    assert regex_required_literals(re.compile(r"(abc|def)x?")) == []
+    assert regex_required_literals(re.compile(r"(?:foo)+bar")) == ["foo", "bar"]
 
 
 def test_field_view_is_case_insensitive_and_flat() -> None:
