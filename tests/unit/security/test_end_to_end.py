@@ -11,7 +11,7 @@ from aiops.security.parsers.platform_events import parse_platform_event
 from aiops.security.simulated_events import TickConverter
 from aiops.settings import SimulatorSettings
 from aiops.telemetry.simulator import FleetSimulator
-from jobs.eval_security import score_campaigns
+from jobs.security_eval.campaigns import score_campaigns
 
 
 def test_simulated_events_are_normalised():
