@@ -19,7 +19,7 @@ import ray
 
 from actors.process_tuning import tune_gc
 from actors.router import ShardRouter
-from actors.security_service import CORRELATOR_NAME as SECURITY_CORRELATOR
+from actors.names import CORRELATOR_NAME as SECURITY_CORRELATOR
 from actors.security_service import load_collector_matcher
 from aiops.security.intake import SecurityIntake
 from aiops.settings import Settings

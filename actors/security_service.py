@@ -21,10 +21,10 @@ import psutil
 import ray
 from fastapi import APIRouter
 
+from actors.names import CORRELATOR_NAME
 from actors.process_tuning import tune_gc
 from aiops.settings import Settings
 
-CORRELATOR_NAME = "security-correlator"
 SEEN_KEYS = 100_000  # delivery keys remembered for redelivery detection
 
 
@@ -32,19 +32,22 @@ def load_collector_matcher(settings: Settings) -> Any:
     """The Sigma rules a collector pre-matches with (same rules as the correlator), or None when off."""
     if not settings.security.match_in_collectors:
         return None
-    from aiops.security.sigma_pipeline import load_detection_pipeline
+    from aiops.security.sigma.pipeline import load_detection_pipeline
 
     return load_detection_pipeline(None, settings)
 
 
 class SecurityCorrelator:
     def __init__(self, settings: Settings, full_sigma: bool | None = None) -> None:
-        from aiops.security.correlator import CorrelatorConfig
-        from aiops.security.correlator_pipeline import SecurityPipeline
-        from aiops.security.correlator_service import SecurityService
+        from aiops.security.correlation.graph import CorrelatorConfig
+        from aiops.security.pipeline import SecurityPipeline
+        from aiops.security.service import SecurityService
         from aiops.security.events import RejectionCounter
-        from aiops.security.response import ResponseEngine, load_response_config
-        from aiops.security.sigma_pipeline import load_detection_pipeline, load_threat_intel
+        from aiops.security.response.engine import ResponseEngine
+        from aiops.security.response.config import load_response_config
+        from aiops.security.sigma.pipeline import load_detection_pipeline
+        from aiops.security.config import load_security_config
+        from aiops.security.intel.threat_intel import load_threat_intel
 
         sigma = load_detection_pipeline(full_sigma, settings)
         self.settings = settings
@@ -52,7 +55,7 @@ class SecurityCorrelator:
         if settings.redis.url:  # what operators act on and what the detectors learned survive a restart
             from aiops.security.anomaly_store import RedisAnomalyStore
             from aiops.security.learned_state import RedisLearnedStore
-            from aiops.security.response import AuditLog, RedisAuditStore
+            from aiops.security.response.audit import AuditLog, RedisAuditStore
 
             store = RedisAnomalyStore.from_url(settings.redis.url, settings.redis.key_prefix)
             audit = AuditLog(RedisAuditStore.from_url(settings.redis.url, settings.redis.key_prefix))
@@ -60,7 +63,7 @@ class SecurityCorrelator:
         response = ResponseEngine(load_response_config(), audit=audit)
         # ids carry the start time, so records kept from an earlier run never collide with new ones
         ids = CorrelatorConfig(id_prefix=time.strftime("%y%m%d%H%M%S", time.gmtime()) + f"{os.getpid() % 256:02x}-")
-        self.intel = load_threat_intel()
+        self.intel = load_threat_intel(load_security_config())
         self.service = SecurityService(SecurityPipeline(correlator=ids, sigma=sigma, intel=self.intel), response, store=store)
         self.learned_restored = False
         self.learned_error: str | None = None
@@ -200,7 +203,8 @@ class SecurityProxy:
     """SecurityApiService for the ingress: tokens checked here, everything else in the actor."""
 
     def __init__(self, settings: Settings) -> None:
-        from aiops.security.response import TokenAuth, load_response_config
+        from aiops.security.response.auth import TokenAuth
+        from aiops.security.response.config import load_response_config
 
         self.settings = settings
         self._auth = TokenAuth(load_response_config().api_tokens)

@@ -17,7 +17,8 @@ from actors.failure_monitor import FailureMonitor
 from actors.names import MONITOR_NAME
 from actors.feature_shard import FeatureShardActor, shard_name
 from actors.placement_service import OPTIMIZER_NAME, start_placement_optimizer
-from actors.security_service import CORRELATOR_NAME, start_security_correlator
+from actors.names import CORRELATOR_NAME
+from actors.security_service import start_security_correlator
 from actors.serve_app import COLLECTOR_PREFIX, start_serve
 from aiops.settings import Settings
 

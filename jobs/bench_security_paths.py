@@ -108,7 +108,7 @@ def bench_baseline(settings: Any, ticks: list[Any], warm: int, per_call: int) ->
 
     class RawCorrelator(SecurityCorrelator):
         async def ingest_raw(self, groups: list[tuple[str, list[Any]]]) -> int:
-            from aiops.security.parsers import parse_records
+            from aiops.security.parsers.registry import parse_records
 
             events = [e for fmt, recs in groups for e in parse_records(fmt, recs, self.rejections)]
             events.sort(key=lambda e: e.timestamp)

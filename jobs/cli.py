@@ -112,7 +112,7 @@ def engine_lines(settings: Any) -> list[tuple[str, str]]:
 
     from actors.names import MONITOR_NAME
     from actors.placement_service import OPTIMIZER_NAME
-    from actors.security_service import CORRELATOR_NAME
+    from actors.names import CORRELATOR_NAME
 
     keys = {MONITOR_NAME: ("targets", "alerts_sent", "model_version", "errors", "last_error"),
             OPTIMIZER_NAME: ("plans_made", "optimiser_seconds", "fleet_refreshes", "last_error"),

@@ -25,9 +25,10 @@ from typing import Any
 import yaml
 
 from aiops.security.events import RejectionCounter, SecurityEvent
-from aiops.security.parsers import iter_json_records, parse_file, parse_records
-from aiops.security.sigma_pipeline import DetectionPipeline, load_security_config
-from aiops.security.sigma_rules import RuleSet, SigmaEngine, load_rules
+from aiops.security.parsers.registry import iter_json_records, parse_file, parse_records
+from aiops.security.sigma.pipeline import DetectionPipeline
+from aiops.security.config import load_security_config
+from aiops.security.sigma.rules import RuleSet, SigmaEngine, load_rules
 from aiops.settings import PROJECT_ROOT, Settings
 
 RESULTS = PROJECT_ROOT / "results" / "eval_sigma.json"

@@ -22,8 +22,9 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.security.response import Principal, ResponseError
-from aiops.security.suppression import Suppression
+from aiops.security.response.auth import Principal
+from aiops.security.response.engine import ResponseError
+from aiops.security.sigma.suppression import Suppression
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -151,8 +152,16 @@ def _require(service: SecurityApiService, role: str, authorization: str | None, 
 
 
 def make_router(service: SecurityApiService) -> APIRouter:
+    """The /security routes over ``service`` (the correlator proxy in production, a fake in tests)."""
     r = APIRouter(prefix="/security", tags=["security"])
+    _read_routes(r, service)
+    _response_routes(r, service)
+    _suppression_routes(r, service)
+    return r
 
+
+def _read_routes(r: APIRouter, service: SecurityApiService) -> None:
+    """Read-only views: anomalies, incidents (JSON and SVG), threats."""
     @r.get("/anomalies", response_model=AnomalyList)
     async def anomalies(severity: str | None = Query(None, pattern=r"^(low|medium|high|critical)(,(low|medium|high|critical))*$"),
                         entity: str | None = Query(None, max_length=300, description="entity key (host:h1) or bare value"),
@@ -186,7 +195,7 @@ def make_router(service: SecurityApiService) -> APIRouter:
         """The incident's entities and timed edges drawn as SVG (rendered here, not in the correlator)."""
         import asyncio
 
-        from aiops.security.correlator_export import render_svg
+        from aiops.security.correlation.export import render_svg
 
         rep = await service.incident(incident_id)
         if rep is None:
@@ -197,6 +206,10 @@ def make_router(service: SecurityApiService) -> APIRouter:
     async def threats() -> Any:
         return await service.threats()
 
+
+
+def _response_routes(r: APIRouter, service: SecurityApiService) -> None:
+    """Respond to an anomaly and approve a pending response (token roles responder / approver)."""
     @r.post("/anomalies/{anomaly_id}/respond", response_model=ResponseResult,
             responses={202: {"model": ResponseResult, "description": "waiting for approval"}})
     async def respond(anomaly_id: str, body: RespondRequest, authorization: str | None = Header(None),
@@ -219,6 +232,10 @@ def make_router(service: SecurityApiService) -> APIRouter:
             raise HTTPException(404, f"unknown response {response_id!r}")
         return rec
 
+
+
+def _suppression_routes(r: APIRouter, service: SecurityApiService) -> None:
+    """List, add and remove suppressions (changes need role responder and are audited)."""
     @r.get("/suppressions", response_model=list[Suppression])
     async def suppressions() -> Any:
         """Allowlist / suppression entries (from configs/security.yaml and the API) with the number of
@@ -246,5 +263,3 @@ def make_router(service: SecurityApiService) -> APIRouter:
         if sup is None:
             raise HTTPException(404, f"unknown suppression {suppression_id!r}")
         return sup
-
-    return r

@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from aiops.security.events import Rejection, RejectionCounter, SecurityEvent
-from aiops.security.parsers import RecordParser, formats, get_parser, iter_json_records, parse_records
+from aiops.security.parsers.base import RecordParser
+from aiops.security.parsers.registry import formats, get_parser, iter_json_records, parse_records
 from aiops.security.simulated_events import TickConverter
 
 
 class SecurityIntake:
-    """``matcher`` (a :class:`~aiops.security.sigma_pipeline.DetectionPipeline`), when given, runs
+    """``matcher`` (a :class:`~aiops.security.sigma.pipeline.DetectionPipeline`), when given, runs
     Sigma's single-event matching on every parsed event here, on the collector's core."""
 
     def __init__(self, year: int | None = None, matcher: Any = None) -> None:

@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
 from aiops.security.events import Rejection, RejectionCounter, SecurityEvent
-from aiops.security.parsers import ParseError
-from aiops.security.parsers_linux import AuthSyslogParser
-from aiops.security.parsers_platform import parse_platform_event
+from aiops.security.parsers.base import ParseError
+from aiops.security.parsers.linux import AuthSyslogParser
+from aiops.security.parsers.platform_events import parse_platform_event
 from aiops.telemetry.simulator import Tick
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from aiops.security.events import RejectionCounter
-from aiops.security.parsers import parse_file
-from aiops.security.sigma_pipeline import DetectionPipeline
-from aiops.security.sigma_rules import RuleSet, SigmaEngine, load_rules
+from aiops.security.parsers.registry import parse_file
+from aiops.security.sigma.pipeline import DetectionPipeline
+from aiops.security.sigma.rules import RuleSet, SigmaEngine, load_rules
 from aiops.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.data

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiops.security.events import LogSource, SecurityEvent
-from aiops.security.sigma_rules import RuleSet, SigmaEngine, rules_from_yaml
+from aiops.security.sigma.rules import RuleSet, SigmaEngine, rules_from_yaml
 
 WIN_PROC = LogSource(product="windows", service="sysmon", categories=("process_creation",))
 

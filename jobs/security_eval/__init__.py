@@ -1,0 +1,1 @@
+"""Parts of the security correlation evaluation (`python -m jobs.eval_security`)."""
