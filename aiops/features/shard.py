@@ -15,6 +15,7 @@ from typing import Any, Iterable, Protocol
 
 import numpy as np
 
+from aiops.errors import NotFoundError
 from aiops.features.aggregations import aggregate
 from aiops.features.definitions import FeatureDefinition, order_definitions
 from aiops.features.series import SeriesBuffer
@@ -24,8 +25,8 @@ MAX_HISTORY_STEPS = 10_000
 _RECENT_BATCH_IDS = 100_000
 
 
-class UnknownTarget(KeyError):
-    """The shard holds no data for this target."""
+class UnknownTarget(NotFoundError):
+    """The shard holds no data for this target (a KeyError too, through NotFoundError)."""
 
 
 class Persistence(Protocol):
