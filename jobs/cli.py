@@ -32,9 +32,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    from actors.system import System, init_ray
+    from actors.system import System, init_ray, validate_settings
 
     settings = _settings(args)
+    validate_settings(settings)
     ctx = init_ray(settings)
     dashboard = getattr(ctx, "dashboard_url", None) if ctx is not None else None
     system = System(settings)
@@ -69,8 +70,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
+    from actors.platform_service import RayPlatformService
     from actors.router import ShardRouter
-    from actors.serve_app import RayPlatformService
 
     settings = _settings(args)
     try:
@@ -110,9 +111,7 @@ def engine_lines(settings: Any) -> list[tuple[str, str]]:
     """One line per engine actor (failure monitor, placement optimiser, security correlator)."""
     import ray
 
-    from actors.failure_serving import MONITOR_NAME
-    from actors.placement_service import OPTIMIZER_NAME
-    from actors.security_service import CORRELATOR_NAME
+    from actors.names import CORRELATOR_NAME, MONITOR_NAME, OPTIMIZER_NAME
 
     keys = {MONITOR_NAME: ("targets", "alerts_sent", "model_version", "errors", "last_error"),
             OPTIMIZER_NAME: ("plans_made", "optimiser_seconds", "fleet_refreshes", "last_error"),

@@ -21,6 +21,8 @@ from aiops.features.definitions import FeatureDefinition, order_definitions
 from aiops.features.series import SeriesBuffer
 from aiops.telemetry.batch import SampleBatch
 
+__all__ = ["MAX_HISTORY_STEPS", "UnknownTarget", "Persistence", "TargetState", "IngestResult", "ShardState"]
+
 MAX_HISTORY_STEPS = 10_000
 _RECENT_BATCH_IDS = 100_000
 
