@@ -129,6 +129,20 @@ class NatsCollector(Collector):
         self.stats_.events += sum(len(evs) for _, _, evs in keyed)
         await asyncio.gather(*(m.ack() for m in msgs), return_exceptions=True)
 
+    def _decode_samples(self, kind: str, tail: str, data: bytes) -> SampleBatch | None:
+        """The samples of a metrics or logs message (None when the whole message is unreadable); counts rejections."""
+        if kind == "metrics":
+            batch, rejected, _ = decode_metrics(data, self.settings.serve.max_records_per_request)
+            self.stats_.reject(rejected)
+            return batch
+        try:
+            events, ignored = decode_logs(data, default_host=tail or None)
+        except ValueError as exc:
+            self.stats_.reject([Rejection(0, str(exc))])
+            return None
+        self.stats_.lines_ignored += ignored
+        return events_to_batch(events)
+
     async def _handle(self, msgs: list[Any]) -> None:
         batches: list[SampleBatch] = []
         owners: list[Any] = []  # messages whose data rides in `batches`
@@ -136,28 +150,11 @@ class NatsCollector(Collector):
         security: list[tuple[Any, str]] = []  # (message, format) for the security correlator
         for msg in msgs:
             self.stats_.messages += 1
-            seq = msg.metadata.sequence.stream
             kind, tail = self.settings.nats.kind_of(msg.subject)
-            if kind == "metrics":
-                batch, rejected, _ = decode_metrics(msg.data, self.settings.serve.max_records_per_request)
-                self.stats_.reject(rejected)
-                if len(batch):
-                    batch.batch_id = f"nats:{seq}"
-                    batches.append(batch)
-                    owners.append(msg)
-                else:
-                    terminal.append(msg)
-            elif kind == "logs":
-                try:
-                    events, ignored = decode_logs(msg.data, default_host=tail or None)
-                except ValueError as exc:
-                    self.stats_.reject([Rejection(0, str(exc))])
-                    terminal.append(msg)
-                    continue
-                self.stats_.lines_ignored += ignored
-                batch = events_to_batch(events)
-                if len(batch):
-                    batch.batch_id = f"nats:{seq}"
+            if kind in ("metrics", "logs"):
+                batch = self._decode_samples(kind, tail, msg.data)
+                if batch is not None and len(batch):
+                    batch.batch_id = f"nats:{msg.metadata.sequence.stream}"
                     batches.append(batch)
                     owners.append(msg)
                 else:
