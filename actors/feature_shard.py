@@ -5,37 +5,37 @@ persistence is configured. Definitions registered at runtime are kept in Redis t
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import ray
 
-from aiops.features.definitions import FeatureDefinition, load_definitions
+from aiops.features.definitions import FeatureDefinition
 from aiops.features.persistence import RedisShardStore
 from aiops.features.shard import ShardState, UnknownTarget
 from aiops.settings import Settings
 from aiops.telemetry.batch import SampleBatch
 
-
-def shard_name(shard_id: int) -> str:
-    return f"feature-shard-{shard_id}"
+__all__ = ["FeatureShard", "FeatureShardActor", "definitions_key"]
 
 
-def _definitions_key(settings: Settings) -> str:
+def definitions_key(settings: Settings) -> str:
+    """Redis hash of the definitions registered at runtime (shared by all shards, survives restarts)."""
     return f"{settings.redis.key_prefix}:feature-definitions"
 
 
 class FeatureShard:
     """Actor body; kept as a plain class so tests can run it without Ray."""
 
-    def __init__(self, shard_id: int, settings: Settings) -> None:
+    def __init__(self, shard_id: int, settings: Settings, definitions: Sequence[FeatureDefinition]) -> None:
+        """`definitions`: the configured set (loaded once by the caller); a restart re-runs this with them."""
         self._settings = settings
-        defs = {d.name: d for d in load_definitions(settings.store.features_file)}
+        defs = {d.name: d for d in definitions}
         persistence = None
         self._redis = None
         if settings.redis.url:
             persistence = RedisShardStore.from_url(settings.redis.url, shard_id, settings.redis.key_prefix, settings.redis.ttl_s)
             self._redis = persistence.client
-            for raw in self._redis.hvals(_definitions_key(settings)):
+            for raw in self._redis.hvals(definitions_key(settings)):
                 d = FeatureDefinition.model_validate_json(raw)
                 defs[d.name] = d
         self.state = ShardState(shard_id, defs.values(), settings.store.max_points_per_series, persistence,
@@ -75,7 +75,7 @@ class FeatureShard:
     def register_definition(self, definition: FeatureDefinition) -> None:
         self.state.register_definition(definition)
         if self._redis is not None:
-            self._redis.hset(_definitions_key(self._settings), definition.name, definition.model_dump_json())
+            self._redis.hset(definitions_key(self._settings), definition.name, definition.model_dump_json())
 
     def definitions(self) -> list[dict[str, Any]]:
         return [d.model_dump() for d in self.state.definitions]

@@ -291,7 +291,7 @@ class PlacementIngress:
         self.refresh_s = refresh_s
 
     def __serve_build_asgi_app__(self) -> Any:
-        from actors.serve_app import RayPlatformService
+        from actors.platform_service import RayPlatformService
         from aiops.api.app import create_app
 
         return create_app(RayPlatformService(self.settings), self.settings.serve,

@@ -14,6 +14,8 @@ from __future__ import annotations
 import gc
 import os
 
+__all__ = ["YOUNG_THRESHOLD", "tune_gc"]
+
 YOUNG_THRESHOLD = 20_000
 
 

@@ -10,10 +10,12 @@ from typing import Any
 
 import ray
 
-from actors.feature_shard import shard_name
+from actors.names import shard_name
 from aiops.features.hashring import HashRing
 from aiops.settings import Settings
 from aiops.telemetry.batch import SampleBatch
+
+__all__ = ["ShardRouter"]
 
 
 class ShardRouter:

@@ -13,14 +13,29 @@ import ray
 from ray import serve
 
 from actors.collectors import LogTailer, NatsCollector, PrometheusCollector, SimulatorCollector, start_collector
+from actors.engines import build_engine_app
 from actors.failure_monitor import FailureMonitor
-from actors.names import MONITOR_NAME
-from actors.feature_shard import FeatureShardActor, shard_name
-from actors.placement_service import OPTIMIZER_NAME, start_placement_optimizer
-from actors.names import CORRELATOR_NAME
+from actors.feature_shard import FeatureShardActor
+from actors.names import CORRELATOR_NAME, MONITOR_NAME, OPTIMIZER_NAME, collector_name, shard_name
+from actors.placement_service import start_placement_optimizer
 from actors.security_service import start_security_correlator
-from actors.serve_app import COLLECTOR_PREFIX, start_serve
-from aiops.settings import Settings
+from actors.serve_app import start_serve
+from aiops.features.definitions import load_definitions
+from aiops.security.parsers import formats as security_formats
+from aiops.settings import ConfigError, Settings
+
+__all__ = ["init_ray", "validate_settings", "System"]
+
+
+def validate_settings(settings: Settings) -> None:
+    """Start-up checks that need other packages than the settings' own (run before anything starts).
+
+    `logs[].security` names a security log format, which the security package owns; checking it
+    here keeps `aiops.settings` free of imports from the engines."""
+    known = security_formats()
+    for i, src in enumerate(settings.logs):
+        if src.security is not None and src.security not in known:
+            raise ConfigError(f"logs.{i}.security: unknown security log format {src.security!r}; known: {known}")
 
 
 def init_ray(settings: Settings, **overrides: Any) -> Any:
@@ -48,24 +63,26 @@ class System:
 
     def start_shards(self) -> None:
         s = self.settings
+        definitions = load_definitions(s.store.features_file)
         self.shards = [
             FeatureShardActor.options(name=shard_name(i), namespace=s.ray.namespace, num_cpus=s.ray.actor_num_cpus,
-                                      get_if_exists=True).remote(i, s)
+                                      get_if_exists=True).remote(i, s, definitions)
             for i in range(s.store.num_shards)
         ]
         ray.get([sh.ping.remote() for sh in self.shards], timeout=120)
 
     def start_collectors(self, run: bool = True) -> None:
         s = self.settings
-        wanted: list[tuple[str, type]] = []
+        kinds: list[type] = []
         if s.simulator.enabled:
-            wanted.append((f"{COLLECTOR_PREFIX}simulator", SimulatorCollector))
+            kinds.append(SimulatorCollector)
         if s.nats.url:
-            wanted.append((f"{COLLECTOR_PREFIX}nats", NatsCollector))
+            kinds.append(NatsCollector)
         if s.prometheus.url and s.prometheus.queries:
-            wanted.append((f"{COLLECTOR_PREFIX}prometheus", PrometheusCollector))
+            kinds.append(PrometheusCollector)
         if s.logs:
-            wanted.append((f"{COLLECTOR_PREFIX}logs", LogTailer))
+            kinds.append(LogTailer)
+        wanted = [(collector_name(cls.kind), cls) for cls in kinds]
         for name, cls in wanted:
             self.collectors[name] = start_collector(cls, s, name)
         if run:
@@ -88,12 +105,13 @@ class System:
         self._runs[CORRELATOR_NAME] = self.collectors[CORRELATOR_NAME].run.remote()
 
     def start(self, serve_api: bool = True, run_collectors: bool = True) -> "System":
+        validate_settings(self.settings)
         self.start_shards()
         if serve_api:
             self.start_security()
         self.start_collectors(run_collectors)
         if serve_api:
-            self.url = start_serve(self.settings)
+            self.url = start_serve(self.settings, build_engine_app(self.settings))
             self.start_monitors()
         return self
 

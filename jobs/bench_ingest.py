@@ -220,9 +220,10 @@ def bench_queries(settings, batches, n: int = 2000) -> dict[str, Any]:
         s = time.perf_counter()
         ray.get(router.owner(t).get_features.remote(t, None, None))
         lat_actor.append(time.perf_counter() - s)
+    from actors.engines import build_engine_app
     from actors.serve_app import start_serve
 
-    system.url = start_serve(settings)
+    system.url = start_serve(settings, build_engine_app(settings))
     lat_http = []
     with httpx.Client(base_url=system.url, timeout=10) as client:
         client.get(f"/api/ai/features/{targets[0]}")

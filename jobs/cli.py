@@ -32,9 +32,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    from actors.system import System, init_ray
+    from actors.system import System, init_ray, validate_settings
 
     settings = _settings(args)
+    validate_settings(settings)
     ctx = init_ray(settings)
     dashboard = getattr(ctx, "dashboard_url", None) if ctx is not None else None
     system = System(settings)
@@ -69,8 +70,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
+    from actors.names import shard_name
+    from actors.platform_service import RayPlatformService
     from actors.router import ShardRouter
-    from actors.serve_app import RayPlatformService
 
     settings = _settings(args)
     try:
@@ -90,10 +92,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{'shard':<18}{'targets':>9}{'series':>9}{'points held':>14}{'ingested':>12}{'B/point':>9}")
     for i, s in enumerate(shards):
         if s is None:
-            print(f"feature-shard-{i:<4} not answering")
+            print(f"{shard_name(i):<18} not answering")
             continue
         bpp = f"{s['bytes_per_point']:.1f}" if s["bytes_per_point"] else "-"
-        print(f"feature-shard-{i:<4}{s['targets']:>9}{s['series']:>9}{s['points_held']:>14}{s['points_ingested']:>12}{bpp:>9}")
+        print(f"{shard_name(i):<18}{s['targets']:>9}{s['series']:>9}{s['points_held']:>14}{s['points_ingested']:>12}{bpp:>9}")
     print()
     print(f"{'collector':<24}{'samples/s':>11}{'stored':>12}{'rejected':>10}{'errors':>8}  last error")
     for c in collectors:
@@ -110,9 +112,7 @@ def engine_lines(settings: Any) -> list[tuple[str, str]]:
     """One line per engine actor (failure monitor, placement optimiser, security correlator)."""
     import ray
 
-    from actors.names import MONITOR_NAME
-    from actors.placement_service import OPTIMIZER_NAME
-    from actors.names import CORRELATOR_NAME
+    from actors.names import CORRELATOR_NAME, MONITOR_NAME, OPTIMIZER_NAME
 
     keys = {MONITOR_NAME: ("targets", "alerts_sent", "model_version", "errors", "last_error"),
             OPTIMIZER_NAME: ("plans_made", "optimiser_seconds", "fleet_refreshes", "last_error"),

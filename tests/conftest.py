@@ -25,6 +25,19 @@ SECURITY_TOKENS = {"AIOPS_SECURITY_RESPONDER_TOKEN": "test-responder", "AIOPS_SE
                    "AIOPS_SECURITY_APPROVER_TOKEN": "test-approver"}
 
 
+# Fixtures that start Ray or talk to Redis, NATS or Prometheus: a test that uses one (directly or through
+# another fixture) needs the services, so it is marked `integration` wherever it lives (`-m "not integration"`
+# then runs the pure unit tests, with no services).
+SERVICE_FIXTURES = frozenset({"ray_cluster", "redis_url", "clean_redis", "nats_url", "prometheus_stack"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that uses a service fixture as `integration`."""
+    for item in items:
+        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

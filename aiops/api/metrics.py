@@ -12,6 +12,8 @@ from typing import Any, Iterable
 from prometheus_client import CollectorRegistry, Counter as PCounter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+__all__ = ["LATENCY_BUCKETS", "ApiMetrics"]
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 

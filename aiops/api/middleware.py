@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 from aiops.api.metrics import ApiMetrics
 
+__all__ = ["route_template", "TimingAndLimits"]
+
 
 def route_template(scope: dict) -> str:
     """'/api/ai/predictions/failures/{target_id}': low-cardinality label for a request.

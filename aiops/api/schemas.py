@@ -5,6 +5,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+__all__ = ["ErrorBody", "TargetInfo", "TargetList", "FeatureVector", "HistoricalFeatures", "RejectedRecord",
+           "IngestResponse", "IngestRequest", "ComponentHealth", "Health"]
+
 
 class ErrorBody(BaseModel):
     error: str = Field(description="short machine-readable code, e.g. not_found")

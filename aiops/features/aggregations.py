@@ -9,6 +9,8 @@ from typing import Callable
 
 import numpy as np
 
+__all__ = ["AGGREGATIONS", "DERIVED", "aggregate"]
+
 Aggregation = Callable[[np.ndarray, np.ndarray, dict], float]
 
 

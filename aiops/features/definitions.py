@@ -11,11 +11,19 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aiops.errors import InvalidRequestError
 from aiops.features.aggregations import AGGREGATIONS, DERIVED
 from aiops.settings import ConfigError, load_yaml
 
+__all__ = ["DefinitionError", "FeatureDefinition", "parse_duration", "order_definitions", "parse_definitions",
+           "parse_definition", "check_definition_set", "load_definitions"]
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class DefinitionError(ConfigError, InvalidRequestError):
+    """A feature definition (or set) is invalid: a configuration error at start-up, a 422 over HTTP."""
 
 
 def parse_duration(value: str | float | int) -> float:
@@ -78,7 +86,7 @@ def order_definitions(defs: Iterable[FeatureDefinition]) -> list[FeatureDefiniti
     by_name: dict[str, FeatureDefinition] = {}
     for d in defs:
         if d.name in by_name:
-            raise ConfigError(f"feature {d.name}: defined twice")
+            raise DefinitionError(f"feature {d.name}: defined twice")
         by_name[d.name] = d
     ordered: list[FeatureDefinition] = []
     state: dict[str, int] = {}
@@ -87,11 +95,11 @@ def order_definitions(defs: Iterable[FeatureDefinition]) -> list[FeatureDefiniti
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            raise ConfigError(f"feature {name}: dependency cycle {' -> '.join(chain + (name,))}")
+            raise DefinitionError(f"feature {name}: dependency cycle {' -> '.join(chain + (name,))}")
         state[name] = 1
         for dep in by_name[name].dependencies:
             if dep not in by_name:
-                raise ConfigError(f"feature {name}: depends on unknown feature {dep!r}")
+                raise DefinitionError(f"feature {name}: depends on unknown feature {dep!r}")
             visit(dep, chain + (name,))
         state[name] = 2
         ordered.append(by_name[name])
@@ -103,7 +111,7 @@ def order_definitions(defs: Iterable[FeatureDefinition]) -> list[FeatureDefiniti
 
 def parse_definitions(items: Any, origin: str) -> list[FeatureDefinition]:
     if not isinstance(items, list):
-        raise ConfigError(f"{origin}: 'features' must be a list")
+        raise DefinitionError(f"{origin}: 'features' must be a list")
     out = []
     for i, item in enumerate(items):
         try:
@@ -111,7 +119,7 @@ def parse_definitions(items: Any, origin: str) -> list[FeatureDefinition]:
         except ValidationError as exc:
             name = item.get("name", f"#{i}") if isinstance(item, dict) else f"#{i}"
             msgs = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'feature'}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"{origin}: feature {name}: {msgs}") from None
+            raise DefinitionError(f"{origin}: feature {name}: {msgs}") from None
     return order_definitions(out)
 
 
@@ -119,5 +127,20 @@ def load_definitions(path: Path) -> list[FeatureDefinition]:
     """Load and validate configs/features.yaml."""
     data = load_yaml(path)
     if not isinstance(data, dict) or "features" not in data:
-        raise ConfigError(f"{path}: expected a mapping with a 'features' list")
+        raise DefinitionError(f"{path}: expected a mapping with a 'features' list")
     return parse_definitions(data["features"], str(path))
+
+
+def parse_definition(body: Any) -> FeatureDefinition:
+    """Validate one definition sent by a client; the error lists each bad field ('window: ...')."""
+    try:
+        return FeatureDefinition.model_validate(body)
+    except ValidationError as exc:
+        raise DefinitionError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'definition'}: {e['msg']}"
+                                        for e in exc.errors())) from None
+
+
+def check_definition_set(current: Iterable[Any], new: FeatureDefinition) -> None:
+    """Check that `new` fits the current set (as dicts or models; a same-named one is replaced)."""
+    kept = [d if isinstance(d, FeatureDefinition) else parse_definition(d) for d in current]
+    order_definitions([*(d for d in kept if d.name != new.name), new])

@@ -14,6 +14,8 @@ import numpy as np
 
 from aiops.telemetry.batch import SampleBatch
 
+__all__ = ["HashRing"]
+
 
 def _h(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")

@@ -14,6 +14,8 @@ import redis
 
 from aiops.telemetry.batch import SampleBatch
 
+__all__ = ["RedisShardStore"]
+
 
 class RedisShardStore:
     """Persistence for one shard under `<prefix>:shard:<id>:{snap,meta,wal}`."""

@@ -15,17 +15,20 @@ from typing import Any, Iterable, Protocol
 
 import numpy as np
 
+from aiops.errors import NotFoundError
 from aiops.features.aggregations import aggregate
 from aiops.features.definitions import FeatureDefinition, order_definitions
 from aiops.features.series import SeriesBuffer
 from aiops.telemetry.batch import SampleBatch
 
+__all__ = ["MAX_HISTORY_STEPS", "UnknownTarget", "Persistence", "TargetState", "IngestResult", "ShardState"]
+
 MAX_HISTORY_STEPS = 10_000
 _RECENT_BATCH_IDS = 100_000
 
 
-class UnknownTarget(KeyError):
-    """The shard holds no data for this target."""
+class UnknownTarget(NotFoundError):
+    """The shard holds no data for this target (a KeyError too, through NotFoundError)."""
 
 
 class Persistence(Protocol):

@@ -15,6 +15,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+__all__ = ["TARGET_RE", "METRIC_RE", "TARGET_TYPES", "RECORD_FIELDS", "MAX_METRICS_PER_RECORD", "Rejection",
+           "SampleBatch", "concat", "check_record", "reason_key", "records_to_batch", "count_reasons"]
+
 TARGET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
 METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TARGET_TYPES = ("host", "vm")

@@ -8,6 +8,8 @@ from typing import Any, Iterable
 
 from aiops.telemetry.batch import Rejection, reason_key
 
+__all__ = ["CollectorStats"]
+
 
 @dataclass
 class CollectorStats:

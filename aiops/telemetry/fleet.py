@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["Host", "VM", "Fleet", "build_fleet"]
+
 _HOST_SKUS = (  # (cores, memory_gb, disk_tb, gpus, gpu_model, nic_gbps, weight)
     (32, 256, 4, 0, "", 25, 0.30),
     (64, 512, 8, 0, "", 25, 0.30),

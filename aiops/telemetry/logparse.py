@@ -14,6 +14,8 @@ import numpy as np
 
 from aiops.telemetry.batch import SampleBatch
 
+__all__ = ["METRIC_FOR_KIND", "LogEvent", "parse_line", "events_to_batch"]
+
 _SYSLOG = re.compile(
     r"^(?P<mon>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s(?P<time>\d{2}:\d{2}:\d{2})\s(?P<host>\S+)\s(?P<prog>[^:\[\s]+(?:\([^)]*\))?)(?:\[(?P<pid>\d+)\])?:\s?(?P<msg>.*)$"
 )

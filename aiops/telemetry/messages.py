@@ -12,6 +12,9 @@ from typing import Any
 from aiops.telemetry.batch import Rejection, SampleBatch, records_to_batch
 from aiops.telemetry.logparse import LogEvent, parse_line
 
+__all__ = ["MAX_MESSAGE_BYTES", "EVENT_REQUIRED", "decode_metrics", "decode_logs", "decode_events",
+           "prometheus_vector_to_records"]
+
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 EVENT_REQUIRED = ("ts", "type")
 

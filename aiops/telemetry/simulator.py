@@ -22,6 +22,9 @@ from aiops.settings import SimulatorSettings
 from aiops.telemetry.batch import SampleBatch
 from aiops.telemetry.fleet import Fleet, build_fleet
 
+__all__ = ["HOST_METRICS", "VM_METRICS", "DAY", "FAILURE_KINDS", "ATTACK_STEPS", "Scenario", "AttackStep",
+           "AttackCampaign", "Tick", "FleetSimulator", "RealTimeClock"]
+
 HOST_METRICS = ("cpu_utilization", "memory_pressure", "disk_io_latency_ms", "network_error_rate",
                 "temperature_c", "throughput_mbps", "response_time_ms")
 VM_METRICS = ("cpu_utilization", "memory_pressure", "disk_io_latency_ms", "network_error_rate",

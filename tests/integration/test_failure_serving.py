@@ -13,7 +13,7 @@ from aiops.failure.models import XGBoostFailureModel
 from aiops.features.definitions import load_definitions
 from aiops.failure.registry import ModelRegistry, data_fingerprint
 from aiops.settings import PROJECT_ROOT
-from tests.integration.test_platform import _settings, _wait, system_factory  # noqa: F401
+from tests.integration.helpers import make_settings as _settings, system_factory, wait_for as _wait  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

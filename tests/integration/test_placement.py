@@ -11,7 +11,7 @@ from actors.placement_service import OPTIMIZER_NAME, RayFleetSource, build_place
 from aiops.placement.constraints import PlacementConstraints, VMRequest
 from aiops.placement.feedback_redis import RedisFeedbackStore
 from aiops.api.placement_plan import DIMENSIONS, static_mask
-from tests.integration.test_platform import _settings, _wait, system_factory  # noqa: F401
+from tests.integration.helpers import make_settings as _settings, system_factory, wait_for as _wait  # noqa: F401
 
 pytestmark = pytest.mark.integration
 PREFIX = "/placement-it"

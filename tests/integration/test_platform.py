@@ -4,19 +4,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 import ray
 
 from actors.collectors import LogTailer, PrometheusCollector
 from actors.router import ShardRouter
-from actors.system import System
-from aiops.settings import LogSource, Settings
-from tests.conftest import SERVE_PORT
+from aiops.settings import LogSource
+from tests.integration.helpers import (consumer_drained, delete_stream, make_settings, nats_settings, publish,
+                                       system_factory, try_call, wait_for, wait_consumer)  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -25,47 +23,15 @@ FAILURE_FEATURES = ["cpu_utilization_mean_5m", "memory_pressure_max_5m", "memory
                     "temperature_trend_30m", "network_error_rate_mean_5m", "response_time_p99_5m"]
 
 
-def _settings(**overrides) -> Settings:
-    ns = f"aiops-it-{uuid.uuid4().hex[:8]}"
-    base = {"ray.namespace": ns, "serve.port": SERVE_PORT, "serve.app_name": "aiops-test", "simulator.hosts": 20,
-            "simulator.vms_per_host": 3, "simulator.speedup": 300.0, "ray.actor_num_cpus": 0.05}
-    base.update(overrides)
-    return Settings().with_overrides(**base)
-
-
-@pytest.fixture
-def system_factory(ray_cluster):
-    started: list[System] = []
-
-    def make(settings: Settings, **kw) -> System:
-        s = System(settings).start(**kw)
-        started.append(s)
-        return s
-
-    yield make
-    for s in started:
-        s.stop()
-
-
-def _wait(pred, timeout: float, every: float = 0.5, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def test_api_serves_features_that_move_with_simulated_load(system_factory):
-    system = system_factory(_settings())
+    system = system_factory(make_settings())
     client = httpx.Client(base_url=system.url, timeout=10)
 
     def ready():
         r = client.get("/api/ai/features/host-0003")
         return r.json() if r.status_code == 200 else None
 
-    first = _wait(ready, 60, what="features of host-0003")
+    first = wait_for(ready, 60, what="features of host-0003")
     for name in FAILURE_FEATURES:
         assert first["features"][name] is not None, name
     time.sleep(3)  # ~15 simulated minutes at 300x
@@ -86,53 +52,8 @@ def test_api_serves_features_that_move_with_simulated_load(system_factory):
     assert events and {"ts", "type"} <= set(events[-1]) and [e["ts"] for e in events] == sorted(e["ts"] for e in events)
 
 
-async def _publish(nats_url: str, subject_prefix: str, messages: list[tuple[str, bytes]]) -> None:
-    import nats
-
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    for subject, payload in messages:
-        await js.publish(f"{subject_prefix}.{subject}", payload)
-    await nc.close()
-
-
-async def _consumer_drained(nats_url: str, stream: str, durable: str) -> bool:
-    import nats
-
-    nc = await nats.connect(nats_url)
-    try:
-        info = await nc.jetstream().consumer_info(stream, durable)
-        return info.num_pending == 0 and info.num_ack_pending == 0
-    finally:
-        await nc.close()
-
-
-async def _delete_stream(nats_url: str, stream: str) -> None:
-    import nats
-
-    nc = await nats.connect(nats_url)
-    try:
-        await nc.jetstream().delete_stream(stream)
-    except Exception:
-        pass
-    await nc.close()
-
-
-def _wait_consumer(settings: Settings) -> None:
-    _wait(lambda: _try(lambda: asyncio.run(_consumer_drained(settings.nats.url, settings.nats.stream, settings.nats.durable)) or True),
-          60, what="the NATS collector to create its stream and consumer")
-
-
-def _nats_settings(nats_url: str, redis_url: str | None, **extra) -> Settings:
-    tag = uuid.uuid4().hex[:8]
-    return _settings(**{"simulator.enabled": False, "nats.url": nats_url, "nats.stream": f"AIOPS_T{tag}",
-                        "nats.subject_prefix": f"aiopst{tag}", "nats.durable": f"dur{tag}", "nats.fetch_batch": 20,
-                        "nats.ack_wait_s": 2.0, "redis.url": redis_url, "redis.key_prefix": f"aiops-t{tag}",
-                        "redis.snapshot_every_batches": 25, **extra})
-
-
 def test_killed_shard_loses_no_acknowledged_sample(system_factory, nats_url, clean_redis):
-    settings = _nats_settings(nats_url, clean_redis)
+    settings = nats_settings(nats_url, clean_redis)
     system = system_factory(settings, serve_api=False)
     n_msgs, per_msg, targets = 400, 50, 40
     msgs = []
@@ -141,13 +62,13 @@ def test_killed_shard_loses_no_acknowledged_sample(system_factory, nats_url, cle
                  "metrics": {"cpu_utilization": (m + k) % 100 / 100}} for k in range(per_msg)]
         msgs.append(("metrics.bulk", json.dumps({"records": recs}).encode()))
     try:
-        _wait_consumer(settings)
-        asyncio.run(_publish(nats_url, settings.nats.subject_prefix, msgs[: n_msgs // 2]))
+        wait_consumer(settings)
+        asyncio.run(publish(nats_url, settings.nats.subject_prefix, msgs[: n_msgs // 2]))
         nats_actor = system.collectors["collector-nats"]
-        _wait(lambda: ray.get(nats_actor.stats.remote())["samples_stored"] > 2000, 60, what="ingestion to start")
+        wait_for(lambda: ray.get(nats_actor.stats.remote())["samples_stored"] > 2000, 60, what="ingestion to start")
         ray.kill(system.shards[0], no_restart=False)  # dies mid-stream, restarts from Redis
-        asyncio.run(_publish(nats_url, settings.nats.subject_prefix, msgs[n_msgs // 2:]))
-        _wait(lambda: asyncio.run(_consumer_drained(nats_url, settings.nats.stream, settings.nats.durable)), 120,
+        asyncio.run(publish(nats_url, settings.nats.subject_prefix, msgs[n_msgs // 2:]))
+        wait_for(lambda: asyncio.run(consumer_drained(nats_url, settings.nats.stream, settings.nats.durable)), 120,
               what="every message acknowledged")
         router = ShardRouter(settings, system.shards)
         per_target: dict[str, list[float]] = {}
@@ -162,16 +83,16 @@ def test_killed_shard_loses_no_acknowledged_sample(system_factory, nats_url, cle
         stats = ray.get(system.shards[0].stats.remote())
         assert stats["persistent"] and stats["restored_points"] > 0  # it really restarted and restored from Redis
     finally:
-        asyncio.run(_delete_stream(nats_url, settings.nats.stream))
+        asyncio.run(delete_stream(nats_url, settings.nats.stream))
 
 
 def test_bad_nats_and_http_input_is_counted_and_good_records_kept(system_factory, nats_url):
-    settings = _nats_settings(nats_url, None)
+    settings = nats_settings(nats_url, None)
     system = system_factory(settings)
     good = {"target_id": "host-0100", "ts": 1767225600.0, "metrics": {"cpu_utilization": 0.3}}
     try:
-        _wait_consumer(settings)
-        asyncio.run(_publish(nats_url, settings.nats.subject_prefix, [
+        wait_consumer(settings)
+        asyncio.run(publish(nats_url, settings.nats.subject_prefix, [
             ("metrics.a", b"{not json"),
             ("metrics.a", json.dumps({"records": [good, {**good, "metrics": {"cpu_utilization": "x"}}, {**good, "oops": 1}]}).encode()),
             ("metrics.a", b'[{"target_id": "host-0101", "ts": 1767225600, "metrics": {"cpu_utilization": Infinity}}]'),
@@ -187,7 +108,7 @@ def test_bad_nats_and_http_input_is_counted_and_good_records_kept(system_factory
             want = ['reason="invalid_json"', 'reason="bad_value"', 'reason="unknown_field"', 'reason="missing_field"']
             return text if all(w in text for w in want) else None
 
-        text = _wait(counted, 30, what="rejections on /metrics")
+        text = wait_for(counted, 30, what="rejections on /metrics")
         assert 'aiops_ingest_rejections_total{reason="bad_timestamp",source="http"} 1.0' in text
         assert client.get("/api/ai/features/host-0100").status_code == 200  # the good record beside the bad ones
         assert client.get("/api/ai/features/host-0102").status_code == 200
@@ -197,11 +118,11 @@ def test_bad_nats_and_http_input_is_counted_and_good_records_kept(system_factory
         shard_alive = [ray.get(s.ping.remote()) for s in system.shards]
         assert all(shard_alive)
     finally:
-        asyncio.run(_delete_stream(nats_url, settings.nats.stream))
+        asyncio.run(delete_stream(nats_url, settings.nats.stream))
 
 
 def test_restarted_shard_restores_state_from_redis(system_factory, clean_redis):
-    settings = _settings(**{"simulator.enabled": False, "redis.url": clean_redis, "redis.snapshot_every_batches": 3,
+    settings = make_settings(**{"simulator.enabled": False, "redis.url": clean_redis, "redis.snapshot_every_batches": 3,
                             "store.num_shards": 1})
     system = system_factory(settings, serve_api=False)
     router = ShardRouter(settings, system.shards)
@@ -213,20 +134,13 @@ def test_restarted_shard_restores_state_from_redis(system_factory, clean_redis):
         asyncio.run(router.ingest([batch]))
     before = ray.get(system.shards[0].get_features.remote("vm-000001"))
     ray.kill(system.shards[0], no_restart=False)
-    after = _wait(lambda: _try(lambda: ray.get(system.shards[0].get_features.remote("vm-000001"), timeout=10)), 60,
+    after = wait_for(lambda: try_call(lambda: ray.get(system.shards[0].get_features.remote("vm-000001"), timeout=10)), 60,
                   what="restarted shard")
     assert after["features"] == before["features"] and after["target_type"] == "vm"
 
 
-def _try(fn):
-    try:
-        return fn()
-    except Exception:
-        return None
-
-
 def test_prometheus_collector_reads_node_exporter(ray_cluster, system_factory, prometheus_stack):
-    settings = _settings(**{"simulator.enabled": False, "prometheus.url": prometheus_stack, "prometheus.interval_s": 1.0})
+    settings = make_settings(**{"simulator.enabled": False, "prometheus.url": prometheus_stack, "prometheus.interval_s": 1.0})
     system = system_factory(settings, serve_api=False)
     router = ShardRouter(settings, system.shards)
     collector = PrometheusCollector("collector-prometheus-test", settings, router)
@@ -240,7 +154,7 @@ def test_prometheus_collector_reads_node_exporter(ray_cluster, system_factory, p
         node = [t for t in asyncio.run(router.list_targets()) if t["target_id"].startswith("127.0.0.1")]
         return node if node and {"cpu_utilization", "memory_pressure"} <= set(node[0]["metrics"]) else None
 
-    node = _wait(node_metrics, 90, every=1.0, what="cpu_utilization and memory_pressure from node exporter")
+    node = wait_for(node_metrics, 90, every=1.0, what="cpu_utilization and memory_pressure from node exporter")
     feats = asyncio.run(router.get_features(node[0]["target_id"]))
     assert 0 <= feats["features"]["memory_pressure_max_5m"] <= 1
     assert collector.stats_.as_dict()["errors"] == 0
@@ -249,7 +163,7 @@ def test_prometheus_collector_reads_node_exporter(ray_cluster, system_factory, p
 def test_log_tailer_follows_rotation(system_factory, tmp_path: Path):
     log = tmp_path / "kern.log"
     log.write_text("")
-    settings = _settings(**{"simulator.enabled": False}).model_copy(update={"logs": (LogSource(path=log),)})
+    settings = make_settings(**{"simulator.enabled": False}).model_copy(update={"logs": (LogSource(path=log),)})
     system = system_factory(settings, serve_api=False)
     router = ShardRouter(settings, system.shards)
     tailer = LogTailer("collector-logs-test", settings, router)

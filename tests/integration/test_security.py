@@ -7,8 +7,10 @@ import json
 import httpx
 import pytest
 
-from tests.integration.test_platform import (_consumer_drained, _delete_stream, _nats_settings, _publish, _settings,
-                                             _try, _wait, _wait_consumer, system_factory)  # noqa: F401
+from tests.integration.helpers import consumer_drained as _consumer_drained, delete_stream as _delete_stream  # noqa: F401
+from tests.integration.helpers import make_settings as _settings, nats_settings as _nats_settings, publish as _publish
+from tests.integration.helpers import system_factory, try_call as _try, wait_consumer as _wait_consumer  # noqa: F401
+from tests.integration.helpers import wait_for as _wait
 
 pytestmark = pytest.mark.integration
 
@@ -220,5 +222,7 @@ def test_a_tailed_auth_log_feeds_the_correlator(system_factory, tmp_path):  # no
         ray.kill(actor)
     import pytest as _pytest
 
+    from actors.system import validate_settings  # formats are checked at start-up, not by the settings model
+
     with _pytest.raises(ValueError, match="unknown security log format"):
-        LogSource(path=log, security="nosuch")
+        validate_settings(settings.model_copy(update={"logs": (LogSource(path=log, security="nosuch"),)}))

@@ -1,0 +1,169 @@
+"""The platform's own routes: health, metrics, targets, events, features and HTTP ingest.
+
+Routes call an injected PlatformService, so tests run them on an in-memory fake and the
+Serve ingress runs them on the shard actors. Errors propagate to the one error table
+(`aiops.api.errors`); only request parsing (durations, ranges, payload limits) is checked here.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Awaitable, Callable, Protocol, Sequence
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from aiops.api.metrics import ApiMetrics
+from aiops.api.schemas import ErrorBody, FeatureVector, Health, HistoricalFeatures, IngestRequest, IngestResponse, TargetList
+from aiops.features.definitions import FeatureDefinition, check_definition_set, parse_definition, parse_duration
+from aiops.features.shard import UnknownTarget
+from aiops.settings import ServeSettings
+from aiops.telemetry.batch import SampleBatch, count_reasons
+from aiops.telemetry.messages import decode_metrics
+
+__all__ = ["PlatformService", "MetricSource", "ops_router", "platform_router", "MAX_HISTORY_ROWS"]
+
+MetricSource = Callable[[], Awaitable[list[Any]]]
+MAX_HISTORY_ROWS = 10_000
+# decode_metrics reasons that reject a whole payload rather than single records
+_WHOLE_PAYLOAD = ("invalid json", "too many records", "unknown field")
+
+
+class PlatformService(Protocol):
+    """What the platform routes need from the feature store and the collectors."""
+
+    async def ingest(self, batches: list[SampleBatch]) -> dict[str, int]: ...
+    async def get_features(self, target_id: str, window_s: float | None) -> dict[str, Any] | None: ...
+    async def get_historical(self, target_id: str, start: float, end: float, step_s: float,
+                             window_s: float | None) -> dict[str, Any] | None: ...
+    async def list_targets(self) -> list[dict[str, Any]]: ...
+    async def definitions(self) -> list[dict[str, Any]]: ...
+    async def register_definition(self, definition: FeatureDefinition) -> None: ...
+    async def health(self) -> dict[str, tuple[bool, str | None]]: ...
+    async def shard_stats(self) -> list[dict[str, Any] | None]: ...
+    async def collector_stats(self) -> list[dict[str, Any]]: ...
+    async def recent_events(self, limit: int) -> list[dict[str, Any]]: ...
+
+
+def _window(window: str | None) -> float | None:
+    if window is None:
+        return None
+    try:
+        return parse_duration(window)
+    except ValueError as exc:
+        raise HTTPException(422, f"window: {exc}") from None
+
+
+def _unknown(target_id: str) -> UnknownTarget:
+    return UnknownTarget(f"unknown target {target_id!r}: no telemetry received for it")
+
+
+def ops_router(service: PlatformService, metrics: ApiMetrics, metric_sources: Sequence[MetricSource] = ()) -> APIRouter:
+    """/healthz (503 when a component is down) and /metrics (Prometheus text, gathered per scrape)."""
+    ops = APIRouter(tags=["platform"])
+
+    @ops.get("/healthz", response_model=Health)
+    async def healthz() -> JSONResponse:
+        comps = await service.health()
+        ok = all(v[0] for v in comps.values())
+        body = Health(status="ok" if ok else "degraded",
+                      components={k: {"ok": v[0], "detail": v[1]} for k, v in comps.items()})
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+    @ops.get("/metrics", response_class=Response)
+    async def prom_metrics() -> Response:
+        extra = [fam for source in metric_sources for fam in await source()]
+        payload = metrics.render(await service.shard_stats(), await service.collector_stats(), extra)
+        return Response(payload, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return ops
+
+
+def platform_router(service: PlatformService, serve: ServeSettings, metrics: ApiMetrics) -> APIRouter:
+    """The platform's /api/ai routes: targets, events, features, feature definitions, ingest."""
+    api = APIRouter(prefix="/api/ai")
+    _add_target_routes(api, service)
+    _add_feature_routes(api, service)
+    _add_ingest_route(api, service, serve, metrics)
+    return api
+
+
+def _add_target_routes(api: APIRouter, service: PlatformService) -> None:
+    @api.get("/targets", response_model=TargetList, tags=["features"])
+    async def targets(type: str | None = Query(None, pattern="^(host|vm)$", description="filter by target type")) -> TargetList:
+        items = [t for t in await service.list_targets() if type is None or t["target_type"] == type]
+        items.sort(key=lambda t: t["target_id"])
+        return TargetList(total=len(items), targets=items)
+
+    @api.get("/events", tags=["platform"])
+    async def events(limit: int = Query(100, ge=1, le=10_000),
+                     type: str | None = Query(None, max_length=64, description="e.g. vm_lifecycle, api_call, log"),
+                     target: str | None = Query(None, max_length=200, description="host or VM id")) -> dict[str, Any]:
+        """Recent platform events the collectors received (newest last): VM lifecycle, API calls, flows,
+        log events. Kept in memory per collector (the last 10,000 each), for a quick look, not an archive."""
+        rows = await service.recent_events(limit if type is None and target is None else 10_000)  # filters need all
+        if type is not None:
+            rows = [e for e in rows if e.get("type") == type]
+        if target is not None:
+            rows = [e for e in rows if target in (e.get("host"), e.get("vm_id"), e.get("target_id"))]
+        rows = rows[-limit:]
+        return {"total": len(rows), "events": rows}
+
+
+def _add_feature_routes(api: APIRouter, service: PlatformService) -> None:
+    @api.get("/features/{target_id}", response_model=FeatureVector, tags=["features"])
+    async def features(target_id: str, window: str | None = Query(None, description="override every feature's window, e.g. 15m")) -> Any:
+        result = await service.get_features(target_id, _window(window))
+        if result is None:
+            raise _unknown(target_id)
+        return result
+
+    @api.get("/features/{target_id}/history", response_model=HistoricalFeatures, tags=["features"])
+    async def history(target_id: str, start: float = Query(...), end: float = Query(...),
+                      step: str = Query("1m"), window: str | None = Query(None)) -> Any:
+        if end < start:
+            raise HTTPException(422, "end must not be before start")
+        step_s = _window(step)
+        assert step_s is not None
+        if (end - start) / step_s > MAX_HISTORY_ROWS:
+            raise HTTPException(422, f"too many steps (max {MAX_HISTORY_ROWS}): raise step or narrow the range")
+        result = await service.get_historical(target_id, start, end, step_s, _window(window))
+        if result is None:
+            raise _unknown(target_id)
+        return result
+
+    @api.get("/features", tags=["features"])
+    async def list_definitions() -> dict[str, Any]:
+        defs = await service.definitions()
+        return {"total": len(defs), "definitions": defs}
+
+    @api.post("/features/definitions", status_code=201, tags=["features"])
+    async def register(body: dict[str, Any]) -> dict[str, Any]:
+        d = parse_definition(body)  # DefinitionError -> 422 through the error table
+        check_definition_set(await service.definitions(), d)
+        await service.register_definition(d)
+        return {"registered": d.name}
+
+
+def _add_ingest_route(api: APIRouter, service: PlatformService, serve: ServeSettings, metrics: ApiMetrics) -> None:
+    @api.post("/ingest", response_model=IngestResponse, tags=["ingest"],
+              responses={400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+              openapi_extra={"requestBody": {"content": {"application/json": {"schema": IngestRequest.model_json_schema()}}}})
+    async def ingest(request: Request) -> JSONResponse:
+        raw = await request.body()
+        if len(raw) > serve.max_body_bytes:
+            metrics.count_rejections(Counter(payload_too_large=1))
+            raise HTTPException(413, f"payload too large: {len(raw)} bytes (max {serve.max_body_bytes})")
+        batch, rejected, n_records = decode_metrics(raw, serve.max_records_per_request)
+        metrics.count_rejections(count_reasons(rejected))
+        whole = rejected and rejected[0].reason.startswith(_WHOLE_PAYLOAD)
+        if whole and not len(batch):
+            status = 413 if rejected[0].reason.startswith("too many") else (400 if "json" in rejected[0].reason else 422)
+            raise HTTPException(status, rejected[0].reason)
+        stored = {"accepted": 0}
+        if len(batch):
+            stored = await service.ingest([batch])
+            metrics.accepted.labels("http").inc(stored["accepted"])
+        body = IngestResponse(accepted_records=n_records - len(rejected), accepted_samples=stored["accepted"],
+                              rejected_records=len(rejected), rejected=[r.as_dict() for r in rejected[:100]])
+        status = 200 if len(batch) or not rejected else 422
+        return JSONResponse(body.model_dump(), status_code=status)
