@@ -25,13 +25,13 @@ from aiops.api.placement import make_router
 from aiops.api.placement_plan import (ApprovalRequired, EvacuationRequest, NoFeasiblePlan, PlanNotFound, PlanRequest,
                                       PlanService, make_plan_router)
 from aiops.failure.serving.alerts import DEFAULT_ALERT_THRESHOLD
-from aiops.placement.constraints import InvalidPlacementRequest, NoFeasibleNode
+from aiops.placement.optimise.constraints import InvalidPlacementRequest, NoFeasibleNode
 from aiops.placement.feedback import FeedbackStore, InMemoryFeedbackStore
 from aiops.placement.feedback_redis import RedisFeedbackStore
-from aiops.placement.fleet_inventory import (FleetSnapshot, SimulatedControlPlane, apply_state, build_fleet_snapshot,
+from aiops.placement.inventory.fleet import (FleetSnapshot, SimulatedControlPlane, apply_state, build_fleet_snapshot,
                                              failure_probabilities, vm_records)
-from aiops.placement.inventory import Inventory
-from aiops.placement.nsga import optimise_batch
+from aiops.placement.inventory.model import Inventory
+from aiops.placement.optimise.nsga import optimise_batch
 from aiops.placement.recommend import PlacementService
 from aiops.settings import Settings
 

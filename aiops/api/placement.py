@@ -19,9 +19,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.placement.constraints import (AffinityRule, InvalidPlacementRequest, NoFeasibleNode,
+from aiops.placement.optimise.constraints import (AffinityRule, InvalidPlacementRequest, NoFeasibleNode,
                                          PlacementConstraints, VMRequest)
-from aiops.placement.factors import Category
+from aiops.placement.factors.catalog import Category
 from aiops.placement.feedback import FeedbackOutcome, FeedbackRecord
 from aiops.placement.recommend import RecommendationQuery, RecommendationResult
 

@@ -11,9 +11,9 @@ Routes (mounted under ``/api/ai`` next to ``aiops.api.placement``):
   control-plane interface; idempotent (a second call answers the first result).
 
 ``PlanService`` is plain Python (no Ray): it reads a ``FleetSnapshot`` from an injected
-provider, runs ``aiops.placement.nsga`` through an injected optimiser (time-boxed) and
+provider, runs ``aiops.placement.optimise.nsga`` through an injected optimiser (time-boxed) and
 applies through an injected control plane (``SimulatedControlPlane`` on the embedded fleet).
-Every hard constraint of ``aiops.placement.constraints`` except the capacity ones (which the
+Every hard constraint of ``aiops.placement.optimise.constraints`` except the capacity ones (which the
 optimiser handles jointly for the batch) becomes a node mask per VM; the end state is
 re-checked independently (capacity on every dimension, masks, anti-affinity groups).
 
@@ -38,11 +38,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiops.api.placement import ConstraintsIn, VMSpecs
-from aiops.placement.constraints import (InvalidPlacementRequest, NoFeasibleNode, PlacementConstraints, VMRequest,
+from aiops.placement.optimise.constraints import (InvalidPlacementRequest, NoFeasibleNode, PlacementConstraints, VMRequest,
                                          evaluate_constraints)
-from aiops.placement.fleet_inventory import ControlPlaneError, FleetSnapshot, VMRecord
-from aiops.placement.inventory import Inventory
-from aiops.placement.nsga import (OBJECTIVES, NodeSpec, PlacementProblem, PlanResult, VmSpec, evacuation_plan,
+from aiops.placement.inventory.fleet import ControlPlaneError, FleetSnapshot, VMRecord
+from aiops.placement.inventory.model import Inventory
+from aiops.placement.optimise.nsga import (OBJECTIVES, NodeSpec, PlacementProblem, PlanResult, VmSpec, evacuation_plan,
                                   optimise_batch, plan_end_state, prune_migrations)
 
 DIMENSIONS = ("cpu", "memory_gb", "disk_gb", "gpus", "network_gbps", "iops", "vm_slots")

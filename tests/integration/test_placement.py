@@ -8,7 +8,7 @@ import ray
 from ray import serve
 
 from actors.placement_service import OPTIMIZER_NAME, RayFleetSource, build_placement_app
-from aiops.placement.constraints import PlacementConstraints, VMRequest
+from aiops.placement.optimise.constraints import PlacementConstraints, VMRequest
 from aiops.placement.feedback_redis import RedisFeedbackStore
 from aiops.api.placement_plan import DIMENSIONS, static_mask
 from tests.integration.test_platform import _settings, _wait, system_factory  # noqa: F401

@@ -1,7 +1,7 @@
 """An evacuation plan moves every VM off the at-risk host without breaking capacity or constraints."""
 import numpy as np
 
-from aiops.placement.nsga import NodeSpec, PlacementProblem, VmSpec, evacuation_plan
+from aiops.placement.optimise.nsga import NodeSpec, PlacementProblem, VmSpec, evacuation_plan
 
 
 def build(feasible=None):

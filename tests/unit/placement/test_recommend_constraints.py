@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aiops.placement.constraints import (AffinityRule, InvalidPlacementRequest, PlacementConstraints,
+from aiops.placement.optimise.constraints import (AffinityRule, InvalidPlacementRequest, PlacementConstraints,
                                          evaluate_constraints, nodes_to_score, sample_candidates)
-from aiops.placement.inventory import CERTIFICATIONS, GPU_MODELS
+from aiops.placement.inventory.model import CERTIFICATIONS, GPU_MODELS
 
 from placement_recommend_fixtures import fleet, vm_request
 

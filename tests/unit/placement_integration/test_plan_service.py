@@ -6,9 +6,9 @@ import pytest
 
 from aiops.api.placement_plan import (DIMENSIONS, ApprovalRequired, EvacuationRequest, NoFeasiblePlan, PlanNotFound,
                                       PlanRequest, PlanService, PlanVM, node_matrices, static_mask)
-from aiops.placement.constraints import InvalidPlacementRequest, PlacementConstraints
-from aiops.placement.fleet_inventory import FleetSnapshot
-from aiops.placement.nsga import optimise_batch
+from aiops.placement.optimise.constraints import InvalidPlacementRequest, PlacementConstraints
+from aiops.placement.inventory.fleet import FleetSnapshot
+from aiops.placement.optimise.nsga import optimise_batch
 from tests.unit.placement_integration.fleet_fixtures import control_plane, snapshot
 
 
@@ -104,7 +104,7 @@ def test_evacuation_moves_every_vm_off_the_risky_host_within_constraints():
     inv = snap.inventory
     for a in plan["actions"]:
         v = snap.vms[a["vm_id"]]
-        from aiops.placement.constraints import VMRequest
+        from aiops.placement.optimise.constraints import VMRequest
         ok, _ = static_mask(inv, VMRequest(v.tenant, v.vcpus, v.memory_gb, v.disk_gb), PlacementConstraints(), 24.0)
         assert ok[inv.node_index(a["to"])] and a["risk_after"] < a["risk_before"]
     _check_end_state(snap, plan["actions"])
@@ -154,7 +154,7 @@ def test_apply_needs_approval_is_idempotent_and_rechecks_the_fleet():
 
 def test_evacuation_makes_room_with_an_ejection_chain_and_applies_in_order():
     """The big VM fits nowhere until a resident moves on (b -> c or c -> b); apply moves it first."""
-    from aiops.placement.fleet_inventory import SimulatedControlPlane, VMRecord, build_fleet_snapshot
+    from aiops.placement.inventory.fleet import SimulatedControlPlane, VMRecord, build_fleet_snapshot
 
     def host(name, cores):
         return {"host_id": name, "zone": "zone-a", "rack": "zone-a-r00", "cores": cores, "memory_gb": 4 * cores,
@@ -165,7 +165,7 @@ def test_evacuation_makes_room_with_an_ejection_chain_and_applies_in_order():
                    {"vm_id": "small", "host_id": "host-b", "tenant": "t", "vcpus": 24, "memory_gb": 48, "disk_gb": 0},
                    {"vm_id": "mid", "host_id": "host-c", "tenant": "t", "vcpus": 40, "memory_gb": 80, "disk_gb": 0}]}
     cp = SimulatedControlPlane()
-    from aiops.placement.fleet_inventory import vm_records
+    from aiops.placement.inventory.fleet import vm_records
     cp.load(vm_records(inv).values())
     svc = PlanService(lambda: build_fleet_snapshot(inv, {}, {"host-a": 0.9}, 1_767_225_600.0, vms=cp.vms(),
                                                    cordoned=cp.cordoned), cp)

@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from aiops.placement.inventory import GPU_MODELS, Inventory, certification_mask
+from aiops.placement.inventory.model import GPU_MODELS, Inventory, certification_mask
 
 Scope = Literal["node", "rack", "zone", "region"]
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from aiops.placement.factors_registry import FactorContext, register
-from aiops.placement.inventory import CERTIFICATIONS
+from aiops.placement.factors.registry import FactorContext, register
+from aiops.placement.inventory.model import CERTIFICATIONS
 
 
 @register("failure_risk", inputs=["node.failure_risk"])

@@ -316,9 +316,9 @@ def _gpu_aware(fits: np.ndarray, i: int, share: bool, num_gpu: int, gmilli: floa
 # -- benchmark driver -------------------------------------------------------------------------
 def azure_snapshot_packing(df: pd.DataFrame, capacity: np.ndarray, time_limit_s: float) -> dict[str, Any]:
     """Pack the VMs alive at t=0 onto identical servers: heuristics vs our search (nodes, stranded %)."""
-    from aiops.placement import heuristics as H
-    from aiops.placement.packing import check_packing, lower_bound
-    from aiops.placement.packing_search import SearchConfig, solve
+    from aiops.placement.packing import heuristics as H
+    from aiops.placement.packing.bins import check_packing, lower_bound
+    from aiops.placement.packing.search import SearchConfig, solve
 
     alive = df[(df.starttime <= 0) & (df.endtime > 0)]
     sizes = np.rint(alive[["cores", "ram"]].to_numpy()).astype(np.int64)
@@ -347,8 +347,8 @@ def azure_snapshot_packing(df: pd.DataFrame, capacity: np.ndarray, time_limit_s:
 def consolidate(sizes: np.ndarray, capacity: np.ndarray, current: np.ndarray, seconds: float) -> np.ndarray:
     """Free servers starting from the current placement (bin-elimination search), so only the VMs
     of the emptied servers (and the residents an ejection chain moves) migrate."""
-    from aiops.placement.packing import compact, lower_bound
-    from aiops.placement.packing_search import SearchConfig, eliminate_bins
+    from aiops.placement.packing.bins import compact, lower_bound
+    from aiops.placement.packing.search import SearchConfig, eliminate_bins
 
     sz = np.rint(sizes).astype(np.int64)
     cap = np.rint(capacity).astype(np.int64)

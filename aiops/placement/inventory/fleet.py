@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from aiops.placement.inventory import CERTIFICATIONS, Inventory, features_from_store, inventory_from_records
+from aiops.placement.inventory.model import CERTIFICATIONS, Inventory, features_from_store, inventory_from_records
 
 # Simulated sites, assigned to the simulator's zones in order (zone-a -> first site ...):
 # (region, country, lat, lon, energy USD/kWh, carbon g/kWh, renewable frac, pue, disaster risk/yr, access ms)
