@@ -16,8 +16,8 @@ from actors.collectors import LogTailer, NatsCollector, PrometheusCollector, Sim
 from actors.failure_monitor import FailureMonitor
 from actors.names import MONITOR_NAME
 from actors.feature_shard import FeatureShardActor, shard_name
-from actors.placement_service import OPTIMIZER_NAME, start_placement_optimizer
-from actors.names import CORRELATOR_NAME
+from actors.names import CORRELATOR_NAME, OPTIMIZER_NAME
+from actors.placement_service import start_placement_optimizer
 from actors.security_service import start_security_correlator
 from actors.serve_app import COLLECTOR_PREFIX, start_serve
 from aiops.settings import Settings

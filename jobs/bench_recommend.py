@@ -27,7 +27,8 @@ import numpy as np
 
 from aiops.placement.optimise.constraints import VMRequest
 from aiops.placement.factors.registry import FactorContext
-from aiops.placement.inventory.model import Inventory, synthetic_inventory
+from aiops.placement.inventory import Inventory
+from aiops.placement.inventory import synthetic_inventory
 from aiops.placement.recommend import PlacementService, RecommendationQuery, naive_scores
 from aiops.settings import PROJECT_ROOT
 

@@ -110,9 +110,7 @@ def engine_lines(settings: Any) -> list[tuple[str, str]]:
     """One line per engine actor (failure monitor, placement optimiser, security correlator)."""
     import ray
 
-    from actors.names import MONITOR_NAME
-    from actors.placement_service import OPTIMIZER_NAME
-    from actors.names import CORRELATOR_NAME
+    from actors.names import CORRELATOR_NAME, MONITOR_NAME, OPTIMIZER_NAME
 
     keys = {MONITOR_NAME: ("targets", "alerts_sent", "model_version", "errors", "last_error"),
             OPTIMIZER_NAME: ("plans_made", "optimiser_seconds", "fleet_refreshes", "last_error"),

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from aiops.api.errors import install_error_handlers
 from aiops.api.metrics import ApiMetrics
 from aiops.api.middleware import TimingAndLimits
 from aiops.api.schemas import ErrorBody, FeatureVector, Health, HistoricalFeatures, IngestRequest, IngestResponse, TargetList
@@ -77,6 +78,8 @@ def create_app(service: PlatformService, serve: ServeSettings, routers: Sequence
         details = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         msg = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in details[:5])
         return error(422, msg, details)
+
+    install_error_handlers(app)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:  # never a traceback as text

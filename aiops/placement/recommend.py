@@ -21,7 +21,7 @@ from aiops.placement.factors.calc_cost import hourly_cost_breakdown
 from aiops.placement.factors.registry import FactorContext
 from aiops.placement.feedback import (FeedbackLearner, FeedbackOutcome, FeedbackRecord, FeedbackStore,
                                       InMemoryFeedbackStore, LearnerConfig)
-from aiops.placement.inventory.model import Inventory
+from aiops.placement.inventory import Inventory
 from aiops.placement.factors import scoring
 
 OBJECTIVE_BOOST = 2.0

@@ -11,7 +11,7 @@ import numpy as np
 
 from aiops.placement.optimise.constraints import VMRequest
 from aiops.placement.factors.registry import FactorContext, register
-from aiops.placement.inventory.model import Inventory
+from aiops.placement.inventory import Inventory
 
 HOURS_PER_MONTH = 730.0
 

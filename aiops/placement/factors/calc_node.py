@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from aiops.placement.factors.registry import FactorContext, register
-from aiops.placement.inventory.model import FEATURE_COLUMNS, NODE_COLUMNS, RACK_COLUMNS, ZONE_COLUMNS
+from aiops.placement.inventory import FEATURE_COLUMNS, NODE_COLUMNS, RACK_COLUMNS, ZONE_COLUMNS
 
 # resource -> (capacity column, allocated column, request attribute)
 RESOURCES: dict[str, tuple[str, str, str]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from aiops.placement.factors.registry import FactorContext, register
-from aiops.placement.inventory.model import CERTIFICATIONS
+from aiops.placement.inventory import CERTIFICATIONS
 
 
 @register("failure_risk", inputs=["node.failure_risk"])

@@ -15,7 +15,7 @@ import numpy as np
 from aiops.placement.factors.calc_cost import incremental_power_w
 from aiops.placement.factors.calc_node import RESOURCES, _check_resource, _res_inputs
 from aiops.placement.factors.registry import FactorContext, register
-from aiops.placement.inventory.model import haversine_km, zone_latency_ms
+from aiops.placement.inventory import haversine_km, zone_latency_ms
 
 PEER_INPUTS = ["vm.node", "vm.tenant", "node.rack", "node.zone", "zone.region"]
 _SHARE_INPUTS = {"node": [], "rack": ["node.rack"], "zone": ["node.zone"], "region": ["node.zone", "zone.region"],

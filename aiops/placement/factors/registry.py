@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from aiops.placement.optimise.constraints import VMRequest
-from aiops.placement.inventory.model import Inventory
+from aiops.placement.inventory import Inventory
 
 FactorOutput = np.ndarray | tuple[np.ndarray, np.ndarray]
 CalcFn = Callable[..., FactorOutput]

@@ -16,23 +16,10 @@ from typing import Literal
 
 import numpy as np
 
-from aiops.placement.inventory.model import GPU_MODELS, Inventory, certification_mask
+from aiops.placement.errors import InvalidPlacementRequest, NoFeasibleNode
+from aiops.placement.inventory import GPU_MODELS, Inventory, certification_mask
 
 Scope = Literal["node", "rack", "zone", "region"]
-
-
-class InvalidPlacementRequest(ValueError):
-    """The request itself is wrong (unknown VM, zone, GPU model ...): HTTP 422."""
-
-
-class NoFeasibleNode(RuntimeError):
-    """No node passes the hard constraints: HTTP 409 with the counts per constraint."""
-
-    def __init__(self, total_nodes: int, rejections: dict[str, int]):
-        self.total_nodes = total_nodes
-        self.rejections = {k: v for k, v in sorted(rejections.items(), key=lambda kv: -kv[1]) if v}
-        reasons = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in self.rejections.items())
-        super().__init__(f"0/{total_nodes} nodes are available: {reasons or 'no nodes in inventory'}")
 
 
 @dataclass(frozen=True)

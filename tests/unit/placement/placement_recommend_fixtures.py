@@ -8,7 +8,8 @@ import numpy as np
 
 from aiops.placement.optimise.constraints import VMRequest
 from aiops.placement.factors.catalog import FactorCatalog, FactorEngine, load_catalog
-from aiops.placement.inventory.model import Inventory, synthetic_inventory
+from aiops.placement.inventory import Inventory
+from aiops.placement.inventory import synthetic_inventory
 
 
 @lru_cache(maxsize=1)

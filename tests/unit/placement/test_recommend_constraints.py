@@ -6,7 +6,7 @@ import pytest
 
 from aiops.placement.optimise.constraints import (AffinityRule, InvalidPlacementRequest, PlacementConstraints,
                                          evaluate_constraints, nodes_to_score, sample_candidates)
-from aiops.placement.inventory.model import CERTIFICATIONS, GPU_MODELS
+from aiops.placement.inventory import CERTIFICATIONS, GPU_MODELS
 
 from placement_recommend_fixtures import fleet, vm_request
 

@@ -7,7 +7,7 @@ import pytest
 
 from aiops.placement.optimise.constraints import VMRequest
 from aiops.placement.factors.registry import FactorContext
-from aiops.placement.inventory.model import Inventory
+from aiops.placement.inventory import Inventory
 
 from placement_recommend_fixtures import catalog, engine, fleet, vm_request
 

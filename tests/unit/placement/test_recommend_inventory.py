@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aiops.placement.inventory.model import (FEATURE_COLUMNS, FEATURE_STORE_MAP, InventoryError, features_from_store,
+from aiops.placement.inventory import (FEATURE_COLUMNS, FEATURE_STORE_MAP, InventoryError, features_from_store,
                                        inventory_from_records, synthetic_inventory)
 
 
