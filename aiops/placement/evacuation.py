@@ -14,7 +14,8 @@ import numpy as np
 from aiops.placement.errors import InvalidPlacementRequest, NoFeasiblePlan
 from aiops.placement.inventory import FleetSnapshot, VMRecord
 from aiops.placement.optimise.constraints import PlacementConstraints
-from aiops.placement.optimise.nsga import PlanResult, evacuation_plan
+from aiops.placement.optimise.drain import evacuation_plan
+from aiops.placement.optimise.nsga import PlacementProblem, PlanResult
 from aiops.placement.plan_problem import DIMENSIONS, PlanBatch, ProblemBuilder, record_request, static_mask
 
 __all__ = ["EvacuationQuery", "Evacuations"]
@@ -99,22 +100,7 @@ class Evacuations(ProblemBuilder):
             prob.current = np.asarray(out["assignment"], dtype=np.int64)
         x = prob.current.copy()
         prob.current = start
-        actions = []
-        for i in np.flatnonzero(x != start):
-            src, dst = int(start[i]), int(x[i])
-            before, after = float(prob.risk[src]), float(prob.risk[dst])
-            actions.append({"op": "migrate", "vm_id": prob.vm_ids[i], "from": prob.node_ids[src], "to": prob.node_ids[dst],
-                            "demand": dict(zip(DIMENSIONS, prob.demand[i].tolist())),
-                            "risk_before": round(before, 6), "risk_after": round(after, 6),
-                            "predicted_risk_target": round(float(risk_before[dst]), 6),
-                            "gain": round(before - after, 6), "evacuee": bool(src in {pos[h] for h in hosts})})
-        # a resident moved on to make room is justified by the evacuee it makes room for; it moves first
-        ev_gains = [a["gain"] for a in actions if a["evacuee"]]
-        for a in actions:
-            if not a["evacuee"]:
-                a["gain"] = round(min(ev_gains, default=0.0), 6)
-                a["reason"] = "makes room for a VM leaving an at-risk host"
-        actions.sort(key=lambda a: a["evacuee"])
+        actions = self._evacuation_actions(prob, x, start, risk_before, {pos[h] for h in hosts})
         end = self._end_state(prob, x, prob.vm_ids)
         for h in hosts:
             end["utilisation"].setdefault(h, {d: 0.0 for d in DIMENSIONS})
@@ -128,3 +114,25 @@ class Evacuations(ProblemBuilder):
                             "failure_probability": {h: snap.failure.get(h) for h in hosts}})
         plan["assignment"] = {a["vm_id"]: a["to"] for a in actions}
         return plan
+
+    @staticmethod
+    def _evacuation_actions(prob: PlacementProblem, x: np.ndarray, start: np.ndarray, risk_before: np.ndarray,
+                            drained: set[int]) -> list[dict[str, Any]]:
+        """One migrate action per moved VM with its risk change; residents moved on to make room go first."""
+        actions = []
+        for i in np.flatnonzero(x != start):
+            src, dst = int(start[i]), int(x[i])
+            before, after = float(prob.risk[src]), float(prob.risk[dst])
+            actions.append({"op": "migrate", "vm_id": prob.vm_ids[i], "from": prob.node_ids[src], "to": prob.node_ids[dst],
+                            "demand": dict(zip(DIMENSIONS, prob.demand[i].tolist())),
+                            "risk_before": round(before, 6), "risk_after": round(after, 6),
+                            "predicted_risk_target": round(float(risk_before[dst]), 6),
+                            "gain": round(before - after, 6), "evacuee": bool(src in drained)})
+        # a resident moved on to make room is justified by the evacuee it makes room for; it moves first
+        ev_gains = [a["gain"] for a in actions if a["evacuee"]]
+        for a in actions:
+            if not a["evacuee"]:
+                a["gain"] = round(min(ev_gains, default=0.0), 6)
+                a["reason"] = "makes room for a VM leaving an at-risk host"
+        actions.sort(key=lambda a: a["evacuee"])
+        return actions
