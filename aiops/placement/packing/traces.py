@@ -14,7 +14,6 @@ placements, and for GPUs the fragmented share (free GPU capacity on partially us
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
