@@ -10,34 +10,39 @@
   control plane of the embedded fleet, so every API replica applies through one place.
 - ``build_placement_routers(settings)`` gives the Serve ingress the recommendation /
   factors / feedback router and the plan / evacuation / apply router.
+
+Domain errors raised in the optimiser travel back as exceptions (Ray wraps them; ``PlanProxy``
+unwraps them once) and the API's error table answers them. The stand-alone placement ingress
+is in ``actors.placement_ingress``.
 """
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any, Callable
 
 import ray
+from ray.exceptions import RayTaskError
 from fastapi import APIRouter
 
+from actors.names import MONITOR_NAME, OPTIMIZER_NAME, SIMULATOR_COLLECTOR_NAME
 from actors.router import ShardRouter
-from aiops.api.placement import make_router
-from aiops.api.placement_plan import (ApprovalRequired, EvacuationRequest, NoFeasiblePlan, PlanNotFound, PlanRequest,
-                                      PlanService, make_plan_router)
+from aiops.api.placement import make_plan_router, make_router
+from aiops.errors import DomainError
 from aiops.failure.serving.alerts import DEFAULT_ALERT_THRESHOLD
-from aiops.placement.constraints import InvalidPlacementRequest, NoFeasibleNode
+from aiops.placement.evacuation import EvacuationQuery
+from aiops.placement.plan import PlanQuery, PlanService
 from aiops.placement.feedback import FeedbackStore, InMemoryFeedbackStore
 from aiops.placement.feedback_redis import RedisFeedbackStore
-from aiops.placement.fleet_inventory import (FleetSnapshot, SimulatedControlPlane, apply_state, build_fleet_snapshot,
+from aiops.placement.inventory import SimulatedControlPlane, apply_state
+from aiops.placement.inventory import (FleetSnapshot, build_fleet_snapshot,
                                              failure_probabilities, vm_records)
 from aiops.placement.inventory import Inventory
-from aiops.placement.nsga import optimise_batch
+from aiops.placement.optimise.nsga import optimise_batch
 from aiops.placement.recommend import PlacementService
 from aiops.settings import Settings
 
-OPTIMIZER_NAME = "placement-optimizer"
-SIMULATOR_NAME = "collector-simulator"
-MONITOR_NAME = "failure-monitor"
 DEFAULT_REFRESH_S = 5.0
 MAX_PLAN_SECONDS = 20.0
 
@@ -63,23 +68,16 @@ class RayFleetSource:
         return None if opt is None else ray.get(opt.control_state.remote(), timeout=self.timeout_s)
 
     def raw_inventory(self) -> dict[str, Any]:
-        sim = self._actor(SIMULATOR_NAME)
+        sim = self._actor(SIMULATOR_COLLECTOR_NAME)
         if sim is None:
-            raise RuntimeError(f"no inventory source: actor {SIMULATOR_NAME!r} is not running "
+            raise RuntimeError(f"no inventory source: actor {SIMULATOR_COLLECTOR_NAME!r} is not running "
                                "(a real fleet reports hosts and VMs through its control plane)")
         return ray.get(sim.inventory.remote(), timeout=self.timeout_s)
 
     def features(self, target_ids: list[str]) -> dict[str, dict[str, Any] | None]:
-        """Feature vectors, one call per shard (the same grouping as ShardRouter.get_features_many)."""
-        by_shard: dict[int, list[str]] = {}
-        for t in target_ids:
-            by_shard.setdefault(self.router.ring.shard_for(t), []).append(t)
-        refs = {s: self.router.shards[s].get_features_many.remote(ids) for s, ids in by_shard.items()}
-        out: dict[str, dict[str, Any] | None] = {}
-        for s, ref in refs.items():
-            for t, v in zip(by_shard[s], ray.get(ref, timeout=self.timeout_s)):
-                out[t] = v
-        return out
+        """Feature vectors by target, one call per shard (``ShardRouter.get_features_many``)."""
+        answers = asyncio.run(asyncio.wait_for(self.router.get_features_many(target_ids), self.timeout_s))
+        return dict(zip(target_ids, answers))
 
     def failure(self) -> tuple[dict[str, float], str | None]:
         mon = self._actor(MONITOR_NAME)
@@ -170,33 +168,17 @@ class PlacementOptimizer:
         self.optimiser_seconds += res.seconds
         return res
 
-    @staticmethod
-    def _call(fn: Callable[[], Any]) -> tuple:
-        """Domain errors travel back as data so the API answers them with the right 4xx."""
-        try:
-            return ("ok", fn())
-        except NoFeasibleNode as exc:
-            return ("no_feasible_node", str(exc), {"total_nodes": exc.total_nodes, "rejections": exc.rejections})
-        except NoFeasiblePlan as exc:
-            return ("no_feasible_plan", str(exc), exc.details)
-        except InvalidPlacementRequest as exc:
-            return ("invalid", str(exc), None)
-        except PlanNotFound as exc:
-            return ("not_found", exc.args[0], None)
-        except ApprovalRequired as exc:
-            return ("approval", str(exc), None)
+    def plan(self, req: PlanQuery) -> dict[str, Any]:
+        return self.service.plan(req)
 
-    def plan(self, req: dict[str, Any]) -> tuple:
-        return self._call(lambda: self.service.plan(PlanRequest.model_validate(req)))
+    def evacuate(self, req: EvacuationQuery) -> dict[str, Any]:
+        return self.service.evacuate(req)
 
-    def evacuate(self, req: dict[str, Any]) -> tuple:
-        return self._call(lambda: self.service.evacuate(EvacuationRequest.model_validate(req)))
+    def get_plan(self, plan_id: str) -> dict[str, Any]:
+        return self.service.get_plan(plan_id)
 
-    def get_plan(self, plan_id: str) -> tuple:
-        return self._call(lambda: self.service.get_plan(plan_id))
-
-    def apply(self, plan_id: str, approve: bool) -> tuple:
-        return self._call(lambda: self.service.apply(plan_id, approve))
+    def apply(self, plan_id: str, approve: bool) -> dict[str, Any]:
+        return self.service.apply(plan_id, approve)
 
     def control_state(self) -> dict[str, Any]:
         return self.control_plane.state()
@@ -225,7 +207,7 @@ def start_placement_optimizer(settings: Settings) -> Any:
 
 
 class PlanProxy:
-    """``PlanApi`` for the router: forwards to the optimiser actor and re-raises its domain errors."""
+    """``PlanApi`` for the router: forwards to the optimiser actor and re-raises its domain errors unwrapped."""
 
     def __init__(self, settings: Settings, timeout_s: float = MAX_PLAN_SECONDS + 60) -> None:
         self.settings = settings
@@ -240,35 +222,27 @@ class PlanProxy:
                 self._actor = start_placement_optimizer(self.settings)
         return self._actor
 
-    def _unwrap(self, ref: Any) -> Any:
-        out = ray.get(ref, timeout=self.timeout_s)
-        kind = out[0]
-        if kind == "ok":
-            return out[1]
-        msg, details = out[1], out[2] if len(out) > 2 else None
-        if kind == "no_feasible_node":
-            raise NoFeasibleNode(details["total_nodes"], details["rejections"])
-        if kind == "no_feasible_plan":
-            raise NoFeasiblePlan(msg, details or {})
-        if kind == "invalid":
-            raise InvalidPlacementRequest(msg)
-        if kind == "not_found":
-            raise PlanNotFound(msg)
-        if kind == "approval":
-            raise ApprovalRequired(msg)
-        raise RuntimeError(f"{OPTIMIZER_NAME}: {out}")
+    def _get(self, ref: Any) -> Any:
+        """The actor's answer; its domain errors (wrapped by Ray) are re-raised as themselves."""
+        try:
+            return ray.get(ref, timeout=self.timeout_s)
+        except RayTaskError as exc:
+            cause = exc.cause if isinstance(getattr(exc, "cause", None), DomainError) else None
+            if cause is None:
+                raise
+            raise cause from None
 
-    def plan(self, req: PlanRequest) -> dict[str, Any]:
-        return self._unwrap(self.actor().plan.remote(req.model_dump()))
+    def plan(self, req: PlanQuery) -> dict[str, Any]:
+        return self._get(self.actor().plan.remote(req))
 
-    def evacuate(self, req: EvacuationRequest) -> dict[str, Any]:
-        return self._unwrap(self.actor().evacuate.remote(req.model_dump()))
+    def evacuate(self, req: EvacuationQuery) -> dict[str, Any]:
+        return self._get(self.actor().evacuate.remote(req))
 
     def get_plan(self, plan_id: str) -> dict[str, Any]:
-        return self._unwrap(self.actor().get_plan.remote(plan_id))
+        return self._get(self.actor().get_plan.remote(plan_id))
 
     def apply(self, plan_id: str, approve: bool) -> dict[str, Any]:
-        return self._unwrap(self.actor().apply.remote(plan_id, approve))
+        return self._get(self.actor().apply.remote(plan_id, approve))
 
 
 def build_placement_routers(settings: Settings, refresh_s: float = DEFAULT_REFRESH_S) -> list[APIRouter]:
@@ -280,29 +254,3 @@ def build_placement_routers(settings: Settings, refresh_s: float = DEFAULT_REFRE
     fleet = CachedFleet(RayFleetSource(settings).fetch, refresh_s)
     service = PlacementService(fleet.inventory, store=feedback_store(settings))
     return [make_router(service), make_plan_router(PlanProxy(settings))]
-
-
-class PlacementIngress:
-    """A stand-alone Serve ingress with the platform and placement routers (tests, demos)
-    until the main ingress mounts ``build_placement_routers``."""
-
-    def __init__(self, settings: Settings, refresh_s: float = DEFAULT_REFRESH_S) -> None:
-        self.settings = settings
-        self.refresh_s = refresh_s
-
-    def __serve_build_asgi_app__(self) -> Any:
-        from actors.platform_service import RayPlatformService
-        from aiops.api.app import create_app
-
-        return create_app(RayPlatformService(self.settings), self.settings.serve,
-                          build_placement_routers(self.settings, self.refresh_s))
-
-
-def build_placement_app(settings: Settings, refresh_s: float = DEFAULT_REFRESH_S, name: str = "aiops-placement-api") -> Any:
-    """Serve application of ``PlacementIngress``; run it with ``serve.run(app, name=..., route_prefix=...)``."""
-    from ray import serve
-
-    ingress = serve.deployment(serve.ingress()(PlacementIngress), name=name, num_replicas=1,
-                               ray_actor_options={"num_cpus": settings.serve.ingress_num_cpus},
-                               graceful_shutdown_timeout_s=5)
-    return ingress.bind(settings, refresh_s)

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from aiops.placement import heuristics as H
-from aiops.placement.packing import check_packing, compact
-from aiops.placement.packing_search import SearchConfig, solve
-from aiops.placement.vbp import VbpInstance, iter_collection, vbp_dir
+from aiops.placement.packing import heuristics as H
+from aiops.placement.packing.bins import check_packing, compact
+from aiops.placement.packing.search import SearchConfig, solve
+from aiops.placement.packing.vbp import VbpInstance, iter_collection, vbp_dir
 from aiops.settings import PROJECT_ROOT, Settings
 
 BASELINES = {
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         md += [table, ""]
         print(table, "\n", flush=True)
     if not args.skip_traces:
-        from aiops.placement.traces import run_traces
+        from aiops.placement.packing.traces import run_traces
 
         tr, tmd = run_traces(settings, args.trace_seconds)
         results["traces"] = tr

@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from aiops.placement.constraints import VMRequest
-from aiops.placement.factors_registry import FactorContext
-from aiops.placement.inventory import Inventory, synthetic_inventory
+from aiops.placement.optimise.constraints import VMRequest
+from aiops.placement.factors.registry import FactorContext
+from aiops.placement.inventory import Inventory
+from aiops.placement.inventory import synthetic_inventory
 from aiops.placement.recommend import PlacementService, RecommendationQuery, naive_scores
 from aiops.settings import PROJECT_ROOT
 

@@ -7,8 +7,18 @@ Routes (mounted by the platform app under ``/api/ai``):
   the request is invalid (unknown VM in an affinity rule, unknown zone, GPU model ...).
 * ``GET  /placement/factors`` categories and factors with their current weights.
 * ``POST /placement/feedback`` the observed outcome of a placement.
+* ``POST /placement/plan``               NSGA-II plan for a batch of new VMs, or a rebalancing of
+  placed ones: Pareto front, knee choice with explanation, dry-run end state.
+* ``POST /placement/evacuations``        move every VM off hosts at risk (explicit ``host_ids``, or
+  by default every host whose predicted failure probability is >= ``threshold``).
+* ``GET  /placement/plans/{plan_id}``    a stored plan and its status.
+* ``POST /placement/plans/{plan_id}/apply`` with ``{"approve": true}`` only: applies through the
+  control-plane interface; idempotent (a second call answers the first result).
 
-Errors are JSON ``{"error", "message", "status", "details"}`` like the platform's.
+Routing and request/response schemas only: HTTP models convert to the domain request types
+(``RecommendationQuery``, ``PlanQuery``, ``EvacuationQuery``), and domain errors
+(``aiops.placement.errors``) propagate to the app's one error table, which answers JSON
+``{"error", "message", "status", "details"}`` like the platform's.
 """
 from __future__ import annotations
 
@@ -16,12 +26,12 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.placement.constraints import (AffinityRule, InvalidPlacementRequest, NoFeasibleNode,
-                                         PlacementConstraints, VMRequest)
-from aiops.placement.factors import Category
+from aiops.placement.evacuation import EvacuationQuery
+from aiops.placement.optimise.constraints import AffinityRule, PlacementConstraints, VMRequest
+from aiops.placement.plan import PlanQuery, PlanVm
+from aiops.placement.factors.catalog import Category
 from aiops.placement.feedback import FeedbackOutcome, FeedbackRecord
 from aiops.placement.recommend import RecommendationQuery, RecommendationResult
 
@@ -215,17 +225,87 @@ class FeedbackResponse(BaseModel):
     samples: int
 
 
+class PlanVM(VMSpecs):
+    constraints: ConstraintsIn | None = Field(None, description="replaces the request's constraints for this VM")
+
+    def to_plan_vm(self) -> PlanVm:
+        return PlanVm(self.to_domain(), self.constraints.to_domain() if self.constraints is not None else None)
+
+
+class PlanRequest(_In):
+    vms: list[PlanVM] = Field([], max_length=2000, description="new VMs to place")
+    rebalance_vm_ids: list[str] = Field([], max_length=5000, description="placed VMs that may move")
+    rebalance_hosts: list[str] = Field([], max_length=1000, description="every VM on these hosts may move")
+    constraints: ConstraintsIn = ConstraintsIn()
+    anti_affinity_groups: list[list[str]] = Field([], description="VM ids of this batch that must be on different nodes")
+    objectives: list[Literal["cost", "imbalance", "risk", "locality", "migrations"]] = Field(
+        [], description="default: cost, imbalance, risk, locality (+ migrations when rebalancing)")
+    time_limit_s: float = Field(3.0, gt=0, le=20, description="optimiser time box; the API request timeout is 30 s")
+    time_horizon: float = Field(24.0, gt=0, le=8760, description="hours; maintenance windows inside it are avoided")
+    seed: int = 0
+
+    def to_domain(self) -> PlanQuery:
+        return PlanQuery(vms=tuple(v.to_plan_vm() for v in self.vms), rebalance_vm_ids=tuple(self.rebalance_vm_ids),
+                         rebalance_hosts=tuple(self.rebalance_hosts), constraints=self.constraints.to_domain(),
+                         anti_affinity_groups=tuple(tuple(g) for g in self.anti_affinity_groups),
+                         objectives=tuple(self.objectives), time_limit_s=self.time_limit_s,
+                         time_horizon=self.time_horizon, seed=self.seed)
+
+
+class EvacuationRequest(_In):
+    host_ids: list[str] = Field([], max_length=100, description="hosts to drain; default: hosts at risk")
+    threshold: float | None = Field(None, gt=0, le=1, description="failure probability at or above which a host is at risk")
+    constraints: ConstraintsIn = ConstraintsIn()
+    avoid_risk_above: float | None = Field(None, gt=0, le=1, description="never move a VM onto a host this risky")
+    time_horizon: float = Field(24.0, gt=0, le=8760)
+
+    def to_domain(self) -> EvacuationQuery:
+        return EvacuationQuery(host_ids=tuple(self.host_ids), threshold=self.threshold,
+                               constraints=self.constraints.to_domain(), avoid_risk_above=self.avoid_risk_above,
+                               time_horizon=self.time_horizon)
+
+
+class ApplyRequest(_In):
+    approve: bool = Field(description="must be true: plans are dry runs until explicitly approved")
+
+
+class PlanOut(BaseModel):
+    plan_id: str
+    kind: str
+    status: str
+    created: float
+    requires_approval: bool
+    objectives: list[str]
+    pareto_front: list[dict[str, Any]]
+    knee: dict[str, Any]
+    assignment: dict[str, str]
+    actions: list[dict[str, Any]]
+    end_state: dict[str, Any]
+    heuristics: dict[str, dict[str, float]]
+    optimiser: dict[str, Any]
+    hosts: list[str] = []
+    stranded: list[str] = []
+    complete: bool = True
+    rejections: dict[str, dict[str, int]] = {}
+    failure_probability: dict[str, float | None] = Field({}, description="evacuations: the prediction of each drained host")
+    fleet_version: int = 0
+    applied: dict[str, Any] | None = None
+
+
+class ApplyOut(BaseModel):
+    plan_id: str
+    status: str
+    already_applied: bool
+    applied: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    control_plane_version: int
+    applied_at: float
+
+
 class PlacementApi(Protocol):
     def recommend(self, q: RecommendationQuery) -> RecommendationResult: ...
     def factors(self) -> dict[str, Any]: ...
     def feedback(self, fb: FeedbackRecord) -> FeedbackOutcome: ...
-
-
-def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
-    body: dict[str, Any] = {"error": code, "message": message, "status": status}
-    if details is not None:
-        body["details"] = details
-    return JSONResponse(body, status_code=status)
 
 
 def make_router(service: PlacementApi) -> APIRouter:
@@ -236,14 +316,7 @@ def make_router(service: PlacementApi) -> APIRouter:
                  responses={409: {"description": "no node satisfies the hard constraints"},
                             422: {"description": "invalid request"}})
     def recommendations(req: RecommendationRequest) -> Any:
-        try:
-            result = service.recommend(req.to_query())
-        except NoFeasibleNode as exc:
-            return _error(409, "no_feasible_node", str(exc),
-                          {"total_nodes": exc.total_nodes, "rejections": exc.rejections})
-        except InvalidPlacementRequest as exc:
-            return _error(422, "invalid_input", str(exc))
-        return result.to_dict()
+        return service.recommend(req.to_query()).to_dict()
 
     @router.get("/factors", response_model=FactorsResponse)
     def factors() -> Any:
@@ -251,10 +324,40 @@ def make_router(service: PlacementApi) -> APIRouter:
 
     @router.post("/feedback", response_model=FeedbackResponse, responses={422: {"description": "invalid feedback"}})
     def feedback(req: FeedbackRequest) -> Any:
-        try:
-            out = service.feedback(req.to_domain())
-        except InvalidPlacementRequest as exc:
-            return _error(422, "invalid_input", str(exc))
+        out = service.feedback(req.to_domain())
         return {**out.__dict__, "anomaly_reasons": list(out.anomaly_reasons), "changed_factors": list(out.changed_factors)}
+
+    return router
+
+
+class PlanApi(Protocol):
+    def plan(self, req: PlanQuery) -> dict[str, Any]: ...
+    def evacuate(self, req: EvacuationQuery) -> dict[str, Any]: ...
+    def get_plan(self, plan_id: str) -> dict[str, Any]: ...
+    def apply(self, plan_id: str, approve: bool) -> dict[str, Any]: ...
+
+
+def make_plan_router(service: PlanApi) -> APIRouter:
+    """Router over an injected plan service (``PlanService`` or a proxy to the optimiser actor)."""
+    router = APIRouter(prefix="/placement", tags=["placement"])
+    conflict = {409: {"description": "constraints or capacity leave no feasible plan (details name them)"},
+                422: {"description": "invalid request"}}
+
+    @router.post("/plan", response_model=PlanOut, responses=conflict)
+    def plan(req: PlanRequest) -> Any:
+        return service.plan(req.to_domain())
+
+    @router.post("/evacuations", response_model=PlanOut, responses=conflict)
+    def evacuations(req: EvacuationRequest) -> Any:
+        return service.evacuate(req.to_domain())
+
+    @router.get("/plans/{plan_id}", response_model=PlanOut, responses={404: {"description": "unknown plan"}})
+    def get_plan(plan_id: str) -> Any:
+        return service.get_plan(plan_id)
+
+    @router.post("/plans/{plan_id}/apply", response_model=ApplyOut,
+                 responses={403: {"description": "not approved"}, 404: {"description": "unknown plan"}})
+    def apply(plan_id: str, req: ApplyRequest) -> Any:
+        return service.apply(plan_id, req.approve)
 
     return router

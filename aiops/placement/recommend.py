@@ -14,15 +14,15 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from aiops.placement.constraints import (InvalidPlacementRequest, NoFeasibleNode, PlacementConstraints,
+from aiops.placement.optimise.constraints import (InvalidPlacementRequest, NoFeasibleNode, PlacementConstraints,
                                          VMRequest, evaluate_constraints, sample_candidates)
-from aiops.placement.factors import CATEGORIES, IMPORTANCE_BOUNDS, FactorCatalog, FactorEngine, load_catalog
-from aiops.placement.factors_calc_cost import hourly_cost_breakdown
-from aiops.placement.factors_registry import FactorContext
+from aiops.placement.factors.catalog import CATEGORIES, IMPORTANCE_BOUNDS, FactorCatalog, FactorEngine, load_catalog
+from aiops.placement.factors.calc_cost import hourly_cost_breakdown
+from aiops.placement.factors.registry import FactorContext
 from aiops.placement.feedback import (FeedbackLearner, FeedbackOutcome, FeedbackRecord, FeedbackStore,
                                       InMemoryFeedbackStore, LearnerConfig)
 from aiops.placement.inventory import Inventory
-from aiops.placement import scoring
+from aiops.placement.factors import scoring
 
 OBJECTIVE_BOOST = 2.0
 

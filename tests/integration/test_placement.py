@@ -7,10 +7,12 @@ import pytest
 import ray
 from ray import serve
 
-from actors.placement_service import OPTIMIZER_NAME, RayFleetSource, build_placement_app
-from aiops.placement.constraints import PlacementConstraints, VMRequest
+from actors.names import OPTIMIZER_NAME
+from actors.placement_ingress import build_placement_app
+from actors.placement_service import RayFleetSource
+from aiops.placement.optimise.constraints import PlacementConstraints, VMRequest
 from aiops.placement.feedback_redis import RedisFeedbackStore
-from aiops.api.placement_plan import DIMENSIONS, static_mask
+from aiops.placement.plan_problem import DIMENSIONS, static_mask
 from tests.integration.helpers import make_settings as _settings, system_factory, wait_for as _wait  # noqa: F401
 
 pytestmark = pytest.mark.integration

@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 
-from aiops.placement import heuristics as H
-from aiops.placement.packing import check_packing, lower_bound
-from aiops.placement.packing_search import SearchConfig, solve
-from aiops.placement.traces import (azure_server_capacity, load_azure_workload, load_openb_nodes, load_openb_pods, placement_dir,
-                                    replay_identical, replay_openb)
-from aiops.placement.vbp import load_collection, vbp_dir
+from aiops.placement.packing import heuristics as H
+from aiops.placement.packing.bins import check_packing, lower_bound
+from aiops.placement.packing.search import SearchConfig, solve
+from aiops.placement.packing.trace_data import (azure_server_capacity, load_azure_workload, load_openb_nodes,
+                                                 load_openb_pods, placement_dir)
+from aiops.placement.packing.traces import replay_identical, replay_openb
+from aiops.placement.packing.vbp import load_collection, vbp_dir
 
 pytestmark = pytest.mark.data
 

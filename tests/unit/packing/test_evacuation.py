@@ -1,7 +1,8 @@
 """An evacuation plan moves every VM off the at-risk host without breaking capacity or constraints."""
 import numpy as np
 
-from aiops.placement.nsga import NodeSpec, PlacementProblem, VmSpec, evacuation_plan
+from aiops.placement.optimise.drain import evacuation_plan
+from aiops.placement.optimise.nsga import NodeSpec, PlacementProblem, VmSpec
 
 
 def build(feasible=None):

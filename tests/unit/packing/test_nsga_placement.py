@@ -1,7 +1,7 @@
 """NSGA-II batch placement returns feasible, non-dominated plans no worse than its heuristic seeds."""
 import numpy as np
 
-from aiops.placement.nsga import NodeSpec, PlacementProblem, VmSpec, greedy_assign, knee_point, optimise_batch, plan_end_state
+from aiops.placement.optimise.nsga import NodeSpec, PlacementProblem, VmSpec, greedy_assign, knee_point, optimise_batch, plan_end_state
 
 
 def fleet(n_nodes=12, n_vms=40, seed=0, current=True):
@@ -78,7 +78,7 @@ def test_knee_point_picks_balanced_member():
 
 
 def test_prune_migrations_only_keeps_moves_that_pay():
-    from aiops.placement.nsga import prune_migrations
+    from aiops.placement.optimise.nsga import prune_migrations
 
     vms, nodes = fleet(seed=5)
     prob = PlacementProblem.from_specs(vms, nodes)

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from aiops.placement import heuristics as H
-from aiops.placement.packing import check_packing, lower_bound
+from aiops.placement.packing import heuristics as H
+from aiops.placement.packing.bins import check_packing, lower_bound
 
 
 def random_instance(seed: int, n: int = 60, d: int = 3, cap: int = 100):

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from aiops.placement import heuristics as H
-from aiops.placement.packing import check_packing, lower_bound
-from aiops.placement.packing_search import SearchConfig, solve
+from aiops.placement.packing import heuristics as H
+from aiops.placement.packing.bins import check_packing, lower_bound
+from aiops.placement.packing.search import SearchConfig, solve
 
 
 def perfect_triplets(seed: int, bins: int, d: int, cap: int = 100):

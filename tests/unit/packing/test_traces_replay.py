@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from aiops.placement.traces import replay_identical, replay_openb
+from aiops.placement.packing.traces import replay_identical, replay_openb
 
 
 def test_identical_replay_releases_nodes_and_counts_peak():
@@ -30,7 +30,7 @@ def test_gpu_aware_keeps_whole_gpus_for_whole_gpu_pods():
 
 
 def test_consolidation_frees_a_node_with_few_migrations():
-    from aiops.placement.traces import consolidate
+    from aiops.placement.packing.traces import consolidate
 
     # four 5-core VMs fill two nodes; one VM on each node departs at t=1; at t=2 we consolidate
     demand = np.array([[5.0, 1.0]] * 4)

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from aiops.placement.packing import InfeasiblePacking, check_packing, compact, lower_bound
-from aiops.placement.vbp import load_known, parse_vbp, to_vbp_text
+from aiops.placement.packing.bins import InfeasiblePacking, check_packing, compact, lower_bound
+from aiops.placement.packing.vbp import load_known, parse_vbp, to_vbp_text
 
 TEXT = """2
 10 20

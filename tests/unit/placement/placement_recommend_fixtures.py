@@ -6,9 +6,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from aiops.placement.constraints import VMRequest
-from aiops.placement.factors import FactorCatalog, FactorEngine, load_catalog
-from aiops.placement.inventory import Inventory, synthetic_inventory
+from aiops.placement.optimise.constraints import VMRequest
+from aiops.placement.factors.catalog import FactorCatalog, FactorEngine, load_catalog
+from aiops.placement.inventory import Inventory
+from aiops.placement.inventory import synthetic_inventory
 
 
 @lru_cache(maxsize=1)

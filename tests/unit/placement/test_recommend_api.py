@@ -5,6 +5,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from aiops.api.errors import install_error_handlers
 from aiops.api.placement import make_router
 from aiops.placement.recommend import PlacementService
 
@@ -15,6 +16,7 @@ from placement_recommend_fixtures import busiest_tenant, catalog, fleet
 def client() -> TestClient:
     inv = fleet()
     app = FastAPI()
+    install_error_handlers(app)
     app.include_router(make_router(PlacementService(lambda: inv, catalog=catalog())), prefix="/api/ai")
     return TestClient(app)
 

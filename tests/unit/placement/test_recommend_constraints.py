@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aiops.placement.constraints import (AffinityRule, InvalidPlacementRequest, PlacementConstraints,
+from aiops.placement.optimise.constraints import (AffinityRule, InvalidPlacementRequest, PlacementConstraints,
                                          evaluate_constraints, nodes_to_score, sample_candidates)
 from aiops.placement.inventory import CERTIFICATIONS, GPU_MODELS
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from aiops.placement.factors import CATEGORIES, DEFAULT_CATALOG, parse_catalog
+from aiops.placement.factors.catalog import CATEGORIES, DEFAULT_CATALOG, parse_catalog
 from aiops.settings import ConfigError, load_yaml
 
 from placement_recommend_fixtures import catalog

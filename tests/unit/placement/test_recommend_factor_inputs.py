@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aiops.placement.constraints import VMRequest
-from aiops.placement.factors_registry import FactorContext
+from aiops.placement.optimise.constraints import VMRequest
+from aiops.placement.factors.registry import FactorContext
 from aiops.placement.inventory import Inventory
 
 from placement_recommend_fixtures import catalog, engine, fleet, vm_request

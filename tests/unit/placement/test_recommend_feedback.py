@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aiops.placement.constraints import InvalidPlacementRequest
+from aiops.placement.optimise.constraints import InvalidPlacementRequest
 from aiops.placement.feedback import (FeedbackLearner, FeedbackRecord, InMemoryFeedbackStore, LearnerConfig,
                                       outcome_value)
 from aiops.placement.recommend import PlacementService, RecommendationQuery

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aiops.placement.constraints import NoFeasibleNode, PlacementConstraints, nodes_to_score
+from aiops.placement.optimise.constraints import NoFeasibleNode, PlacementConstraints, nodes_to_score
 from aiops.placement.recommend import PlacementService, RecommendationQuery, naive_scores
 
 from placement_recommend_fixtures import catalog, fleet, vm_request

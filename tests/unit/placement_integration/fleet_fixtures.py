@@ -6,7 +6,8 @@ from typing import Any
 
 from aiops.features.definitions import load_definitions
 from aiops.features.shard import ShardState
-from aiops.placement.fleet_inventory import (FleetSnapshot, SimulatedControlPlane, build_fleet_snapshot, vm_records)
+from aiops.placement.inventory import SimulatedControlPlane
+from aiops.placement.inventory import FleetSnapshot, build_fleet_snapshot, vm_records
 from aiops.settings import PROJECT_ROOT, Settings
 from aiops.telemetry.simulator import FleetSimulator
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from aiops.placement.constraints import VMRequest
-from aiops.placement.factors import FactorEngine, load_catalog
-from aiops.placement.factors_registry import FactorContext
-from aiops.placement.fleet_inventory import (FEATURE_DERIVATIONS, VMRecord, apply_state, build_fleet_snapshot,
-                                             failure_probabilities, host_record, vm_records, zone_record)
+from aiops.placement.optimise.constraints import VMRequest
+from aiops.placement.factors.catalog import FactorEngine, load_catalog
+from aiops.placement.factors.registry import FactorContext
+from aiops.placement.inventory import VMRecord, apply_state
+from aiops.placement.inventory import (FEATURE_DERIVATIONS, build_fleet_snapshot, failure_probabilities, host_record,
+                                             vm_records, zone_record)
 from aiops.placement.inventory import CERTIFICATIONS
 from tests.unit.placement_integration.fleet_fixtures import control_plane, simulated, snapshot
 
@@ -88,7 +89,7 @@ def test_control_plane_moves_show_in_the_next_inventory():
     assert apply_state(base, cp.state()) == cp.vms()
     assert snapshot(cp=cp).inventory.node["cordoned"][after.node_index("host-0002")]
     import pytest
-    from aiops.placement.fleet_inventory import ControlPlaneError
+    from aiops.placement.errors import ControlPlaneError
     with pytest.raises(ControlPlaneError):
         cp.migrate(vm.vm_id, vm.host_id, target, "p4")   # it is not on its old host any more
     assert build_fleet_snapshot(simulated()[0], {}, {}, 0.0).inventory.n_nodes == 16  # no features: NaN, not an error

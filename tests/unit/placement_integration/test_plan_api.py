@@ -4,7 +4,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from aiops.api.placement_plan import PlanService, make_plan_router
+from aiops.api.errors import install_error_handlers
+from aiops.api.placement import make_plan_router
+from aiops.placement.plan import PlanService
 from tests.unit.placement_integration.fleet_fixtures import control_plane, snapshot
 
 
@@ -12,6 +14,7 @@ def _client():
     cp = control_plane()
     risk = {"host-0004": 0.95}
     app = FastAPI()
+    install_error_handlers(app)
     app.include_router(make_plan_router(PlanService(lambda: snapshot(risk, cp), cp)), prefix="/api/ai")
     return TestClient(app), cp
 

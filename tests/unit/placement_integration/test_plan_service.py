@@ -4,12 +4,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aiops.api.placement_plan import (DIMENSIONS, ApprovalRequired, EvacuationRequest, NoFeasiblePlan, PlanNotFound,
-                                      PlanRequest, PlanService, PlanVM, node_matrices, static_mask)
-from aiops.placement.constraints import InvalidPlacementRequest, PlacementConstraints
-from aiops.placement.fleet_inventory import FleetSnapshot
-from aiops.placement.nsga import optimise_batch
+from aiops.api.placement import EvacuationRequest, PlanRequest, PlanVM
+from aiops.placement.errors import ApprovalRequired, InvalidPlacementRequest, NoFeasiblePlan, PlanNotFound
+from aiops.placement.evacuation import EvacuationQuery
+from aiops.placement.optimise.constraints import PlacementConstraints
+from aiops.placement.plan import PlanQuery, PlanService
+from aiops.placement.plan_problem import DIMENSIONS, node_matrices, static_mask
+from aiops.placement.inventory import FleetSnapshot
+from aiops.placement.optimise.nsga import optimise_batch
 from tests.unit.placement_integration.fleet_fixtures import control_plane, snapshot
+
+
+def _plan_query(**kw) -> PlanQuery:
+    """The domain query of an HTTP plan request (validated like the API's)."""
+    return PlanRequest(**kw).to_domain()
+
+
+def _evacuation_query(**kw) -> EvacuationQuery:
+    """The domain query of an HTTP evacuation request (validated like the API's)."""
+    return EvacuationRequest(**kw).to_domain()
 
 
 def _service(failure=None, **kw):
@@ -46,7 +59,7 @@ def _check_end_state(snap: FleetSnapshot, actions):
 def test_batch_plan_is_a_feasible_dry_run_with_front_and_knee():
     svc, cp, calls = _service()
     before = cp.state()
-    plan = svc.plan(PlanRequest(vms=[_vm(i) for i in range(6)], anti_affinity_groups=[["new-0", "new-1", "new-2"]],
+    plan = svc.plan(_plan_query(vms=[_vm(i) for i in range(6)], anti_affinity_groups=[["new-0", "new-1", "new-2"]],
                                 time_limit_s=1.0))
     assert cp.state() == before                          # a plan changes nothing
     assert plan["status"] == "proposed" and plan["requires_approval"]
@@ -65,27 +78,27 @@ def test_batch_plan_is_a_feasible_dry_run_with_front_and_knee():
 
 def test_constraints_shape_the_plan_and_impossible_requests_name_them():
     svc, _, _ = _service()
-    plan = svc.plan(PlanRequest(vms=[_vm(0), _vm(1)], constraints={"data_residency": ["DE"]}, time_limit_s=0.5))
+    plan = svc.plan(_plan_query(vms=[_vm(0), _vm(1)], constraints={"data_residency": ["DE"]}, time_limit_s=0.5))
     snap = snapshot()
     assert {snap.inventory.zone_country[snap.inventory.node["zone"][snap.inventory.node_index(n)]]
             for n in plan["assignment"].values()} == {"DE"}
     with pytest.raises(NoFeasiblePlan) as exc:
-        svc.plan(PlanRequest(vms=[_vm(0)], constraints={"data_residency": ["JP"]}))
+        svc.plan(_plan_query(vms=[_vm(0)], constraints={"data_residency": ["JP"]}))
     assert exc.value.details["rejections"]["data_residency"] == 16 and "data residency" in str(exc.value)
     with pytest.raises(NoFeasiblePlan) as exc:             # fits no node: capacity shortfall is named
-        svc.plan(PlanRequest(vms=[_vm(i, cpu_cores=120, memory_gb=900) for i in range(3)], time_limit_s=0.3))
+        svc.plan(_plan_query(vms=[_vm(i, cpu_cores=120, memory_gb=900) for i in range(3)], time_limit_s=0.3))
     short = exc.value.details["shortfall"]
     assert set(short["unplaceable"]) == {"new-0", "new-1", "new-2"} and "memory_gb" in short["unplaceable"]["new-0"]
     assert "insufficient" in str(exc.value) and "memory_gb" in str(exc.value)
     with pytest.raises(InvalidPlacementRequest):
-        svc.plan(PlanRequest())
+        svc.plan(_plan_query())
     with pytest.raises(InvalidPlacementRequest):
-        svc.plan(PlanRequest(rebalance_vm_ids=["vm-nope"]))
+        svc.plan(_plan_query(rebalance_vm_ids=["vm-nope"]))
 
 
 def test_rebalance_moves_only_vms_whose_move_pays():
     svc, cp, _ = _service()
-    plan = svc.plan(PlanRequest(rebalance_hosts=["host-0001", "host-0002", "host-0003"], time_limit_s=1.0))
+    plan = svc.plan(_plan_query(rebalance_hosts=["host-0001", "host-0002", "host-0003"], time_limit_s=1.0))
     assert plan["kind"] == "rebalance" and "migrations" in plan["objectives"]
     assert all(a["op"] == "migrate" and a["gain"] > 0 for a in plan["actions"])
     assert plan["end_state"]["migrations"] == len(plan["actions"]) and plan["end_state"]["feasible"]
@@ -97,31 +110,31 @@ def test_evacuation_moves_every_vm_off_the_risky_host_within_constraints():
     snap = snapshot(risk, cp)
     on_host = {v.vm_id for v in snap.vms.values() if v.host_id == "host-0004"}
     assert on_host
-    plan = svc.evacuate(EvacuationRequest())                 # default: hosts at or above the threshold
+    plan = svc.evacuate(_evacuation_query())                 # default: hosts at or above the threshold
     assert plan["hosts"] == ["host-0004"] and plan["complete"] and plan["end_state"]["feasible"]
     moved = {a["vm_id"] for a in plan["actions"] if a["from"] == "host-0004"}
     assert moved == on_host and all(a["to"] != "host-0004" for a in plan["actions"])
     inv = snap.inventory
     for a in plan["actions"]:
         v = snap.vms[a["vm_id"]]
-        from aiops.placement.constraints import VMRequest
+        from aiops.placement.optimise.constraints import VMRequest
         ok, _ = static_mask(inv, VMRequest(v.tenant, v.vcpus, v.memory_gb, v.disk_gb), PlacementConstraints(), 24.0)
         assert ok[inv.node_index(a["to"])] and a["risk_after"] < a["risk_before"]
     _check_end_state(snap, plan["actions"])
     # avoid_risk_above keeps VMs off other risky hosts
-    p2 = svc.evacuate(EvacuationRequest(host_ids=["host-0004"], avoid_risk_above=0.2))
+    p2 = svc.evacuate(_evacuation_query(host_ids=["host-0004"], avoid_risk_above=0.2))
     assert "host-0005" not in {a["to"] for a in p2["actions"]}
     with pytest.raises(NoFeasiblePlan) as exc:
-        svc.evacuate(EvacuationRequest(threshold=0.99))
+        svc.evacuate(_evacuation_query(threshold=0.99))
     assert exc.value.details["error"] == "no_host_at_risk"
     with pytest.raises(InvalidPlacementRequest):
-        svc.evacuate(EvacuationRequest(host_ids=["host-9999"]))
+        svc.evacuate(_evacuation_query(host_ids=["host-9999"]))
 
 
 def test_apply_needs_approval_is_idempotent_and_rechecks_the_fleet():
     risk = {"host-0004": 0.92}
     svc, cp, _ = _service(failure=risk)
-    plan = svc.evacuate(EvacuationRequest())
+    plan = svc.evacuate(_evacuation_query())
     with pytest.raises(ApprovalRequired):
         svc.apply(plan["plan_id"], approve=False)
     assert cp.version == 0
@@ -136,7 +149,7 @@ def test_apply_needs_approval_is_idempotent_and_rechecks_the_fleet():
     assert svc.get_plan(plan["plan_id"])["status"] == "applied"
 
     # a plan made before someone else moved its VM skips that move and says why
-    batch = svc.plan(PlanRequest(rebalance_hosts=["host-0001", "host-0002", "host-0003", "host-0006"], time_limit_s=1.0))
+    batch = svc.plan(_plan_query(rebalance_hosts=["host-0001", "host-0002", "host-0003", "host-0006"], time_limit_s=1.0))
     assert batch["actions"]
     a = batch["actions"][0]
     other = next(h for h in ("host-0007", "host-0008", "host-0009") if h not in (a["from"], a["to"]))
@@ -146,7 +159,7 @@ def test_apply_needs_approval_is_idempotent_and_rechecks_the_fleet():
     assert res["status"] in ("partially_applied", "not_applied")
 
     # created VMs land in the control plane once
-    new = svc.plan(PlanRequest(vms=[_vm(0), _vm(1)], time_limit_s=0.5))
+    new = svc.plan(_plan_query(vms=[_vm(0), _vm(1)], time_limit_s=0.5))
     svc.apply(new["plan_id"], approve=True)
     svc.apply(new["plan_id"], approve=True)
     assert {"new-0", "new-1"} <= set(cp.vms()) and sum(1 for e in cp.log if e["op"] == "create") == 2
@@ -154,7 +167,8 @@ def test_apply_needs_approval_is_idempotent_and_rechecks_the_fleet():
 
 def test_evacuation_makes_room_with_an_ejection_chain_and_applies_in_order():
     """The big VM fits nowhere until a resident moves on (b -> c or c -> b); apply moves it first."""
-    from aiops.placement.fleet_inventory import SimulatedControlPlane, VMRecord, build_fleet_snapshot
+    from aiops.placement.inventory import SimulatedControlPlane, VMRecord
+    from aiops.placement.inventory import build_fleet_snapshot
 
     def host(name, cores):
         return {"host_id": name, "zone": "zone-a", "rack": "zone-a-r00", "cores": cores, "memory_gb": 4 * cores,
@@ -165,11 +179,11 @@ def test_evacuation_makes_room_with_an_ejection_chain_and_applies_in_order():
                    {"vm_id": "small", "host_id": "host-b", "tenant": "t", "vcpus": 24, "memory_gb": 48, "disk_gb": 0},
                    {"vm_id": "mid", "host_id": "host-c", "tenant": "t", "vcpus": 40, "memory_gb": 80, "disk_gb": 0}]}
     cp = SimulatedControlPlane()
-    from aiops.placement.fleet_inventory import vm_records
+    from aiops.placement.inventory import vm_records
     cp.load(vm_records(inv).values())
     svc = PlanService(lambda: build_fleet_snapshot(inv, {}, {"host-a": 0.9}, 1_767_225_600.0, vms=cp.vms(),
                                                    cordoned=cp.cordoned), cp)
-    plan = svc.evacuate(EvacuationRequest())
+    plan = svc.evacuate(_evacuation_query())
     assert plan["complete"] and plan["end_state"]["feasible"]
     first, second = plan["actions"]
     assert first["vm_id"] in ("small", "mid") and not first["evacuee"] and first["gain"] > 0

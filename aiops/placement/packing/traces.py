@@ -14,7 +14,6 @@ placements, and for GPUs the fragmented share (free GPU capacity on partially us
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,52 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aiops.placement.packing.trace_data import (azure_server_capacity, load_azure_workload, load_openb_nodes,
+                                                 load_openb_pods, placement_dir)
 from aiops.settings import Settings
 
 POLICIES = ("FirstFit", "BestFit", "DotProduct", "kube-MostAllocated", "kube-LeastAllocated")
 
 
-def placement_dir(settings: Settings | None = None) -> Path:
-    return (settings or Settings()).data_dir / "placement"
-
-
-# -- loaders ---------------------------------------------------------------------------------
-def load_azure_workload(path: Path) -> pd.DataFrame:
-    """vmId, tenantId, cores, ram, starttime, endtime (days; inf = still alive at the end)."""
-    df = pd.read_csv(path)
-    need = {"vmId", "tenantId", "cores", "ram", "starttime", "endtime"}
-    if not need <= set(df.columns):
-        raise ValueError(f"{path}: missing columns {sorted(need - set(df.columns))}")
-    df["endtime"] = pd.to_numeric(df["endtime"], errors="coerce").fillna(np.inf)
-    return df
-
-
-def azure_server_capacity(path: Path, machine: int = 1) -> np.ndarray:
-    """(cores, ram) of one server type from CoSpot's integer mapping (machine 1 hosts every VM shape)."""
-    blocks = json.loads(Path(path).read_text())
-    merged: dict[str, float] = {k: v for b in blocks for k, v in b.items()}
-    return np.array([merged[f"server_cores[{machine}]"], merged[f"server_ram[{machine}]"]], dtype=np.float64)
-
-
-def load_openb_nodes(path: Path) -> pd.DataFrame:
-    df = pd.read_csv(path)
-    df["model"] = df["model"].fillna("").astype(str)
-    return df
-
-
-def load_openb_pods(path: Path) -> pd.DataFrame:
-    """Pods with cpu_milli, memory_mib, num_gpu, gpu_milli, gpu_spec; times default to file order."""
-    df = pd.read_csv(path)
-    if "gpu_spec" not in df.columns:
-        df["gpu_spec"] = ""
-    df["gpu_spec"] = df["gpu_spec"].fillna("").astype(str)
-    if "creation_time" not in df.columns:
-        df["creation_time"] = np.arange(len(df), dtype=np.float64)
-        df["deletion_time"] = np.inf
-    return df
-
-
-# -- online replay on identical or heterogeneous nodes --------------------------------------
 def _choose(policy: str, fits: np.ndarray, load: np.ndarray, cap: np.ndarray, dem: np.ndarray) -> int:
     """Pick among fitting nodes (indices ``fits``) by policy; scores use normalised resources."""
     if policy == "FirstFit":
@@ -316,9 +276,9 @@ def _gpu_aware(fits: np.ndarray, i: int, share: bool, num_gpu: int, gmilli: floa
 # -- benchmark driver -------------------------------------------------------------------------
 def azure_snapshot_packing(df: pd.DataFrame, capacity: np.ndarray, time_limit_s: float) -> dict[str, Any]:
     """Pack the VMs alive at t=0 onto identical servers: heuristics vs our search (nodes, stranded %)."""
-    from aiops.placement import heuristics as H
-    from aiops.placement.packing import check_packing, lower_bound
-    from aiops.placement.packing_search import SearchConfig, solve
+    from aiops.placement.packing import heuristics as H
+    from aiops.placement.packing.bins import check_packing, lower_bound
+    from aiops.placement.packing.search import SearchConfig, solve
 
     alive = df[(df.starttime <= 0) & (df.endtime > 0)]
     sizes = np.rint(alive[["cores", "ram"]].to_numpy()).astype(np.int64)
@@ -347,8 +307,8 @@ def azure_snapshot_packing(df: pd.DataFrame, capacity: np.ndarray, time_limit_s:
 def consolidate(sizes: np.ndarray, capacity: np.ndarray, current: np.ndarray, seconds: float) -> np.ndarray:
     """Free servers starting from the current placement (bin-elimination search), so only the VMs
     of the emptied servers (and the residents an ejection chain moves) migrate."""
-    from aiops.placement.packing import compact, lower_bound
-    from aiops.placement.packing_search import SearchConfig, eliminate_bins
+    from aiops.placement.packing.bins import compact, lower_bound
+    from aiops.placement.packing.search import SearchConfig, eliminate_bins
 
     sz = np.rint(sizes).astype(np.int64)
     cap = np.rint(capacity).astype(np.int64)

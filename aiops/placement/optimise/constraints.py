@@ -16,23 +16,10 @@ from typing import Literal
 
 import numpy as np
 
+from aiops.placement.errors import InvalidPlacementRequest, NoFeasibleNode
 from aiops.placement.inventory import GPU_MODELS, Inventory, certification_mask
 
 Scope = Literal["node", "rack", "zone", "region"]
-
-
-class InvalidPlacementRequest(ValueError):
-    """The request itself is wrong (unknown VM, zone, GPU model ...): HTTP 422."""
-
-
-class NoFeasibleNode(RuntimeError):
-    """No node passes the hard constraints: HTTP 409 with the counts per constraint."""
-
-    def __init__(self, total_nodes: int, rejections: dict[str, int]):
-        self.total_nodes = total_nodes
-        self.rejections = {k: v for k, v in sorted(rejections.items(), key=lambda kv: -kv[1]) if v}
-        reasons = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in self.rejections.items())
-        super().__init__(f"0/{total_nodes} nodes are available: {reasons or 'no nodes in inventory'}")
 
 
 @dataclass(frozen=True)
@@ -168,6 +155,16 @@ def evaluate_constraints(inv: Inventory, vm: VMRequest, cons: PlacementConstrain
     if not cons.allow_spot:
         f["spot_not_allowed"] = n["spot"].astype(bool)
 
+    _affinity_failures(inv, cons, f)
+
+    fails = np.zeros(inv.n_nodes, dtype=bool)
+    for mask in f.values():
+        fails |= mask
+    return ConstraintResult(~fails, f, {k: int(v.sum()) for k, v in f.items()})
+
+
+def _affinity_failures(inv: Inventory, cons: PlacementConstraints, f: dict[str, np.ndarray]) -> None:
+    """Add the nodes each (anti-)affinity rule rules out to `f`, one entry per rule kind and scope."""
     for rule in cons.affinity:
         key = _scope_key(inv, rule.scope)
         rows = _vm_rows(inv, rule.vm_ids)
@@ -182,11 +179,6 @@ def evaluate_constraints(inv: Inventory, vm: VMRequest, cons: PlacementConstrain
         targets = key[inv.vm["node"][rows]] if rule.scope != "node" else inv.vm["node"][rows]
         bad = np.isin(key, np.unique(targets))
         f[f"anti_affinity_{rule.scope}"] = f.get(f"anti_affinity_{rule.scope}", np.zeros(inv.n_nodes, bool)) | bad
-
-    fails = np.zeros(inv.n_nodes, dtype=bool)
-    for mask in f.values():
-        fails |= mask
-    return ConstraintResult(~fails, f, {k: int(v.sum()) for k, v in f.items()})
 
 
 def nodes_to_score(total: int, percentage: float | None, min_nodes: int = 100) -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from aiops.placement.constraints import VMRequest
-from aiops.placement.factors_registry import FactorContext, register
+from aiops.placement.optimise.constraints import VMRequest
+from aiops.placement.factors.registry import FactorContext, register
 from aiops.placement.inventory import Inventory
 
 HOURS_PER_MONTH = 730.0
@@ -75,7 +75,7 @@ def hourly_cost(ctx: FactorContext, idx: np.ndarray, component: str) -> np.ndarr
 @register("cost_per_performance", inputs=COST_INPUTS["total"] + ["node.cpu_ghz", "node.cpu_generation", "feature.cpu_steal_mean"])
 def cost_per_performance(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     """Hourly cost per unit of effective core speed."""
-    from aiops.placement.factors_calc_node import effective_core_speed
+    from aiops.placement.factors.calc_node import effective_core_speed
     return fleet_cost(ctx)["total"][idx] / np.maximum(effective_core_speed(ctx, idx), 1e-3)
 
 

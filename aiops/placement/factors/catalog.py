@@ -17,7 +17,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from aiops.placement.factors_registry import FactorContext, get_calculator
+from aiops.placement.factors.builtin import get_calculator
+from aiops.placement.factors.registry import FactorContext
 from aiops.settings import PROJECT_ROOT, ConfigError, load_yaml
 
 DEFAULT_CATALOG = PROJECT_ROOT / "configs" / "factors.yaml"

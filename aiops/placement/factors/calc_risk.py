@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aiops.placement.factors_registry import FactorContext, register
+from aiops.placement.factors.registry import FactorContext, register
 from aiops.placement.inventory import CERTIFICATIONS
 
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aiops.placement import heuristics as H
-from aiops.placement.packing import PackingResult, check_packing, compact, lower_bound
+from aiops.placement.packing import heuristics as H
+from aiops.placement.packing.bins import PackingResult, check_packing, compact, lower_bound
 
 
 @dataclass

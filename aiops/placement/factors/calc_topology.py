@@ -12,9 +12,9 @@ from typing import Literal
 
 import numpy as np
 
-from aiops.placement.factors_calc_cost import incremental_power_w
-from aiops.placement.factors_calc_node import RESOURCES, _check_resource, _res_inputs
-from aiops.placement.factors_registry import FactorContext, register
+from aiops.placement.factors.calc_cost import incremental_power_w
+from aiops.placement.factors.calc_node import RESOURCES, _check_resource, _res_inputs
+from aiops.placement.factors.registry import FactorContext, register
 from aiops.placement.inventory import haversine_km, zone_latency_ms
 
 PEER_INPUTS = ["vm.node", "vm.tenant", "node.rack", "node.zone", "zone.region"]

@@ -135,10 +135,10 @@ class PlacementProblem:
         L = self.loads(x)
         on = (L > 0).any(axis=1)
         has = self.capacity > 0
-        util = (_ratio(L, self.capacity) * has).sum(axis=1) / np.maximum(has.sum(axis=1), 1)
+        util = (load_ratio(L, self.capacity) * has).sum(axis=1) / np.maximum(has.sum(axis=1), 1)
         cost = float(self.cost[on].sum())
         imbalance = float(util[on].std()) if on.any() else 0.0
-        size = _ratio(self.demand, self.capacity.max(axis=0)).sum(axis=1)
+        size = load_ratio(self.demand, self.capacity.max(axis=0)).sum(axis=1)
         risk = float((self.risk[x] * size).sum())
         pi, pj = self.tenant_pairs
         locality = float(self.distance[x[pi], x[pj]].sum()) / max(1, pi.size)
@@ -147,7 +147,7 @@ class PlacementProblem:
 
     def violations(self, x: np.ndarray) -> float:
         """Total capacity overflow (normalised) plus disallowed placements; 0 = feasible."""
-        over = _ratio(np.maximum(self.loads(x) - self.capacity, 0), self.capacity)
+        over = load_ratio(np.maximum(self.loads(x) - self.capacity, 0), self.capacity)
         bad = (~self.allowed[np.arange(self.n), x]).sum()
         if self.feasible_dynamic is not None:
             bad += sum(not self.feasible_dynamic(i, int(x[i]), x) for i in range(self.n))
@@ -159,7 +159,7 @@ class PlacementProblem:
         return self.feasible_dynamic is None or bool(self.feasible_dynamic(i, j, x))
 
 
-def _ratio(num: np.ndarray, cap: np.ndarray) -> np.ndarray:
+def load_ratio(num: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """num / cap where a zero capacity (e.g. no GPU on a node) gives 0 if unused, a large overflow if used."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(cap > 0, num / np.where(cap > 0, cap, 1.0), np.where(num > 1e-12, 1e3, 0.0))
@@ -173,7 +173,7 @@ def greedy_assign(prob: PlacementProblem, rule: str = "first", order: np.ndarray
     fits, which is how the repair operator preserves as much of an individual as possible.
     Nodes already in use are preferred over opening a new one, cheapest and safest first.
     """
-    norm = _ratio(prob.demand, prob.capacity.max(axis=0))
+    norm = load_ratio(prob.demand, prob.capacity.max(axis=0))
     if order is None:
         order = np.argsort(-norm.sum(axis=1), kind="stable")
     x = np.full(prob.n, -1, dtype=np.int64)
@@ -194,13 +194,13 @@ def greedy_assign(prob: PlacementProblem, rule: str = "first", order: np.ndarray
             else:
                 used = (L[cand] > 0).any(axis=1)
                 pool = cand[used] if used.any() and rule != "least" else cand
-                residual = _ratio(prob.capacity[pool] - L[pool] - prob.demand[i], prob.capacity[pool])
+                residual = load_ratio(prob.capacity[pool] - L[pool] - prob.demand[i], prob.capacity[pool])
                 if rule == "first":
                     j = int(pool[np.argmin(open_rank[pool])]) if not used.any() else int(pool[0])
                 elif rule == "best":
                     j = int(pool[np.argmin(residual.sum(axis=1) + (0 if used.any() else open_rank[pool]))])
                 elif rule == "dot":
-                    j = int(pool[np.argmax((residual + _ratio(prob.demand[i], prob.capacity[pool])) @ norm[i] - (0 if used.any() else open_rank[pool]))])
+                    j = int(pool[np.argmax((residual + load_ratio(prob.demand[i], prob.capacity[pool])) @ norm[i] - (0 if used.any() else open_rank[pool]))])
                 elif rule == "least":
                     j = int(pool[np.argmax(residual.mean(axis=1))])
                 else:
@@ -217,7 +217,7 @@ class _CapacityRepair(Repair):
         prob: PlacementProblem = problem.prob
         out = np.empty_like(X)
         for r in range(X.shape[0]):
-            order = np.argsort(-_ratio(prob.demand, prob.capacity.max(axis=0)).sum(axis=1) + problem.rng.random(prob.n) * 1e-3)
+            order = np.argsort(-load_ratio(prob.demand, prob.capacity.max(axis=0)).sum(axis=1) + problem.rng.random(prob.n) * 1e-3)
             out[r] = greedy_assign(prob, "best", order=order, keep=X[r].astype(np.int64))
         return out
 
@@ -360,7 +360,7 @@ def prune_migrations(prob: PlacementProblem, x: np.ndarray, result: PlanResult) 
 def plan_end_state(prob: PlacementProblem, x: np.ndarray) -> dict[str, Any]:
     """Dry-run summary of an assignment: utilisation per node, constraint checks, migrations."""
     L = prob.loads(x)
-    util = _ratio(L, prob.capacity)
+    util = load_ratio(L, prob.capacity)
     checks = prob.n * (1 + (prob.feasible_dynamic is not None))
     moves = [(prob.vm_ids[i] if prob.vm_ids else i, prob.node_ids[prob.current[i]] if prob.node_ids else int(prob.current[i]),
               prob.node_ids[x[i]] if prob.node_ids else int(x[i])) for i in np.flatnonzero((prob.current >= 0) & (x != prob.current))]
@@ -373,76 +373,3 @@ def plan_end_state(prob: PlacementProblem, x: np.ndarray) -> dict[str, Any]:
         "moves": [{"vm": a, "from": b, "to": c} for a, b, c in moves],
         "objectives": dict(zip(OBJECTIVES, prob.objectives(x).round(6).tolist())),
     }
-
-
-def evacuation_plan(prob: PlacementProblem, host: int, avoid_risk_above: float | None = None) -> dict[str, Any]:
-    """Move every VM off ``host`` (VMs with ``current == host``), respecting capacity and constraints.
-
-    Other VMs stay put.  Targets are chosen largest VM first by a score that prefers low risk,
-    tenant locality and a tight fit; if a VM fits nowhere, one resident of a target node is moved
-    on to a third node to make room (a two-step ejection chain).  Returns the dry-run end state
-    with ``complete`` False and the stranded VMs listed when even that fails.
-    """
-    x = prob.current.copy()
-    if (x < 0).any():
-        raise ValueError("evacuation needs the current node of every VM in the problem")
-    allowed = prob.allowed.copy()
-    allowed[:, host] = False
-    if avoid_risk_above is not None:
-        allowed[:, prob.risk > avoid_risk_above] = False
-    evac = np.flatnonzero(x == host)
-    norm = _ratio(prob.demand, prob.capacity.max(axis=0)).sum(axis=1)
-    L = prob.loads(x)
-    L[host] -= prob.demand[evac].sum(axis=0)
-    x[evac] = -1
-    pi, pj = prob.tenant_pairs
-    stranded: list[int] = []
-
-    def fits(i: int, j: int) -> bool:
-        return bool(allowed[i, j]) and bool((L[j] + prob.demand[i] <= prob.capacity[j] + 1e-9).all()) and (
-            prob.feasible_dynamic is None or bool(prob.feasible_dynamic(i, j, x)))
-
-    def score(i: int, j: int) -> float:
-        mates = np.concatenate([pj[pi == i], pi[pj == i]])
-        mates = mates[x[mates] >= 0]
-        dist = prob.distance[j, x[mates]].mean() if mates.size else 0.0
-        slack = _ratio(prob.capacity[j] - L[j] - prob.demand[i], prob.capacity[j]).mean()
-        return 4.0 * prob.risk[j] + 0.5 * dist + slack
-
-    for i in evac[np.argsort(-norm[evac], kind="stable")]:
-        i = int(i)
-        cand = [j for j in range(prob.m) if fits(i, j)]
-        if cand:
-            j = min(cand, key=lambda j: score(i, j))
-            x[i], L[j] = j, L[j] + prob.demand[i]
-            continue
-        moved = False
-        for j in np.argsort([score(i, j) for j in range(prob.m)]):  # ejection chain: make room on j
-            j = int(j)
-            if not allowed[i, j]:
-                continue
-            for r in np.flatnonzero(x == j):
-                r = int(r)
-                if x[r] == j and (L[j] - prob.demand[r] + prob.demand[i] <= prob.capacity[j] + 1e-9).all():
-                    L[j] -= prob.demand[r]
-                    x[r] = -1
-                    others = [k for k in range(prob.m) if k != j and fits(r, k)]
-                    if others and fits(i, j):
-                        k = min(others, key=lambda k: score(r, k))
-                        x[r], L[k] = k, L[k] + prob.demand[r]
-                        x[i], L[j] = j, L[j] + prob.demand[i]
-                        moved = True
-                        break
-                    x[r], L[j] = j, L[j] + prob.demand[r]
-            if moved:
-                break
-        if not moved:
-            stranded.append(i)
-    if stranded:
-        x[stranded] = host  # left in place; the plan says so
-        L[host] += prob.demand[stranded].sum(axis=0)
-    state = plan_end_state(prob, x)
-    state.update(host=prob.node_ids[host] if prob.node_ids else host, complete=not stranded,
-                 stranded=[prob.vm_ids[i] if prob.vm_ids else i for i in stranded], assignment=x.tolist(),
-                 host_utilisation_after=_ratio(L[host], prob.capacity[host]).round(4).tolist())
-    return state

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aiops.placement.factors_registry import FactorContext, register
+from aiops.placement.factors.registry import FactorContext, register
 from aiops.placement.inventory import FEATURE_COLUMNS, NODE_COLUMNS, RACK_COLUMNS, ZONE_COLUMNS
 
 # resource -> (capacity column, allocated column, request attribute)

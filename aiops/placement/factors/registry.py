@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from aiops.placement.constraints import VMRequest
+from aiops.placement.optimise.constraints import VMRequest
 from aiops.placement.inventory import Inventory
 
 FactorOutput = np.ndarray | tuple[np.ndarray, np.ndarray]
@@ -111,7 +111,7 @@ def register(name: str, inputs: Sequence[str] | InputsFn, check: Callable[..., N
 
 
 def get_calculator(name: str) -> Calculator:
-    _load_builtin()
+    """The calculator registered as `name` (import `aiops.placement.factors.builtin` to register the built-in ones)."""
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -119,10 +119,5 @@ def get_calculator(name: str) -> Calculator:
 
 
 def calculators() -> dict[str, Calculator]:
-    _load_builtin()
+    """Every registered calculator by name (a copy)."""
     return dict(_REGISTRY)
-
-
-def _load_builtin() -> None:
-    # importing the modules registers their calculators
-    from aiops.placement import factors_calc_node, factors_calc_risk, factors_calc_topology, factors_calc_cost  # noqa: F401

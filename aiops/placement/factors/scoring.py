@@ -23,7 +23,7 @@ from typing import Mapping
 import numpy as np
 from scipy.special import ndtr
 
-from aiops.placement.factors import FactorEngine, FactorMatrix, StaticBlock, normalise_rows, row_bounds
+from aiops.placement.factors.catalog import FactorEngine, FactorMatrix, StaticBlock, normalise_rows, row_bounds
 
 IMPUTED_UNCERTAINTY = 0.5
 

@@ -1,0 +1,58 @@
+"""Vector bin packing, heuristics, search and trace replays used by the placement benchmark.
+"""
+from __future__ import annotations
+
+from aiops.lazy_exports import lazy_exports
+
+__all__ = ["InfeasiblePacking", "PackingResult", "compact", "bin_loads", "check_packing", "lower_bound", "ORDERINGS", "QUADRATIC", "normalised", "item_key", "decreasing_order", "first_fit", "ffd", "best_fit", "bfd", "dot_product_fit", "dot_product", "l2_norm_greedy", "kube_scorer", "exact_fill", "baseline_portfolio", "SearchConfig", "portfolio", "eliminate_bins", "solve", "COLLECTIONS", "KnownResult", "VbpInstance", "parse_vbp", "load_vbp_file", "vbp_dir", "load_known", "known_results", "iter_collection", "load_collection", "to_vbp_text", "placement_dir", "load_azure_workload", "azure_server_capacity", "load_openb_nodes", "load_openb_pods", "POLICIES", "ReplayResult", "replay_identical", "replay_openb", "azure_snapshot_packing", "consolidate", "run_traces"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "InfeasiblePacking": ".bins",
+    "PackingResult": ".bins",
+    "compact": ".bins",
+    "bin_loads": ".bins",
+    "check_packing": ".bins",
+    "lower_bound": ".bins",
+    "ORDERINGS": ".heuristics",
+    "QUADRATIC": ".heuristics",
+    "normalised": ".heuristics",
+    "item_key": ".heuristics",
+    "decreasing_order": ".heuristics",
+    "first_fit": ".heuristics",
+    "ffd": ".heuristics",
+    "best_fit": ".heuristics",
+    "bfd": ".heuristics",
+    "dot_product_fit": ".heuristics",
+    "dot_product": ".heuristics",
+    "l2_norm_greedy": ".heuristics",
+    "kube_scorer": ".heuristics",
+    "exact_fill": ".heuristics",
+    "baseline_portfolio": ".heuristics",
+    "SearchConfig": ".search",
+    "portfolio": ".search",
+    "eliminate_bins": ".search",
+    "solve": ".search",
+    "COLLECTIONS": ".vbp",
+    "KnownResult": ".vbp",
+    "VbpInstance": ".vbp",
+    "parse_vbp": ".vbp",
+    "load_vbp_file": ".vbp",
+    "vbp_dir": ".vbp",
+    "load_known": ".vbp",
+    "known_results": ".vbp",
+    "iter_collection": ".vbp",
+    "load_collection": ".vbp",
+    "to_vbp_text": ".vbp",
+    "placement_dir": ".trace_data",
+    "load_azure_workload": ".trace_data",
+    "azure_server_capacity": ".trace_data",
+    "load_openb_nodes": ".trace_data",
+    "load_openb_pods": ".trace_data",
+    "POLICIES": ".traces",
+    "ReplayResult": ".traces",
+    "replay_identical": ".traces",
+    "replay_openb": ".traces",
+    "azure_snapshot_packing": ".traces",
+    "consolidate": ".traces",
+    "run_traces": ".traces",
+})
