@@ -252,5 +252,5 @@ def build_placement_routers(settings: Settings, refresh_s: float = DEFAULT_REFRE
     are sync, so FastAPI runs them in worker threads where blocking ray.get is fine).
     """
     fleet = CachedFleet(RayFleetSource(settings).fetch, refresh_s)
-    service = PlacementService(fleet.inventory, store=feedback_store(settings))
+    service = PlacementService(fleet.inventory, settings.placement.factors, store=feedback_store(settings))
     return [make_router(service), make_plan_router(PlanProxy(settings))]

@@ -44,9 +44,7 @@ class SecurityCorrelator:
         from aiops.security.service import SecurityService
         from aiops.security.events import RejectionCounter
         from aiops.security.response.engine import ResponseEngine
-        from aiops.security.response.config import load_response_config
         from aiops.security.sigma.pipeline import load_detection_pipeline
-        from aiops.security.config import load_security_config
         from aiops.security.intel.threat_intel import load_threat_intel
 
         sigma = load_detection_pipeline(full_sigma, settings)
@@ -60,10 +58,10 @@ class SecurityCorrelator:
             store = RedisAnomalyStore.from_url(settings.redis.url, settings.redis.key_prefix)
             audit = AuditLog(RedisAuditStore.from_url(settings.redis.url, settings.redis.key_prefix))
             self.learned = RedisLearnedStore.from_url(settings.redis.url, settings.redis.key_prefix)
-        response = ResponseEngine(load_response_config(), audit=audit)
+        response = ResponseEngine(settings.security.response, audit=audit)
         # ids carry the start time, so records kept from an earlier run never collide with new ones
         ids = CorrelatorConfig(id_prefix=time.strftime("%y%m%d%H%M%S", time.gmtime()) + f"{os.getpid() % 256:02x}-")
-        self.intel = load_threat_intel(load_security_config())
+        self.intel = load_threat_intel(settings.security.detection)
         self.service = SecurityService(SecurityPipeline(correlator=ids, sigma=sigma, intel=self.intel), response, store=store)
         self.learned_restored = False
         self.learned_error: str | None = None
@@ -204,10 +202,9 @@ class SecurityProxy:
 
     def __init__(self, settings: Settings) -> None:
         from aiops.security.response.auth import TokenAuth
-        from aiops.security.response.config import load_response_config
 
         self.settings = settings
-        self._auth = TokenAuth(load_response_config().api_tokens)
+        self._auth = TokenAuth(self.settings.security.response.api_tokens)
         self._actor: Any = None
 
     @property

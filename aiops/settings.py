@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "aiops.yaml"
+from aiops.config_io import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config_file, load_yaml, validate_config
+from aiops.failure.config import FailureConfig
+from aiops.placement.factors.catalog import FactorCatalog, parse_catalog
+from aiops.security.config import SecurityConfig
+from aiops.security.response.config import ResponseConfig
 
-
-class ConfigError(ValueError):
-    """A configuration file is missing, unreadable or invalid; the message says where."""
+DEFAULT_CONFIG = CONFIG_DIR / "aiops.yaml"
 
 
 class _Strict(BaseModel):
@@ -147,6 +147,8 @@ class FailureSettings(_Strict):
     predictor_num_gpus: float = Field(0.0, ge=0, description="fractional GPUs per model replica; 0 = CPU")
     max_batch_size: int = Field(256, ge=1)
     cache_ttl_s: float = Field(30.0, gt=0)
+    evaluation: FailureConfig = Field(default_factory=lambda: _engine_file("failure"),
+                                      description="configs/failure.yaml: Backblaze data, labels, features, CV, models")
 
 
 class SecuritySettings(_Strict):
@@ -159,6 +161,40 @@ class SecuritySettings(_Strict):
     learned_snapshot_s: float = Field(
         60.0, gt=0, description="with redis.url: how often the detectors' learned baselines are saved, so a restarted "
                                 "correlator resumes with them instead of warming up again")
+    detection: SecurityConfig = Field(default_factory=lambda: _engine_file("security"),
+                                      description="configs/security.yaml: rule folders, threat intel, suppressions")
+    response: ResponseConfig = Field(default_factory=lambda: _engine_file("response"),
+                                     description="configs/security_response.yaml: actions, policy, approvals, tokens")
+
+
+class PlacementSettings(_Strict):
+    factors: FactorCatalog = Field(default_factory=lambda: _engine_file("factors"),
+                                   description="configs/factors.yaml: the placement factor catalog")
+
+
+class ConfigFiles(_Strict):
+    """Where each engine's own YAML lives. `load_settings` reads them into the typed sections
+    (failure.evaluation, security.detection, security.response, placement.factors), so every
+    component gets its configuration from the one Settings object and never opens a file itself."""
+    failure: Path = CONFIG_DIR / "failure.yaml"
+    security: Path = CONFIG_DIR / "security.yaml"
+    response: Path = CONFIG_DIR / "security_response.yaml"
+    factors: Path = CONFIG_DIR / "factors.yaml"
+
+
+# (section, field, key in ConfigFiles): the engine files and where their validated contents live.
+ENGINE_FILES = (("failure", "evaluation", "failure"), ("security", "detection", "security"),
+                ("security", "response", "response"), ("placement", "factors", "factors"))
+
+
+def _engine_file(key: str, path: Path | None = None) -> Any:
+    """Read and validate one engine file (the shipped default unless `path`); errors name the file and key."""
+    p = Path(path) if path is not None else getattr(ConfigFiles(), key)
+    if key == "factors":
+        return parse_catalog(load_yaml(p), str(p))
+    model, what = {"failure": (FailureConfig, "failure configuration"), "security": (SecurityConfig, "security configuration"),
+                   "response": (ResponseConfig, "response policy")}[key]
+    return load_config_file(model, p, what)
 
 
 class Settings(_Strict):
@@ -171,8 +207,28 @@ class Settings(_Strict):
     logs: tuple[LogSource, ...] = ()
     simulator: SimulatorSettings = SimulatorSettings()
     serve: ServeSettings = ServeSettings()
-    failure: FailureSettings = FailureSettings()
-    security: SecuritySettings = SecuritySettings()
+    failure: FailureSettings = Field(default_factory=FailureSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    placement: PlacementSettings = Field(default_factory=PlacementSettings)
+    files: ConfigFiles = ConfigFiles()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_engine_files(cls, data: Any) -> Any:
+        """Fill each engine section not given inline from the file `files` names for it."""
+        if not isinstance(data, dict) or not data.get("files"):
+            return data
+        files = data["files"] if isinstance(data["files"], ConfigFiles) else ConfigFiles.model_validate(data["files"])
+        data = dict(data)
+        for section, field, key in ENGINE_FILES:
+            given = data.get(section)
+            if isinstance(given, BaseModel):
+                continue
+            given = dict(given or {})
+            if field not in given:
+                given[field] = _engine_file(key, getattr(files, key))
+            data[section] = given
+        return data
 
     @field_validator("data_dir")
     @classmethod
@@ -193,41 +249,11 @@ class Settings(_Strict):
         return _validate(data, "<overrides>")
 
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def validate_config(model: type[M], data: Any, origin: str, what: str = "configuration") -> M:
-    """Validate a mapping against a settings model; the error lists every offending key."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: top level must be a mapping, got {type(data).__name__}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{origin}: invalid {what}"]
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "<root>"
-            lines.append(f"  {loc}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
-
-
-def load_config_file(model: type[M], path: Path, what: str = "configuration") -> M:
-    """Read a YAML file (empty = defaults) and validate it against `model`."""
-    return validate_config(model, load_yaml(path) or {}, str(path), what)
 
 
 def _validate(data: dict[str, Any], origin: str) -> Settings:
     return validate_config(Settings, data, origin)
 
-
-def load_yaml(path: Path) -> Any:
-    """Read a YAML file, turning I/O and syntax problems into ConfigError."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
 
 
 def load_settings(path: Path | str | None = None) -> Settings:

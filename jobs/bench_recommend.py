@@ -30,7 +30,7 @@ from aiops.placement.factors.registry import FactorContext
 from aiops.placement.inventory import Inventory
 from aiops.placement.inventory import synthetic_inventory
 from aiops.placement.recommend import PlacementService, RecommendationQuery, naive_scores
-from aiops.settings import PROJECT_ROOT
+from aiops.settings import PROJECT_ROOT, Settings, load_settings
 
 TARGET_P99_MS = 50.0
 
@@ -90,13 +90,13 @@ def time_naive(svc: PlacementService, reqs: list[VMRequest]) -> tuple[dict[str, 
     return _stats(wall, cpu), agree
 
 
-def run(sizes: list[int], n_requests: int, n_naive: int, seed: int) -> dict[str, Any]:
+def run(sizes: list[int], n_requests: int, n_naive: int, seed: int, settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {"target_p99_ms": TARGET_P99_MS, "seed": seed, "host": {
         "cpus": os.cpu_count(), "loadavg_start": os.getloadavg(), "python": platform.python_version(),
         "numpy": np.__version__}, "sizes": {}}
     for n in sizes:
         inv = synthetic_inventory(n, seed=seed)
-        svc = PlacementService(lambda inv=inv: inv)
+        svc = PlacementService(lambda inv=inv: inv, settings.placement.factors)
         reqs = make_requests(inv, n_requests + 5, seed + n)
         # one-off cost when a new inventory snapshot arrives: snapshot-only factors for all nodes
         builds = []
@@ -141,9 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=300, help="timed requests per size and mode")
     ap.add_argument("--naive-requests", type=int, default=3, help="requests for the slow per-node loop")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--config", default=None, help="aiops.yaml whose placement.factors to use (default: configs/)")
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "bench_recommend.json")
     args = ap.parse_args(argv)
-    res = run(args.sizes, args.requests, args.naive_requests, args.seed)
+    res = run(args.sizes, args.requests, args.naive_requests, args.seed, load_settings(args.config))
     print(table(res))
     for n, r in res["sizes"].items():
         print(f"{n} nodes, {r['factors']} factors ({r['snapshot_factors']} per snapshot, {r['request_factors']} per request): "

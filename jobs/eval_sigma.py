@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"regression data not found under {reg_root}; nothing to evaluate")
         return 2
     cfg = load_security_config(args.config)
-    paths = cfg.rule_paths(settings) + [Path(p) for p in args.extra_rules]
+    paths = cfg.rule_paths(settings.data_dir) + [Path(p) for p in args.extra_rules]
     rs = load_rules(paths, min_level="informational")
     print(f"loaded {len(rs.rules)} detection rules + {len(rs.correlations)} correlation rules "
           f"from {len(paths)} folders in {rs.load_seconds:.1f}s; {len(rs.errors)} not loaded {rs.error_summary()}")

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.settings import PROJECT_ROOT, load_config_file
+from aiops.config_io import PROJECT_ROOT, load_config_file
 
 DEFAULT_FAILURE_CONFIG = PROJECT_ROOT / "configs" / "failure.yaml"
 

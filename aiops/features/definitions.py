@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from aiops.errors import InvalidRequestError
 from aiops.features.aggregations import AGGREGATIONS, DERIVED
-from aiops.settings import ConfigError, load_yaml
+from aiops.config_io import ConfigError, load_yaml
 
 __all__ = ["DefinitionError", "FeatureDefinition", "parse_duration", "order_definitions", "parse_definitions",
            "parse_definition", "check_definition_set", "load_definitions"]

@@ -16,7 +16,7 @@ import numpy as np
 
 from aiops.placement.optimise.constraints import (InvalidPlacementRequest, NoFeasibleNode, PlacementConstraints,
                                          VMRequest, evaluate_constraints, sample_candidates)
-from aiops.placement.factors.catalog import CATEGORIES, IMPORTANCE_BOUNDS, FactorCatalog, FactorEngine, load_catalog
+from aiops.placement.factors.catalog import CATEGORIES, IMPORTANCE_BOUNDS, FactorCatalog, FactorEngine
 from aiops.placement.factors.calc_cost import hourly_cost_breakdown
 from aiops.placement.factors.registry import FactorContext
 from aiops.placement.feedback import (FeedbackLearner, FeedbackOutcome, FeedbackRecord, FeedbackStore,
@@ -75,11 +75,11 @@ class RecommendationQuery:
 class PlacementService:
     """Recommendation, factor listing and feedback for one fleet."""
 
-    def __init__(self, inventory_provider: Callable[[], Inventory], catalog: FactorCatalog | None = None,
+    def __init__(self, inventory_provider: Callable[[], Inventory], catalog: FactorCatalog,
                  store: FeedbackStore | None = None, learner_config: LearnerConfig | None = None,
                  default_percentage: float | None = None):
         self.inventory_provider = inventory_provider
-        self.catalog = catalog or load_catalog()
+        self.catalog = catalog  # Settings.placement.factors: passed in, never read here
         self.engine = FactorEngine(self.catalog)
         self.store = store or InMemoryFeedbackStore()
         bounds = {f.id: IMPORTANCE_BOUNDS[f.importance] for f in self.catalog.factors}

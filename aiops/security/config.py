@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiops.security.sigma.suppression import Suppression
-from aiops.settings import PROJECT_ROOT, Settings, load_config_file
+from aiops.config_io import PROJECT_ROOT, load_config_file
 
 __all__ = ["DEFAULT_SECURITY_CONFIG", "RulesConfig", "ThreatIntelConfig", "SecurityConfig", "load_security_config"]
 
@@ -54,10 +54,11 @@ class SecurityConfig(BaseModel):
     syslog_year: int | None = Field(None, description="year for BSD syslog timestamps; None = current UTC year")
     suppressions: tuple[Suppression, ...] = ()
 
-    def rule_paths(self, settings: Settings) -> list[Path]:
-        """Configured rule folders resolved to absolute paths (optional ones only if present)."""
-        paths = [settings.data_dir / p for p in self.rules.data_dirs]
-        paths += [settings.data_dir / p for p in self.rules.optional_data_dirs if (settings.data_dir / p).exists()]
+    def rule_paths(self, data_dir: Path) -> list[Path]:
+        """Configured rule folders resolved to absolute paths (optional ones only if present);
+        `data_dir` is `Settings.data_dir`, where the public rule sets live."""
+        paths = [data_dir / p for p in self.rules.data_dirs]
+        paths += [data_dir / p for p in self.rules.optional_data_dirs if (data_dir / p).exists()]
         paths += [p if (p := Path(d)).is_absolute() else PROJECT_ROOT / d for d in self.rules.project_dirs]
         return paths
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from aiops.placement.factors.builtin import get_calculator
 from aiops.placement.factors.registry import FactorContext
-from aiops.settings import PROJECT_ROOT, ConfigError, load_yaml
+from aiops.config_io import PROJECT_ROOT, ConfigError, load_yaml
 
 DEFAULT_CATALOG = PROJECT_ROOT / "configs" / "factors.yaml"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.settings import PROJECT_ROOT, load_config_file
+from aiops.config_io import PROJECT_ROOT, load_config_file
 
 
 ACTION_TARGET = {"quarantine_vm": "vm_id", "block_ip": "ip", "disable_user": "user", "snapshot_vm": "vm_id"}

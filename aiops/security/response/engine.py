@@ -26,7 +26,7 @@ from aiops.security.response.audit import AuditLog, AuditStore, JsonlAuditStore,
 from aiops.security.response.auth import Principal
 from aiops.security.response.config import ACTION_TARGET, SEVERITY_RANK, ResponseConfig
 from aiops.security.response.control_plane import ControlPlane, NovaCronControlPlane, SimulatedControlPlane
-from aiops.settings import PROJECT_ROOT
+from aiops.config_io import PROJECT_ROOT
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable
 
-from aiops.security.config import SecurityConfig, load_security_config
+from aiops.security.config import SecurityConfig
 from aiops.security.events import Alert, SecurityEvent, merge_tags
 from aiops.security.sigma.correlation import CorrelationEngine
 from aiops.security.sigma.rules import RuleSet, SigmaEngine, load_rules
@@ -37,7 +37,7 @@ class DetectionPipeline:
     def from_config(cls, cfg: SecurityConfig, settings: Settings | None = None) -> "DetectionPipeline":
         """The pipeline a loaded security configuration describes (rules, suppressions, prefilter)."""
         settings = settings or Settings()
-        rs = load_rules(cfg.rule_paths(settings), min_level=cfg.rules.min_level)
+        rs = load_rules(cfg.rule_paths(settings.data_dir), min_level=cfg.rules.min_level)
         return cls(rs, SuppressionStore(s.model_copy() for s in cfg.suppressions), prefilter=cfg.prefilter)
 
     def prematch(self, ev: SecurityEvent) -> SecurityEvent:
@@ -110,7 +110,8 @@ def load_detection_pipeline(full: bool | None = None, settings: Settings | None 
     if full is None:
         full = (settings or Settings()).security.sigma_rules == "configured"
     if full:
-        return DetectionPipeline.from_config(load_security_config(), settings or Settings())
+        settings = settings or Settings()
+        return DetectionPipeline.from_config(settings.security.detection, settings)
     return DetectionPipeline(load_rules([PROJECT_ROOT / "configs" / "rules"]))
 
 

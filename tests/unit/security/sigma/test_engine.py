@@ -115,7 +115,7 @@ def test_field_view_is_case_insensitive_and_flat() -> None:
 def test_security_yaml_is_valid_and_errors_name_the_key(tmp_path: Path) -> None:
     cfg = load_security_config()
     assert cfg.rules.project_dirs and {s.id for s in cfg.suppressions} >= {"vuln-scanner-allowlist"}
-    paths = cfg.rule_paths(Settings())
+    paths = cfg.rule_paths(Settings().data_dir)
     assert any(p.name == "rules" and p.parent.name == "configs" for p in paths)
     bad = tmp_path / "s.yaml"
     bad.write_text("rules: {min_level: loud}\nsuppressions: [{entities: {colour: red}}]\n")
