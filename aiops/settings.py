@@ -13,6 +13,8 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from aiops.alerting.config import AlertingSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "aiops.yaml"
 
@@ -140,8 +142,6 @@ class FailureSettings(_Strict):
                                       "(chosen by jobs.train_failure at its operating point), 0.7 for a model without one")
     alert_rearm_below: float = Field(0.5, gt=0, lt=1, description="an alerted target alerts again only after dropping below "
                                                                   "this (and below 0.8 x the alert threshold)")
-    alert_subject: str = "aiops.alerts.failure"
-    alert_webhook_url: str | None = Field(None, description="Alertmanager-compatible endpoint, e.g. http://am:9093/api/v2/alerts")
     predictor_replicas: int = Field(1, ge=1)
     predictor_num_cpus: float = Field(0.2, gt=0)
     predictor_num_gpus: float = Field(0.0, ge=0, description="fractional GPUs per model replica; 0 = CPU")
@@ -173,6 +173,7 @@ class Settings(_Strict):
     serve: ServeSettings = ServeSettings()
     failure: FailureSettings = FailureSettings()
     security: SecuritySettings = SecuritySettings()
+    alerting: AlertingSettings = AlertingSettings()
 
     @field_validator("data_dir")
     @classmethod
