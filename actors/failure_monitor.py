@@ -1,5 +1,5 @@
 """Actor `failure-monitor`: runs the `FleetMonitor` round every `failure.refresh_s` against the predictor
-deployment, with NATS, webhook and Redis clients wired in."""
+deployment, with the alert sinks (Alertmanager, JetStream) and Redis wired in."""
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +7,8 @@ from typing import Any
 
 from ray import serve
 
+from actors.alerting import build_alerter, generator_base
 from actors.names import MONITOR_NAME, PREDICTOR_NAME
-from aiops.failure.serving.alert_transport import AlertTransport
 from aiops.failure.serving.monitor import FleetMonitor, Snapshot
 from aiops.settings import Settings
 
@@ -21,10 +21,10 @@ class FailureMonitor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         cfg = settings.failure
-        transport = AlertTransport(cfg.alert_subject, _nats_connector(settings.nats.url), cfg.alert_webhook_url,
-                                   _post_json)
+        alerter = build_alerter(settings, "failure", cfg.refresh_s, settings.alerting.failure_min_severity)
         store = _mitigation_store(settings.redis.url, f"{settings.redis.key_prefix}:failure:mitigations")
-        self.monitor = FleetMonitor(self._predict_fleet, transport, cfg.alert_threshold, cfg.alert_rearm_below, store)
+        self.monitor = FleetMonitor(self._predict_fleet, alerter, cfg.alert_threshold, cfg.alert_rearm_below, store,
+                                    api_base=generator_base(settings))
         self._handle: Any | None = None
         self._stop = asyncio.Event()
 
@@ -34,6 +34,7 @@ class FailureMonitor:
         return await self._handle.predict_fleet.remote()
 
     async def run(self) -> None:
+        self.monitor.alerter.start()
         while not self._stop.is_set():
             await self.monitor.step()
             try:
@@ -55,25 +56,7 @@ class FailureMonitor:
 
     async def stop(self) -> None:
         self._stop.set()
-
-
-def _nats_connector(url: str | None) -> Any | None:
-    if not url:
-        return None
-
-    async def connect() -> Any:
-        import nats
-
-        return await nats.connect(url, connect_timeout=3)
-    return connect
-
-
-async def _post_json(url: str, body: Any) -> None:
-    import httpx
-
-    async with httpx.AsyncClient(timeout=5) as client:
-        r = await client.post(url, json=body)
-        r.raise_for_status()
+        await self.monitor.alerter.stop()
 
 
 def _mitigation_store(url: str | None, key: str) -> Any | None:

@@ -71,6 +71,13 @@ class SecurityCorrelator:
                 self.learned_restored = self.learned.restore(self.service.pipeline)
             except Exception as exc:  # noqa: BLE001 - a bad snapshot means a warm-up, never a dead actor
                 self.learned_error = f"restore: {type(exc).__name__}: {exc}"[:300]
+        from actors.alerting import build_alerter, generator_base
+
+        # open incidents at or above alerting.incident_min_severity, re-sent every alerting.evaluate_s
+        self.alerter = build_alerter(settings, "security", settings.alerting.evaluate_s,
+                                     settings.alerting.incident_min_severity)
+        self._api_base = generator_base(settings)
+        self._last_alert_eval = 0.0
         self.rejections = RejectionCounter()
         self.events_in = 0
         self.batches_in = 0
@@ -131,12 +138,23 @@ class SecurityCorrelator:
             self.learned_error = f"save: {type(exc).__name__}: {exc}"[:300]
             return 0
 
+    def evaluate_alerts(self) -> int:
+        """Push the open incidents (and resolve those that closed); returns how many are firing."""
+        from aiops.security.alerts import incident_alert_specs
+
+        self._last_alert_eval = time.monotonic()
+        self.service.close_expired()  # an incident whose window passed is resolved, read by the API or not
+        return len(self.alerter.evaluate(incident_alert_specs(self.service.anomalies.values(), self._api_base)).firing)
+
     async def run(self) -> None:
         every = self.settings.security.learned_snapshot_s
+        self.alerter.start()
         while not self._stop.is_set():
             try:
                 self.service.ingest_events([])  # closes windows, raises incidents that became complete
                 self.service.response.check_escalations()
+                if time.monotonic() - self._last_alert_eval >= self.settings.alerting.evaluate_s:
+                    self.evaluate_alerts()
                 if self.learned is not None and time.monotonic() - self._last_snapshot >= every:
                     self.snapshot_learned()
             except Exception:  # keep the timer alive; state errors surface through the API
@@ -148,6 +166,7 @@ class SecurityCorrelator:
 
     async def stop(self) -> None:
         self._stop.set()
+        await self.alerter.stop()
         self.snapshot_learned()  # a clean stop keeps the latest baselines
 
     async def stats(self) -> dict[str, Any]:
@@ -159,7 +178,7 @@ class SecurityCorrelator:
                 "learned_error": self.learned_error, "event_errors": dict(self.service.event_errors),
                 "store_errors": self.service.store_errors, "store_last_error": self.service.store_last_error, "network_ready": self.service.pipeline.network.ready,
                 "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
-                "intel_indicators": len(self.intel), "intel_errors": len(self.intel.errors), "uptime_s": round(time.time() - self.started, 1)}
+                "intel_indicators": len(self.intel), "alerting": self.alerter.stats(), "intel_errors": len(self.intel.errors), "uptime_s": round(time.time() - self.started, 1)}
 
     # ---- API (called through SecurityProxy) -------------------------------
     async def list_anomalies(self, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aiops.alerting.config import AlertingSettings
 from aiops.config_io import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config_file, load_yaml, validate_config
 from aiops.failure.config import FailureConfig
 from aiops.placement.factors.catalog import FactorCatalog, parse_catalog
@@ -140,8 +141,6 @@ class FailureSettings(_Strict):
                                       "(chosen by jobs.train_failure at its operating point), 0.7 for a model without one")
     alert_rearm_below: float = Field(0.5, gt=0, lt=1, description="an alerted target alerts again only after dropping below "
                                                                   "this (and below 0.8 x the alert threshold)")
-    alert_subject: str = "aiops.alerts.failure"
-    alert_webhook_url: str | None = Field(None, description="Alertmanager-compatible endpoint, e.g. http://am:9093/api/v2/alerts")
     predictor_replicas: int = Field(1, ge=1)
     predictor_num_cpus: float = Field(0.2, gt=0)
     predictor_num_gpus: float = Field(0.0, ge=0, description="fractional GPUs per model replica; 0 = CPU")
@@ -210,6 +209,7 @@ class Settings(_Strict):
     failure: FailureSettings = Field(default_factory=FailureSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
+    alerting: AlertingSettings = AlertingSettings()
     files: ConfigFiles = ConfigFiles()
 
     @model_validator(mode="before")

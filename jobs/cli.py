@@ -18,6 +18,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "redis.url": getattr(args, "redis", None),
         "nats.url": getattr(args, "nats", None),
         "prometheus.url": getattr(args, "prometheus", None),
+        "alerting.alertmanager_url": getattr(args, "alertmanager", None),
         "simulator.hosts": getattr(args, "hosts", None),
         "simulator.speedup": getattr(args, "speedup", None),
         "serve.port": getattr(args, "port", None),
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--redis", help="redis://127.0.0.1:6379/0 for persistent shards")
     up.add_argument("--nats", help="nats://127.0.0.1:4222 to consume JetStream telemetry")
     up.add_argument("--prometheus", help="http://127.0.0.1:9090 to collect with PromQL")
+    up.add_argument("--alertmanager", help="http://127.0.0.1:9093 to push failure alerts and security incidents")
     up.add_argument("--hosts", type=int, help="simulated fleet size")
     up.add_argument("--speedup", type=float, help="simulated seconds per wall second")
     up.add_argument("--shards", type=int, help="number of feature-store shards")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aiops.alerting.severity import Severity
 from aiops.failure.errors import NoModel
 from aiops.features.definitions import parse_duration
 
@@ -30,7 +31,7 @@ class FailurePrediction(BaseModel):
     time_to_failure: float | None = Field(description="median seconds to failure under a constant hazard; null when negligible")
     time_to_failure_interval: tuple[float, float] | None = Field(None, description="10-90% interval, seconds")
     confidence_interval: tuple[float, float] = Field(description="10-90% spread of the probability across bagged members")
-    severity: str
+    severity: Severity
     contributing_factors: list[ContributingFactor]
     recommendations: list[str]
     model_version: str

@@ -22,11 +22,11 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiops.alerting.severity import Severity
 from aiops.security.response.auth import Principal
 from aiops.security.response.engine import ResponseError
 from aiops.security.sigma.suppression import Suppression
 
-Severity = Literal["low", "medium", "high", "critical"]
 
 
 class Anomaly(BaseModel):

@@ -14,6 +14,7 @@ from collections import Counter, OrderedDict, deque
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from aiops.alerting.severity import SEVERITIES
 from aiops.security.anomaly_store import AnomalyStore
 from aiops.security.correlation.graph import Incident
 from aiops.security.correlation.signals import Signal
@@ -24,7 +25,7 @@ from aiops.security.response.auth import Principal, TokenAuth
 from aiops.security.response.config import ResponseConfig
 from aiops.security.response.engine import ResponseEngine, ResponseError, ResponseRecord
 
-SEV_ORDER = ("low", "medium", "high", "critical")
+SEV_ORDER = SEVERITIES
 STORE_RETRY_S = 30.0  # after a failed write-through, the next attempt waits this long
 
 

@@ -1,14 +1,13 @@
 """Serving failure predictions, Ray-free: the model core and horizon maths, the model source that follows the
-registry, the prediction cache, the fleet snapshot and monitor policy, alerts and their transport."""
+registry, the prediction cache, the fleet snapshot and monitor policy, and alerts."""
 from __future__ import annotations
 
 from aiops.lazy_exports import lazy_exports
 
 _EXPORTS = {
-    "AlertTransport": ".alert_transport",
     "alert_thresholds": ".alerts",
     "AlertBook": ".alerts",
-    "alertmanager_payload": ".alerts",
+    "failure_alert_specs": ".alerts",
     "DEFAULT_ALERT_THRESHOLD": ".alerts",
     "cache_key": ".cache",
     "PredictionCache": ".cache",

@@ -1,10 +1,12 @@
-"""Failure alerts: one per target per episode, with hysteresis, in Alertmanager's format."""
+"""Failure alerts: one per target per episode, with hysteresis; stated as alert specs for `aiops.alerting`."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import quote
 
-__all__ = ["DEFAULT_ALERT_THRESHOLD", "alert_thresholds", "AlertBook", "alertmanager_payload"]
+from aiops.alerting.board import AlertSpec
+
+__all__ = ["DEFAULT_ALERT_THRESHOLD", "alert_thresholds", "AlertBook", "failure_alert_specs"]
 
 
 DEFAULT_ALERT_THRESHOLD = 0.7
@@ -67,17 +69,20 @@ def _alert(target_id: str, prob: float, p: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def alertmanager_payload(alerts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """POST body for Alertmanager's /api/v2/alerts."""
+def failure_alert_specs(active: Iterable[Mapping[str, Any]], api_base: str) -> list[AlertSpec]:
+    """The open failure alerts as alert specs: one per target, at the severity it was raised with; the
+    generatorURL is the target's prediction in this API."""
     out = []
-    for a in alerts:
-        started = datetime.fromtimestamp(a.get("raised_at") or 0, tz=timezone.utc).isoformat()
-        out.append({
-            "labels": {"alertname": "FailurePredicted", "target": a["target_id"], "target_type": a.get("target_type") or "unknown",
-                       "severity": a["severity"], "service": "novacron-aiops"},
-            "annotations": {"summary": f"{a['target_id']} predicted to fail (p={a['failure_probability']:.2f})",
-                            "factors": "; ".join(a.get("contributing_factors", [])),
-                            "recommendation": "; ".join(a.get("recommendations", []))},
-            "startsAt": started,
-        })
+    for a in active:
+        target = str(a["target_id"])
+        out.append(AlertSpec(
+            key=target, name="FailurePredicted", severity=a["severity"],
+            labels={"target": target, "target_type": a.get("target_type") or "unknown"},
+            annotations={"summary": f"{target} predicted to fail (p={a['failure_probability']:.2f})",
+                         "factors": "; ".join(a.get("contributing_factors", [])),
+                         "recommendation": "; ".join(a.get("recommendations", [])),
+                         "model_version": a.get("model_version")},
+            generator_url=f"{api_base}/api/ai/predictions/failures/{quote(target, safe='')}",
+            starts_at=a.get("raised_at"),
+            detail={"failure_probability": a["failure_probability"], "time_to_failure": a.get("time_to_failure")}))
     return out

@@ -9,9 +9,9 @@ from typing import Any, Awaitable, Callable
 
 import orjson
 
+from aiops.alerting.alerter import Alerter
 from aiops.failure.errors import NoModel
-from aiops.failure.serving.alert_transport import AlertTransport
-from aiops.failure.serving.alerts import AlertBook, alert_thresholds
+from aiops.failure.serving.alerts import AlertBook, alert_thresholds, failure_alert_specs
 from aiops.failure.serving.service import FleetPredictions
 
 __all__ = ["FleetMonitor", "Snapshot"]
@@ -22,11 +22,13 @@ Snapshot = tuple[int, str | None, float | None, dict[str, bytes] | None]  # vers
 class FleetMonitor:
     """Snapshot, alert book and mitigation log; `step` runs one round with an injected `predict_fleet`."""
 
-    def __init__(self, predict_fleet: Callable[[], Awaitable[FleetPredictions]], transport: AlertTransport,
+    def __init__(self, predict_fleet: Callable[[], Awaitable[FleetPredictions]], alerter: Alerter,
                  alert_threshold: float | None, rearm_below: float,
-                 store_mitigation: Callable[[bytes], Awaitable[None]] | None = None, keep_alerts: int = 1000) -> None:
+                 store_mitigation: Callable[[bytes], Awaitable[None]] | None = None, keep_alerts: int = 1000,
+                 api_base: str = "http://127.0.0.1:8000") -> None:
         self._predict_fleet = predict_fleet
-        self.transport = transport
+        self.alerter = alerter
+        self.api_base = api_base
         self.alert_threshold = alert_threshold
         self.rearm_below = rearm_below
         self._store_mitigation = store_mitigation
@@ -65,15 +67,13 @@ class FleetMonitor:
     async def _alert(self, fleet: FleetPredictions) -> None:
         new = self.book.update_lazy((t, p, lambda t=t: orjson.loads(fleet.bodies[t]))
                                     for t, p in fleet.probabilities.items())
-        if not new:
-            return
         self.sent.extend(new)
         del self.sent[:-self.keep_alerts]
-        before = self.transport.errors
-        await self.transport.send(new)
-        if self.transport.errors != before:  # delivery failures show in the monitor's own counters
-            self.errors += self.transport.errors - before
-            self.last_error = self.transport.last_error
+        self.evaluate_alerts()
+
+    def evaluate_alerts(self) -> None:
+        """Re-state every open alert (those that closed are resolved); delivery runs in the alerter's tasks."""
+        self.alerter.evaluate(failure_alert_specs(self.book.active.values(), self.api_base))
 
     def get_snapshot(self, since: int) -> Snapshot:
         """The snapshot for an ingress that holds version `since` (bodies None when it is current)."""
@@ -87,10 +87,11 @@ class FleetMonitor:
         if self._store_mitigation is not None:
             await self._store_mitigation(json.dumps(rec).encode())
         self.book.mitigated(target_id)
+        self.evaluate_alerts()  # resolved now, not at the next round
         return rec
 
     def stats(self, name: str) -> dict[str, Any]:
         """What `aiops status` and the tests read about the monitor."""
         return {"name": name, "snapshot_version": self.version, "targets": len(self.snapshot),
                 "alert_threshold": self.book.threshold, "alerts_sent": len(self.sent), "errors": self.errors,
-                "last_error": self.last_error, "model_version": self.model_version}
+                "last_error": self.last_error, "model_version": self.model_version, "alerting": self.alerter.stats()}

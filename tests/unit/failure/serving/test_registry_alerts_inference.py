@@ -4,7 +4,7 @@ import pytest
 
 from aiops.failure.models import FailureModel, XGBoostFailureModel
 from aiops.features.definitions import load_definitions
-from aiops.failure.serving.alerts import AlertBook, alertmanager_payload
+from aiops.failure.serving.alerts import AlertBook, failure_alert_specs
 from aiops.failure.serving.horizon import rescale_horizon, severity, time_to_failure
 from aiops.failure.serving.predictor import FailurePredictorCore
 from aiops.failure.registry import ModelRegistry, RegistryError, data_fingerprint
@@ -57,8 +57,10 @@ def test_alert_book_dedupes_and_rearms():
     assert len(book.update([p("h1", 0.75)])) == 1
     book.mitigated("h1")
     assert len(book.update([p("h1", 0.75)])) == 1
-    payload = alertmanager_payload([{**p("h1", 0.75), "contributing_factors": ["disk rising"], "recommendations": ["drain"]}])
-    assert payload[0]["labels"]["alertname"] == "FailurePredicted" and payload[0]["labels"]["severity"] == "high"
+    book.update([{**p("h1/x", 0.75), "contributing_factors": [{"description": "disk rising"}]}])
+    spec = failure_alert_specs(book.active.values(), "http://api")[1]
+    assert spec.name == "FailurePredicted" and spec.severity == "high" and spec.starts_at == 1.0
+    assert spec.generator_url == "http://api/api/ai/predictions/failures/h1%2Fx" and spec.annotations["factors"] == "disk rising"
     with pytest.raises(ValueError):
         AlertBook(0.5, 0.7)
 

@@ -1,4 +1,4 @@
-"""Cache, model-source polling, VM counts, snapshot and monitor policy, alert transport: no Ray, fakes injected."""
+"""Cache, model-source polling, VM counts, snapshot and monitor policy: no Ray, fakes injected."""
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +9,8 @@ import pytest
 
 from aiops.failure.errors import NoModel
 from aiops.failure.registry import ModelVersion
-from aiops.failure.serving.alert_transport import AlertTransport
+from aiops.alerting.alerter import Alerter
+from aiops.alerting.delivery import AlertmanagerSink, Backoff
 from aiops.failure.serving.cache import PredictionCache, cache_key
 from aiops.failure.serving.horizon import at_horizon_json
 from aiops.failure.serving.inventory import VmCounts, count_vms
@@ -199,50 +200,12 @@ def test_snapshot_replica_serves_bytes_and_restates_other_horizons():
     assert SnapshotReplica(3600).trained_horizon_s == 3600
 
 
-class FakeNats:
-    def __init__(self, fail: bool = False) -> None:
-        self.sent: list[tuple[str, bytes]] = []
-        self.is_closed = False
-        self.fail = fail
-
-    async def publish(self, subject, data):
-        if self.fail:
-            raise ConnectionError("nats down")
-        self.sent.append((subject, data))
-
-
-def test_alert_transport_publishes_each_alert_and_posts_alertmanager_payload():
-    nc, posted = FakeNats(), []
-    connects = []
-
-    async def connect():
-        connects.append(1)
-        return nc
-
-    async def post(url, body):
-        posted.append((url, body))
-
-    tr = AlertTransport("subj", connect, "http://am/api/v2/alerts", post)
-    alert = {"target_id": "h1", "severity": "high", "failure_probability": 0.8, "raised_at": 1.0}
-    run(tr.send([alert]))
-    run(tr.send([]))
-    assert nc.sent == [("subj", json.dumps(alert).encode())] and connects == [1]
-    assert posted[0][0] == "http://am/api/v2/alerts" and posted[0][1][0]["labels"]["target"] == "h1"
-    nc.is_closed = True
-    run(tr.send([alert]))
-    assert connects == [1, 1] and tr.errors == 0
-
-
-def test_alert_transport_counts_failures_without_raising():
-    async def connect():
-        return FakeNats(fail=True)
-
-    async def post(url, body):
-        raise RuntimeError("503")
-
-    tr = AlertTransport("subj", connect, "http://am", post)
-    run(tr.send([{"target_id": "h1", "severity": "high", "failure_probability": 0.8}]))
-    assert tr.errors == 2 and tr.last_error == "webhook: 503"
+def _alerter(posted: list | None = None) -> Alerter:
+    """A failure alerter whose Alertmanager sink only queues (its task is not started): `posted` sees the queue."""
+    async def post(alerts):
+        posted.extend(alerts)
+    sink = AlertmanagerSink(post, Backoff(0.01, 0.02)) if posted is not None else None
+    return Alerter("failure", 20.0, "low", sink)
 
 
 def _fleet(version: str, probs: dict[str, float], threshold=None) -> FleetPredictions:
@@ -252,15 +215,10 @@ def _fleet(version: str, probs: dict[str, float], threshold=None) -> FleetPredic
 def test_monitor_snapshots_alerts_once_and_follows_the_models_operating_point():
     rounds = [_fleet("v1", {"h1": 0.8, "h2": 0.2}), _fleet("v1", {"h1": 0.9, "h2": 0.5}),
               _fleet("v2", {"h1": 0.9, "h2": 0.5}, threshold=0.42)]
-    delivered = []
-
     async def predict():
         return rounds.pop(0)
 
-    async def post(url, body):
-        delivered.append(body)
-
-    mon = FleetMonitor(predict, AlertTransport("s", None, "http://am", post), None, 0.5)
+    mon = FleetMonitor(predict, _alerter(), None, 0.5)
     run(mon.step())
     assert [a["target_id"] for a in mon.sent] == ["h1"] and mon.sent[0]["contributing_factors"] == ["disk rising"]
     assert mon.get_snapshot(-1) == (1, "v1", 7200, {"h1": _body("h1", 0.8), "h2": _body("h2", 0.2)})
@@ -269,7 +227,8 @@ def test_monitor_snapshots_alerts_once_and_follows_the_models_operating_point():
     assert len(mon.sent) == 1  # same episode
     run(mon.step())
     assert mon.book.threshold == 0.42 and [a["target_id"] for a in mon.sent] == ["h1", "h2"]
-    assert len(delivered) == 2 and mon.stats("failure-monitor")["model_version"] == "v2"
+    stats = mon.stats("failure-monitor")
+    assert stats["model_version"] == "v2" and stats["alerting"]["firing"] == 2 and stats["alerting"]["evaluations"] == 3
 
 
 def test_monitor_is_quiet_without_a_model_and_counts_other_errors():
@@ -279,10 +238,10 @@ def test_monitor_is_quiet_without_a_model_and_counts_other_errors():
     async def broken():
         raise KeyError("x")
 
-    quiet = FleetMonitor(no_model, AlertTransport("s"), None, 0.5)
+    quiet = FleetMonitor(no_model, _alerter(), None, 0.5)
     run(quiet.step())
     assert quiet.errors == 0 and quiet.version == 0
-    loud = FleetMonitor(broken, AlertTransport("s"), None, 0.5)
+    loud = FleetMonitor(broken, _alerter(), None, 0.5)
     run(loud.step())
     assert loud.errors == 1 and loud.last_error.startswith("KeyError")
 
@@ -296,12 +255,13 @@ def test_monitor_records_mitigations_and_rearms_the_target():
     async def store(record: bytes):
         stored.append(json.loads(record))
 
-    mon = FleetMonitor(predict, AlertTransport("s"), None, 0.5, store)
+    mon = FleetMonitor(predict, _alerter(), None, 0.5, store)
     run(mon.step())
     rec = run(mon.record_mitigation("h1", "drained", "moved"))
     assert rec["prediction"] == 0.8 and stored == [rec] and "h1" not in mon.book.active
     run(mon.step())
     assert len(mon.sent) == 2  # a relapse after mitigation alerts again
+    assert mon.alerter.resolved == 1  # the mitigation resolved the first episode's alert at once
 
 
 def test_prediction_service_serialises_once_caches_bytes_and_counts_vms():
