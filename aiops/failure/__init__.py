@@ -13,6 +13,8 @@ _EXPORTS = {
     "data_fingerprint": ".registry",
     "FailureConfig": ".config",
     "load_failure_config": ".config",
+    "TrainConfig": ".config",
+    "load_train_config": ".config",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -131,7 +131,7 @@ def test_core_takes_time_to_failure_from_the_survival_model():
 
 
 def test_survival_bounds_censor_at_the_horizon():
-    from jobs.train_failure import survival_bounds
+    from aiops.failure.training.pipeline import survival_bounds
 
     frame = pd.DataFrame({"ts": [0.0, 0.0, 0.0], "next_failure_ts": [1800.0, 50 * 3600.0, np.nan]})
     lower, upper = survival_bounds(frame, 8 * 3600.0)
