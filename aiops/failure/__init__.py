@@ -6,6 +6,7 @@ from aiops.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "NoModel": ".errors",
+    "UnknownTarget": ".errors",
     "ModelRegistry": ".registry",
     "ModelVersion": ".registry",
     "PromotionDecision": ".registry",
