@@ -76,6 +76,12 @@ class FailurePredictor:
     async def model_info(self) -> dict[str, Any] | None:
         return self.service.model_info(self.device, self.instance)
 
+    async def stats(self) -> dict[str, Any]:
+        """The replica's served version and its VM-inventory refreshes (errors counted, last one kept)."""
+        meta = self.service.source.meta
+        return {"name": PREDICTOR_NAME, "replica": self.instance, "device": self.device,
+                "model_version": None if meta is None else meta.version, "inventory": self.service.vm_counts.stats()}
+
 
 async def _simulator_inventory(namespace: str) -> dict[str, Any] | None:
     """The simulator's VM inventory; None without a simulator (real fleets report placement elsewhere)."""

@@ -10,6 +10,7 @@ import ray
 
 from actors.names import MONITOR_NAME
 from aiops.failure.serving.metrics import failure_metric_families
+from aiops.failure.serving.service import require_prediction
 from aiops.failure.serving.snapshot import SnapshotReplica
 from aiops.settings import Settings
 
@@ -45,12 +46,13 @@ class FailureService:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._follow())
 
-    async def predict(self, target_id: str) -> bytes | None:
+    async def predict(self, target_id: str) -> bytes:
+        """The snapshot's answer, else the predictor's; UnknownTarget for a target without telemetry."""
         self._ensure_follower()
         hit = self.snapshot.get(target_id)
         if hit is not None:
             return hit
-        return await self.predictor.predict_one.remote(target_id)
+        return require_prediction(target_id, await self.predictor.predict_one.remote(target_id))
 
     async def predict_many(self, target_ids: list[str], horizon_s: float, include: bool) -> tuple[list[bytes], list[str], str | None]:
         self._ensure_follower()

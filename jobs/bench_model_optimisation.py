@@ -65,6 +65,69 @@ def load(data_dir: Path, horizon: float, features: str = "raw") -> tuple[pd.Data
     return df, [f"seq_{c}" for c in seq.columns]
 
 
+def baselines(df: pd.DataFrame, y: np.ndarray, train_ok: np.ndarray, te_rows: np.ndarray, threads: int) -> dict[str, Any]:
+    """The SMART 5/197 rule and plain XGBoost on raw SMART diffs, scored on the same test drive-days."""
+    y_te = y[te_rows]
+    s5 = df["smart_5_raw"].fillna(0).to_numpy()
+    s197 = df["smart_197_raw"].fillna(0).to_numpy()
+    rule = ((s5[te_rows] > 0) | (s197[te_rows] > 0)).astype(float)
+    out = {"rule_smart5_or_197": {**holdout_metrics(rule, y_te), "train_s": 0.0}}
+    raw = raw_diff_features(df, SMART_IDS, diff_days=(1, 3, 7))
+    t = time.perf_counter()
+    xgb = XGBoostFailureModel(nthread=threads).fit(raw.iloc[train_ok], y[train_ok])
+    out["xgboost_plain_raw_diffs"] = {**holdout_metrics(xgb.predict_proba(raw.iloc[te_rows]), y_te),
+                                      "train_s": round(time.perf_counter() - t, 1)}
+    return out
+
+
+def sequence_models(args: argparse.Namespace) -> dict[str, Any]:
+    """The LSTM and Transformer the command line asks for, untrained."""
+    common = dict(window=args.window, hidden=args.hidden, epochs=args.epochs, batch_size=256, lr=args.lr,
+                  neg_sample_rate=args.neg_rate, patience=args.patience, max_seconds=args.max_train_seconds,
+                  threads=args.threads, seed=args.seed, entity="serial_number", time="date", device=args.device)
+    models = {"lstm": LSTMFailureModel(SequenceParams(**common, layers=1)),
+              "transformer": TransformerFailureModel(SequenceParams(**common, layers=args.transformer_layers, heads=4))}
+    return {k: v for k, v in models.items() if k in args.models.split(",")}
+
+
+def ig_check(m: Any, W_te: np.ndarray, p: np.ndarray, rows: int) -> dict[str, Any]:
+    """Integrated-gradients completeness on the `rows` highest-scored test windows, and the top features."""
+    top = np.argsort(-p)[:rows]
+    c = m.contributions_windows(W_te[top])
+    with torch.no_grad():
+        x = torch.from_numpy(m.scaler.transform(W_te[top])).to(m.device)
+        delta_f = (m.net(x) - m.net(torch.zeros_like(x))).cpu().numpy()
+    gap = np.abs(m.last_ig_delta)
+    mean_abs = np.abs(c).mean(axis=0)
+    order = np.argsort(-mean_abs)
+    return {"rows": int(len(top)), "steps": m.params.ig_steps,
+            "completeness_abs_gap_max": float(gap.max()), "completeness_abs_gap_median": float(np.median(gap)),
+            "abs_delta_f_median": float(np.median(np.abs(delta_f))),
+            "rows_refined": int((m.last_ig_steps > m.params.ig_steps).sum()),
+            "max_steps_used": int(m.last_ig_steps.max()),
+            "top_features": [[m.features[j], float(mean_abs[j])] for j in order[:5]]}
+
+
+def bench_sequence_model(name: str, m: Any, W_tr: np.ndarray, y_tr: np.ndarray, groups: np.ndarray, features: list[str],
+                         W_te: np.ndarray, y_te: np.ndarray, args: argparse.Namespace, results: dict[str, Any],
+                         t0: float) -> None:
+    """Train one sequence model, score the test windows, optimise it and check its attributions (into `results`)."""
+    t = time.perf_counter()
+    m.fit_windows(W_tr, y_tr, groups=groups, features=features)
+    train_s = time.perf_counter() - t
+    t = time.perf_counter()
+    p = m.predict_windows(W_te)
+    infer_s = time.perf_counter() - t
+    results["methods"][name] = {**holdout_metrics(p, y_te), "train_s": round(train_s, 1),
+                                "score_all_test_s": round(infer_s, 1), "train_info": m.train_info}
+    _log(f"{name}: trained in {train_s:.0f}s ({m.train_info['epochs_run']} epochs), "
+         f"PR-AUC {results['methods'][name]['pr_auc']:.3f}", t0)
+    rep = optimise(m, W_te, y_te, tolerance=0.01, repeats=args.latency_repeats)
+    results["optimisation"][name] = rep.to_json()
+    _log(f"{name}: optimisation variants kept: {[r.name for r in rep.kept()]}", t0)
+    results["ig"][name] = ig_check(m, W_te, p, args.ig_rows)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     torch.set_num_threads(args.threads)
@@ -84,17 +147,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
          f"training windows {len(tr_rows):,} ({int(y[tr_rows].sum())} pos), test drive-days {len(te_rows):,} "
          f"({int(y_te.sum())} pos)", t0)
 
-    results: dict[str, Any] = {"methods": {}, "optimisation": {}, "ig": {}}
-    # ---- baselines on identical test rows
-    s5 = df["smart_5_raw"].fillna(0).to_numpy()
-    s197 = df["smart_197_raw"].fillna(0).to_numpy()
-    rule = ((s5[te_rows] > 0) | (s197[te_rows] > 0)).astype(float)
-    results["methods"]["rule_smart5_or_197"] = {**holdout_metrics(rule, y_te), "train_s": 0.0}
-    raw = raw_diff_features(df, SMART_IDS, diff_days=(1, 3, 7))
-    t = time.perf_counter()
-    xgb = XGBoostFailureModel(nthread=args.threads).fit(raw.iloc[train_ok], y[train_ok])
-    results["methods"]["xgboost_plain_raw_diffs"] = {**holdout_metrics(xgb.predict_proba(raw.iloc[te_rows]), y_te),
-                                                     "train_s": round(time.perf_counter() - t, 1)}
+    results: dict[str, Any] = {"methods": baselines(df, y, train_ok, te_rows, args.threads), "optimisation": {}, "ig": {}}
     _log("baselines done", t0)
 
     # ---- windows (history always from the full frame; only the rows differ)
@@ -104,48 +157,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     W_tr = windows_from_index(idx, args.window, inv[tr_rows])
     W_te = windows_from_index(idx, args.window, inv[te_rows])
     _log(f"windows: train {W_tr.shape}, test {W_te.shape}", t0)
-
-    common = dict(window=args.window, hidden=args.hidden, epochs=args.epochs, batch_size=256, lr=args.lr,
-                  neg_sample_rate=args.neg_rate, patience=args.patience, max_seconds=args.max_train_seconds,
-                  threads=args.threads, seed=args.seed, entity="serial_number", time="date", device=args.device)
-    models = {"lstm": LSTMFailureModel(SequenceParams(**common, layers=1)),
-              "transformer": TransformerFailureModel(SequenceParams(**common, layers=args.transformer_layers, heads=4))}
-    models = {k: v for k, v in models.items() if k in args.models.split(",")}
-    for name, m in models.items():
-        t = time.perf_counter()
-        m.fit_windows(W_tr, y[tr_rows], groups=serial[tr_rows], features=[f.removeprefix("seq_") for f in seq_feats])
-        train_s = time.perf_counter() - t
-        t = time.perf_counter()
-        p = m.predict_windows(W_te)
-        infer_s = time.perf_counter() - t
-        results["methods"][name] = {**holdout_metrics(p, y_te), "train_s": round(train_s, 1),
-                                    "score_all_test_s": round(infer_s, 1), "train_info": m.train_info}
-        _log(f"{name}: trained in {train_s:.0f}s ({m.train_info['epochs_run']} epochs), "
-             f"PR-AUC {results['methods'][name]['pr_auc']:.3f}", t0)
-
-        rep = optimise(m, W_te, y_te, tolerance=0.01, repeats=args.latency_repeats)
-        results["optimisation"][name] = rep.to_json()
-        _log(f"{name}: optimisation variants kept: {[r.name for r in rep.kept()]}", t0)
-
-        top = np.argsort(-p)[: args.ig_rows]
-        c = m.contributions_windows(W_te[top])
-        with torch.no_grad():
-            x = torch.from_numpy(m.scaler.transform(W_te[top])).to(m.device)
-            delta_f = (m.net(x) - m.net(torch.zeros_like(x))).cpu().numpy()
-        gap = np.abs(m.last_ig_delta)
-        mean_abs = np.abs(c).mean(axis=0)
-        order = np.argsort(-mean_abs)
-        results["ig"][name] = {
-            "rows": int(len(top)), "steps": m.params.ig_steps,
-            "completeness_abs_gap_max": float(gap.max()), "completeness_abs_gap_median": float(np.median(gap)),
-            "abs_delta_f_median": float(np.median(np.abs(delta_f))),
-            "rows_refined": int((m.last_ig_steps > m.params.ig_steps).sum()),
-            "max_steps_used": int(m.last_ig_steps.max()),
-            "top_features": [[m.features[j], float(mean_abs[j])] for j in order[:5]]}
+    features = [f.removeprefix("seq_") for f in seq_feats]
+    for name, m in sequence_models(args).items():
+        bench_sequence_model(name, m, W_tr, y[tr_rows], serial[tr_rows], features, W_te, y_te, args, results, t0)
 
     results["setup"] = {
         "data": str(default_root(Path(args.data_dir))), "horizon_days": args.horizon, "window": args.window,
-        "feature_set": args.features, "sequence_features": [f.removeprefix("seq_") for f in seq_feats],
+        "feature_set": args.features, "sequence_features": features,
         "neg_rate": args.neg_rate, "epochs": args.epochs, "hidden": args.hidden, "lr": args.lr,
         "transformer_layers": args.transformer_layers,
         "test_fraction": 0.2, "seed": args.seed, "threads": args.threads, "torch": torch.__version__,

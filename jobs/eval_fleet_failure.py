@@ -61,7 +61,8 @@ def verdict(summ: dict[str, dict]) -> dict[str, Any]:
     return {"target": TARGET, "hardware": {k: hw[k] for k in ("recall", "precision", "median_lead_min")}, "met": bool(ok)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The evaluation's command line."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hosts", type=int, default=40)
     ap.add_argument("--vms-per-host", type=int, default=2)
@@ -82,12 +83,80 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "results" / "cache",
                     help="dataset cache folder (keyed by the simulation settings)")
     ap.add_argument("--no-cache", action="store_true", help="rebuild the dataset even if cached")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
+
+def dataset_config(args: argparse.Namespace) -> FleetDatasetConfig:
+    """The simulated fleet the command line asks for."""
+    return FleetDatasetConfig(hosts=args.hosts, vms_per_host=args.vms_per_host, days=args.days,
+                              step_s=args.step_min * 60, interval_s=args.interval_s,
+                              scenario_rate_per_day=args.scenario_rate, seed=args.seed, horizon_s=args.horizon_h * 3600)
+
+
+def save_model(args: argparse.Namespace, ds: Any, cfg: FleetDatasetConfig, xgb: MethodResult,
+               summary: dict[str, Any]) -> str:
+    """Fit XGBoost on all rows and save it with fleet_meta.json (threshold, horizon) beside it."""
+    model, thr = fit_final(ds, [f.threshold.threshold for f in xgb.folds], args.seed)
+    folder = model.save(args.model_out)
+    meta = {"task": "fleet failure within horizon", "horizon_s": cfg.horizon_s, "threshold": thr,
+            "cooldown_s": args.cooldown_min * 60, "resume_grace_s": args.grace_min * 60, "features": ds.feature_names,
+            "trained_rows": int(len(ds.frame)), "dataset": asdict(cfg), "evaluation": summary}
+    (folder / "fleet_meta.json").write_text(json.dumps(meta, indent=2, default=list))
+    _log(f"saved model to {folder} (threshold {thr:.4g})")
+    return str(folder)
+
+
+def protocol(args: argparse.Namespace, cutoff_ts: float, horizon_s: float) -> dict[str, Any]:
+    """How the numbers were measured, in words, for the report."""
+    return {
+        "split": f"{args.folds} host groups (VMs follow their host); fold k trains on other hosts with ts < cutoff - H "
+                 f"and tests its own hosts with ts >= cutoff; cutoff at {args.cutoff:.0%} of the period",
+        "cutoff_ts": cutoff_ts, "horizon_s": horizon_s, "cooldown_s": args.cooldown_min * 60,
+        "resume_grace_s": args.grace_min * 60,
+        "threshold": f"per fold, highest episode recall with precision >= {args.min_precision} on inner "
+                     "host-grouped 3-fold out-of-fold scores of the training slice (never test rows)",
+        "recall": "scenario detected if an episode on its target starts in [failure - H, failure); scenarios of test "
+                  "hosts with onset >= cutoff and failure < end",
+        "precision": "episode is true if a failure of its target follows its start within H (ground truth includes "
+                     "failures just past the end); hardware precision counts host alerts, memory_leak_oom VM alerts",
+    }
+
+
+def held_out_rows(r: MethodResult) -> dict[str, Any]:
+    """Row-level size and PR-AUC of a method's held-out rows."""
+    return {"rows": int(len(r.test_frame)), "positive_rows": int(r.test_frame["label"].sum()),
+            "row_pr_auc": pr_auc(r.test_frame["score"].to_numpy(), r.test_frame["label"].to_numpy())}
+
+
+def method_report(r: MethodResult, summary: dict[str, Any], scenarios: Any) -> dict[str, Any]:
+    """One method's part of the report: summary, verdict, per-fold thresholds, false alarms and misses."""
+    return {"summary": summary, "verdict": verdict(summary), "test_rows": held_out_rows(r),
+            "folds": [{"fold": f.fold, "threshold": f.threshold.threshold, "train_recall": f.threshold.recall,
+                       "train_precision": f.threshold.precision, "train_precision_met": f.threshold.met_precision,
+                       "train_rows": f.train_rows, "train_positive_rows": f.train_positive_rows,
+                       "test_rows": f.test_rows, "fit_s": f.fit_s, "test_hosts": f.test_hosts}
+                      for f in r.folds],
+            "false_alarms": _false_alarms(r, scenarios),
+            "missed": r.test_score.scenarios.loc[~r.test_score.scenarios["detected"],
+                                                 ["scenario_id", "kind", "target_id", "failure_ts"]].to_dict("records")}
+
+
+def print_summary(report: dict[str, Any], md_table: str) -> None:
+    """The table and one verdict line per method on stdout."""
+    print(md_table)
+    for n, m in report["methods"].items():
+        v = m["verdict"]
+        print(f"{n}: hardware recall {v['hardware']['recall']:.2f}, precision {v['hardware']['precision']:.2f}, "
+              f"median lead {v['hardware']['median_lead_min']:.0f} min -> target {'MET' if v['met'] else 'not met'}; "
+              f"row PR-AUC {m['test_rows']['row_pr_auc']:.3f}")
+    t = report["timing_s"]
+    print(f"total {t['total']:.0f}s (dataset {t['dataset']:.0f}s{' cached' if t['dataset_cached'] else ''})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     t0 = time.perf_counter()
-    cfg = FleetDatasetConfig(hosts=args.hosts, vms_per_host=args.vms_per_host, days=args.days,
-                             step_s=args.step_min * 60, interval_s=args.interval_s,
-                             scenario_rate_per_day=args.scenario_rate, seed=args.seed, horizon_s=args.horizon_h * 3600)
+    cfg = dataset_config(args)
     _log(f"dataset: {cfg.hosts} hosts x {cfg.vms_per_host} VMs, {cfg.days:g} days, step {args.step_min:g} min")
     ds = load_or_build(cfg, None if args.no_cache else args.cache, _log, rebuild=args.no_cache)
     t_data = time.perf_counter() - t0
@@ -102,48 +171,16 @@ def main(argv: list[str] | None = None) -> int:
                                         seed=args.seed, log=_log)
     summaries = {n: r.summary() for n, r in results.items()}
     t_eval = time.perf_counter() - t0 - t_data
+    saved = save_model(args, ds, cfg, results["xgboost"], summaries["xgboost"]) \
+        if "xgboost" in results and args.model_out else None
 
-    saved = None
-    if "xgboost" in results and args.model_out:
-        model, thr = fit_final(ds, [f.threshold.threshold for f in results["xgboost"].folds], args.seed)
-        folder = model.save(args.model_out)
-        meta = {"task": "fleet failure within horizon", "horizon_s": cfg.horizon_s, "threshold": thr,
-                "cooldown_s": args.cooldown_min * 60, "resume_grace_s": args.grace_min * 60, "features": ds.feature_names, "trained_rows": int(len(ds.frame)),
-                "dataset": asdict(cfg), "evaluation": summaries["xgboost"]}
-        (folder / "fleet_meta.json").write_text(json.dumps(meta, indent=2, default=list))
-        saved = str(folder)
-        _log(f"saved model to {folder} (threshold {thr:.4g})")
-
-    test_rows = {n: {"rows": int(len(r.test_frame)), "positive_rows": int(r.test_frame["label"].sum()),
-                     "row_pr_auc": pr_auc(r.test_frame["score"].to_numpy(), r.test_frame["label"].to_numpy())}
-                 for n, r in results.items()}
     sc = ds.scenarios
     report = {
         "command": "python -m jobs.eval_fleet_failure " + " ".join(argv if argv is not None else sys.argv[1:]),
         "dataset": {**asdict(cfg), **ds.stats, "start_ts": ds.start_ts, "end_ts": ds.end_ts,
                     "scenarios_by_kind": sc["kind"].value_counts().to_dict()},
-        "protocol": {
-            "split": f"{args.folds} host groups (VMs follow their host); fold k trains on other hosts with ts < cutoff - H "
-                     f"and tests its own hosts with ts >= cutoff; cutoff at {args.cutoff:.0%} of the period",
-            "cutoff_ts": split.cutoff_ts, "horizon_s": cfg.horizon_s, "cooldown_s": args.cooldown_min * 60,
-            "resume_grace_s": args.grace_min * 60,
-            "threshold": f"per fold, highest episode recall with precision >= {args.min_precision} on inner "
-                         "host-grouped 3-fold out-of-fold scores of the training slice (never test rows)",
-            "recall": "scenario detected if an episode on its target starts in [failure - H, failure); scenarios of test "
-                      "hosts with onset >= cutoff and failure < end",
-            "precision": "episode is true if a failure of its target follows its start within H (ground truth includes "
-                         "failures just past the end); hardware precision counts host alerts, memory_leak_oom VM alerts",
-        },
-        "methods": {n: {"summary": summaries[n], "verdict": verdict(summaries[n]), "test_rows": test_rows[n],
-                        "folds": [{"fold": f.fold, "threshold": f.threshold.threshold, "train_recall": f.threshold.recall,
-                                   "train_precision": f.threshold.precision, "train_precision_met": f.threshold.met_precision,
-                                   "train_rows": f.train_rows, "train_positive_rows": f.train_positive_rows,
-                                   "test_rows": f.test_rows, "fit_s": f.fit_s, "test_hosts": f.test_hosts}
-                                  for f in r.folds],
-                        "false_alarms": _false_alarms(r, sc),
-                        "missed": r.test_score.scenarios.loc[~r.test_score.scenarios["detected"],
-                                                             ["scenario_id", "kind", "target_id", "failure_ts"]].to_dict("records")}
-                    for n, r in results.items()},
+        "protocol": protocol(args, split.cutoff_ts, cfg.horizon_s),
+        "methods": {n: method_report(r, summaries[n], sc) for n, r in results.items()},
         "model_out": saved,
         "timing_s": {"dataset": round(t_data, 1), "evaluation": round(t_eval, 1),
                      "total": round(time.perf_counter() - t0, 1), "dataset_cached": bool(ds.stats.get("cached"))},
@@ -151,13 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if "xgboost" in results:
         report["feature_importance"] = {k: round(v, 1) for k, v in results["xgboost"].models[0].feature_importance().items()}
     md_table = table(summaries)
-    print(md_table)
-    for n in results:
-        v = verdict(summaries[n])
-        print(f"{n}: hardware recall {v['hardware']['recall']:.2f}, precision {v['hardware']['precision']:.2f}, "
-              f"median lead {v['hardware']['median_lead_min']:.0f} min -> target {'MET' if v['met'] else 'not met'}; "
-              f"row PR-AUC {test_rows[n]['row_pr_auc']:.3f}")
-    print(f"total {report['timing_s']['total']:.0f}s (dataset {t_data:.0f}s{' cached' if ds.stats.get('cached') else ''})")
+    print_summary(report, md_table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "eval_fleet_failure.json").write_text(json.dumps(report, indent=2, default=_json_default))
     (args.out / "eval_fleet_failure.md").write_text(markdown(report, md_table))

@@ -1,11 +1,11 @@
 """Failure-prediction endpoints (schemas per the seed API) over an injected service: routing and schemas only;
-domain errors (NoModel -> 503) go through the API's error table."""
+domain errors (NoModel -> 503, UnknownTarget -> 404) go through the API's error table (`aiops.api.errors`)."""
 from __future__ import annotations
 
 from typing import Any, Protocol
 
 import orjson
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -82,9 +82,10 @@ class MitigationRequest(BaseModel):
 
 
 class FailureApi(Protocol):
-    """Predictions come back as dicts, or as already-serialised JSON (bytes) from a cache."""
+    """Predictions come back as dicts, or as already-serialised JSON (bytes) from a cache; `predict` raises
+    UnknownTarget for a target without telemetry and NoModel while no model is deployed."""
 
-    async def predict(self, target_id: str) -> dict[str, Any] | bytes | None: ...
+    async def predict(self, target_id: str) -> dict[str, Any] | bytes: ...
     async def predict_many(self, target_ids: list[str], horizon_s: float,
                            include_recommendations: bool) -> tuple[list[dict[str, Any] | bytes], list[str], str | None]: ...
     async def model_info(self) -> dict[str, Any] | None: ...
@@ -96,9 +97,7 @@ def make_router(service: FailureApi) -> APIRouter:
 
     @r.get("/predictions/failures/{target_id}", response_model=FailurePrediction)
     async def one(target_id: str) -> Any:
-        pred = await service.predict(target_id)  # NoModel (no model deployed) maps to 503
-        if pred is None:
-            raise HTTPException(404, f"unknown target {target_id!r}: no telemetry received for it")
+        pred = await service.predict(target_id)  # UnknownTarget -> 404, NoModel -> 503 (the error table)
         if isinstance(pred, (bytes, bytearray)):
             return Response(pred, media_type="application/json")  # validated when it was made
         return pred

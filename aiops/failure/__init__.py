@@ -6,6 +6,7 @@ from aiops.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "NoModel": ".errors",
+    "UnknownTarget": ".errors",
     "ModelRegistry": ".registry",
     "ModelVersion": ".registry",
     "PromotionDecision": ".registry",
@@ -13,6 +14,8 @@ _EXPORTS = {
     "data_fingerprint": ".registry",
     "FailureConfig": ".config",
     "load_failure_config": ".config",
+    "TrainConfig": ".config",
+    "load_train_config": ".config",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,4 +1,5 @@
-"""Validated configuration for failure prediction (configs/failure.yaml)."""
+"""Validated configuration for failure prediction: configs/failure.yaml (Backblaze evaluation) and
+configs/train_failure.yaml (the fleet model's training job)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aiops.config_io import PROJECT_ROOT, load_config_file
 
 DEFAULT_FAILURE_CONFIG = PROJECT_ROOT / "configs" / "failure.yaml"
+DEFAULT_TRAIN_CONFIG = PROJECT_ROOT / "configs" / "train_failure.yaml"
 
 
 class _Strict(BaseModel):
@@ -69,3 +71,51 @@ def load_failure_config(path: Path | str | None = None) -> FailureConfig:
     """Read and validate configs/failure.yaml (or ``path``); errors name the offending key."""
     p = Path(path) if path else DEFAULT_FAILURE_CONFIG
     return load_config_file(FailureConfig, p, "failure configuration")
+
+
+# ---- configs/train_failure.yaml -------------------------------------------------------------------------------------
+class DatasetConfig(_Strict):
+    """The simulated fleet the model learns from."""
+    hosts: int = Field(40, ge=4)
+    vms_per_host: int = Field(2, ge=0)
+    days: float = Field(16.0, gt=1)
+    step_s: float = Field(600.0, gt=0)
+    interval_s: float = Field(30.0, gt=0)
+    scenario_rate_per_day: float = Field(0.15, ge=0)
+    seed: int = 7
+    horizon_s: float = Field(8 * 3600.0, gt=0)
+
+
+class TuneConfig(_Strict):
+    """The hyperparameter search (ASHA over host-grouped CV)."""
+    num_samples: int = Field(8, ge=1)
+    max_rounds: int = Field(300, ge=25)
+    rounds_per_report: int = Field(50, ge=5)
+    grace_reports: int = Field(2, ge=1)
+    cv_folds: int = Field(3, ge=2)
+    cpus_per_trial: float = Field(1.0, gt=0)
+
+
+class AcceptanceConfig(_Strict):
+    """What a candidate must reach on held-out episodes before it may be promoted."""
+    min_recall: float = Field(0.9, ge=0, le=1)
+    min_precision: float = Field(0.8, ge=0, le=1)
+    min_median_lead_min: float = Field(30.0, ge=0)
+    promote_metric: str = "pr_auc"
+
+
+class TrainConfig(_Strict):
+    """configs/train_failure.yaml: data, search and acceptance for the fleet failure model."""
+    model_name: str = "fleet-failure"
+    dataset: DatasetConfig = DatasetConfig()
+    tune: TuneConfig = TuneConfig()
+    acceptance: AcceptanceConfig = AcceptanceConfig()
+    outer_folds: int = Field(4, ge=2)
+    cutoff_frac: float = Field(0.5, gt=0.1, lt=0.9)
+
+
+def load_train_config(path: Path | str | None = None) -> TrainConfig:
+    """Read and validate configs/train_failure.yaml (or ``path``); defaults when neither is given nor present."""
+    if path is None and not DEFAULT_TRAIN_CONFIG.exists():
+        return TrainConfig()
+    return load_config_file(TrainConfig, Path(path) if path else DEFAULT_TRAIN_CONFIG, "training configuration")

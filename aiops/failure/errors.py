@@ -1,9 +1,9 @@
 """Errors the failure domain raises on purpose (the API maps their kinds to HTTP statuses)."""
 from __future__ import annotations
 
-from aiops.errors import UnavailableError
+from aiops.errors import NotFoundError, UnavailableError
 
-__all__ = ["NoModel", "NO_MODEL_MESSAGE"]
+__all__ = ["NoModel", "NO_MODEL_MESSAGE", "UnknownTarget"]
 
 NO_MODEL_MESSAGE = "no failure model is deployed yet: train and promote one with `python -m jobs.train_failure`"
 
@@ -13,3 +13,11 @@ class NoModel(UnavailableError):
 
     def __init__(self, message: str = NO_MODEL_MESSAGE) -> None:
         super().__init__(message)
+
+
+class UnknownTarget(NotFoundError):
+    """No telemetry was ever received for the target, so there are no features to predict from."""
+
+    def __init__(self, target_id: str) -> None:
+        super().__init__(f"unknown target {target_id!r}: no telemetry received for it")
+        self.target_id = target_id

@@ -32,6 +32,7 @@ _EXPORTS = {
     "FailurePredictorCore": ".predictor",
     "FleetPredictions": ".service",
     "PredictionService": ".service",
+    "require_prediction": ".service",
     "SnapshotReplica": ".snapshot",
 }
 __all__ = sorted(_EXPORTS)

@@ -23,7 +23,8 @@ def count_vms(inventory: Mapping[str, Any]) -> dict[str, int]:
 
 class VmCounts:
     """VM count per host, re-read from `fetch` when older than `refresh_s`; a failed or absent source keeps the
-    last counts (none at first): recommendations then just leave the VM count out."""
+    last counts (none at first): recommendations then just leave the VM count out. Failures are counted and
+    the last one kept (`stats`), so a broken inventory source shows instead of silently freezing the counts."""
 
     def __init__(self, fetch: Callable[[], Awaitable[Mapping[str, Any] | None]],
                  refresh_s: float = DEFAULT_INVENTORY_REFRESH_S, clock: Callable[[], float] = time.monotonic) -> None:
@@ -32,6 +33,9 @@ class VmCounts:
         self._clock = clock
         self._counts: dict[str, int] = {}
         self._fetched_at: float | None = None
+        self.refreshes = 0
+        self.errors = 0
+        self.last_error: str | None = None
 
     def __call__(self, host_id: str) -> int:
         return self._counts.get(host_id, 0)
@@ -44,7 +48,15 @@ class VmCounts:
         self._fetched_at = now
         try:
             inventory = await self._fetch()
-        except Exception:
+            if inventory is not None:
+                self._counts = count_vms(inventory)
+        except Exception as exc:  # keep serving with the last counts; the failure shows in stats()
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
             return
-        if inventory is not None:
-            self._counts = count_vms(inventory)
+        self.refreshes += 1
+
+    def stats(self) -> dict[str, Any]:
+        """Hosts counted, successful refreshes, failed ones and the last failure (for the predictor's stats)."""
+        return {"hosts": len(self._counts), "refreshes": self.refreshes, "errors": self.errors,
+                "last_error": self.last_error}

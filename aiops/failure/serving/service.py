@@ -11,13 +11,22 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 import orjson
 
+from aiops.failure.errors import UnknownTarget
 from aiops.failure.serving.cache import PredictionCache, cache_key
 from aiops.failure.serving.inventory import VmCounts
 from aiops.failure.serving.model_source import ModelSource, model_info
 
-__all__ = ["FleetPredictions", "PredictionService"]
+__all__ = ["FleetPredictions", "PredictionService", "require_prediction"]
 
 Vector = Mapping[str, Any]
+
+
+def require_prediction(target_id: str, body: bytes | None) -> bytes:
+    """A single-target answer, or UnknownTarget (404) when the feature store knows nothing of the target:
+    batched look-ups answer None per unknown id, one request's caller gets the domain error."""
+    if body is None:
+        raise UnknownTarget(target_id)
+    return body
 
 
 class FleetPredictions:

@@ -9,21 +9,13 @@ from aiops.failure.serving.horizon import rescale_horizon, severity, time_to_fai
 from aiops.failure.serving.predictor import FailurePredictorCore
 from aiops.failure.registry import ModelRegistry, RegistryError, data_fingerprint
 from aiops.settings import PROJECT_ROOT
-
-FEATURES = ["disk_io_latency_trend_1h", "temperature_max_5m", "cpu_utilization_mean_5m"]
-
-
-def _model(seed=0, n_bags=3):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(rng.normal(size=(600, 3)), columns=FEATURES)
-    y = (X["disk_io_latency_trend_1h"] + 0.3 * rng.normal(size=600) > 1.2).astype(int).to_numpy()
-    return XGBoostFailureModel(n_rounds=40, eta=0.3, neg_sample_rate=1.0, n_bags=n_bags, nthread=1).fit(X, y), X, y
+from tests.unit.failure.serving.models import FEATURES, small_model
 
 
 def test_registry_versions_promotion_rules_and_fetch(tmp_path):
     reg = ModelRegistry(str(tmp_path / "reg"), cache_dir=tmp_path / "cache")
     assert reg.production("m") is None and reg.versions("m") == []
-    model, X, y = _model()
+    model, X, y = small_model()
     folder = model.save(tmp_path / "m1")
     v1 = reg.register("m", folder, {"pr_auc": 0.6}, FEATURES, data_fingerprint(X, y), {"horizon_s": 7200})
     assert v1.version == "v0001"
@@ -75,7 +67,7 @@ def test_hazard_helpers():
 
 
 def test_core_predictions_explain_and_recommend():
-    model, X, _ = _model()
+    model, X, _ = small_model()
     defs = load_definitions(PROJECT_ROOT / "configs" / "features.yaml")
     core = FailurePredictorCore(model, "v0007", 7200, defs, vms_on_host=lambda h: 3)
     risky = {"target_id": "host-0017", "target_type": "host", "as_of": 5.0,
@@ -118,7 +110,7 @@ def test_at_horizon_restates_probability_and_severity():
 def test_core_takes_time_to_failure_from_the_survival_model():
     from aiops.failure.models.survival import SurvivalModel
 
-    model, X, y = _model()
+    model, X, y = small_model()
     rng = np.random.default_rng(3)
     t = np.where(X[FEATURES[0]] > 1.2, 3600.0, 40_000.0) * rng.uniform(0.8, 1.2, len(X))
     surv = SurvivalModel(neg_sample_rate=1.0, nthread=1, n_rounds=200, eta=0.3).fit(X, t / 3600, t / 3600)  # hours
@@ -133,7 +125,7 @@ def test_core_takes_time_to_failure_from_the_survival_model():
 
 
 def test_survival_bounds_censor_at_the_horizon():
-    from jobs.train_failure import survival_bounds
+    from aiops.failure.training.pipeline import survival_bounds
 
     frame = pd.DataFrame({"ts": [0.0, 0.0, 0.0], "next_failure_ts": [1800.0, 50 * 3600.0, np.nan]})
     lower, upper = survival_bounds(frame, 8 * 3600.0)

@@ -179,6 +179,28 @@ def test_vm_counts_refresh_periodically_and_keep_counts_when_the_source_fails():
     run(counts.refresh())
     assert counts("h1") == 0 and counts("h2") == 1 and len(calls) == 3
     assert count_vms({"vms": []}) == {}
+    assert counts.stats() == {"hosts": 1, "refreshes": 3, "errors": 0, "last_error": None}
+
+
+def test_vm_counts_count_failed_refreshes_and_keep_the_last_error():
+    clock, answers = Clock(), [{"vms": [{"host_id": "h1"}]}, ConnectionError("simulator gone"), {"vms": "broken"}]
+
+    async def fetch():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    counts = VmCounts(fetch, refresh_s=60, clock=clock)
+    run(counts.refresh())
+    clock.t += 60
+    run(counts.refresh())
+    assert counts("h1") == 1  # the last counts stay
+    assert counts.stats() == {"hosts": 1, "refreshes": 1, "errors": 1, "last_error": "ConnectionError: simulator gone"}
+    clock.t += 60
+    run(counts.refresh())  # a malformed answer is a failure too, not a crash of the request that triggered it
+    st = counts.stats()
+    assert st["errors"] == 2 and st["last_error"].startswith("TypeError") and counts("h1") == 1
 
 
 def _body(t: str, p: float, **extra) -> bytes:
@@ -266,9 +288,9 @@ def test_monitor_records_mitigations_and_rearms_the_target():
 
 def test_prediction_service_serialises_once_caches_bytes_and_counts_vms():
     from aiops.failure.serving.service import PredictionService
-    from tests.unit.failure.serving.test_registry_alerts_inference import FEATURES, _model
+    from tests.unit.failure.serving.models import FEATURES, small_model
 
-    model, X, _ = _model()
+    model, X, _ = small_model()
     reg, clock = FakeRegistry(), Clock()
     reg.add("v1", horizon_s=7200)
     reg.prod = "v1"
@@ -306,10 +328,10 @@ def test_prediction_service_serialises_once_caches_bytes_and_counts_vms():
 def test_member_probabilities_come_from_the_same_pass_as_the_combined_one():
     import numpy as np
 
-    from tests.unit.failure.serving.test_registry_alerts_inference import _model
+    from tests.unit.failure.serving.models import small_model
 
-    model, X, _ = _model()
+    model, X, _ = small_model()
     p, members = model.predict_proba_members(X)
     assert np.allclose(p, model.predict_proba(X)) and members.shape == (3, len(X))
-    single, _, _ = _model(n_bags=1)
+    single, _, _ = small_model(n_bags=1)
     assert single.predict_proba_members(X)[1] is None
