@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from aiops.alerting.config import AlertingSettings
 from aiops.config_io import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config_file, load_yaml, validate_config
-from aiops.failure.config import FailureConfig
+from aiops.failure.config import FailureConfig, TrainConfig
 from aiops.placement.factors.catalog import FactorCatalog, parse_catalog
 from aiops.security.config import SecurityConfig
 from aiops.security.response.config import ResponseConfig
@@ -148,6 +148,8 @@ class FailureSettings(_Strict):
     cache_ttl_s: float = Field(30.0, gt=0)
     evaluation: FailureConfig = Field(default_factory=lambda: _engine_file("failure"),
                                       description="configs/failure.yaml: Backblaze data, labels, features, CV, models")
+    training: TrainConfig = Field(default_factory=lambda: _engine_file("training"),
+                                  description="configs/train_failure.yaml: what jobs.train_failure learns from, searches, accepts")
 
 
 class SecuritySettings(_Strict):
@@ -173,16 +175,17 @@ class PlacementSettings(_Strict):
 
 class ConfigFiles(_Strict):
     """Where each engine's own YAML lives. `load_settings` reads them into the typed sections
-    (failure.evaluation, security.detection, security.response, placement.factors), so every
+    (failure.evaluation, failure.training, security.detection, security.response, placement.factors), so every
     component gets its configuration from the one Settings object and never opens a file itself."""
     failure: Path = CONFIG_DIR / "failure.yaml"
+    training: Path = CONFIG_DIR / "train_failure.yaml"
     security: Path = CONFIG_DIR / "security.yaml"
     response: Path = CONFIG_DIR / "security_response.yaml"
     factors: Path = CONFIG_DIR / "factors.yaml"
 
 
 # (section, field, key in ConfigFiles): the engine files and where their validated contents live.
-ENGINE_FILES = (("failure", "evaluation", "failure"), ("security", "detection", "security"),
+ENGINE_FILES = (("failure", "evaluation", "failure"), ("failure", "training", "training"), ("security", "detection", "security"),
                 ("security", "response", "response"), ("placement", "factors", "factors"))
 
 
@@ -191,7 +194,8 @@ def _engine_file(key: str, path: Path | None = None) -> Any:
     p = Path(path) if path is not None else getattr(ConfigFiles(), key)
     if key == "factors":
         return parse_catalog(load_yaml(p), str(p))
-    model, what = {"failure": (FailureConfig, "failure configuration"), "security": (SecurityConfig, "security configuration"),
+    model, what = {"failure": (FailureConfig, "failure configuration"), "training": (TrainConfig, "training configuration"),
+                   "security": (SecurityConfig, "security configuration"),
                    "response": (ResponseConfig, "response policy")}[key]
     return load_config_file(model, p, what)
 

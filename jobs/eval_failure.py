@@ -31,7 +31,7 @@ def _log(msg: str) -> None:
 
 
 def run_backblaze(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
-    cfg = load_failure_config(args.config)
+    cfg = load_failure_config(args.config) if args.config else Settings().failure.evaluation
     t0 = time.perf_counter()
     methods = tuple(args.methods.split(",")) if args.methods else None
     res = evaluate_backblaze(cfg, Settings().data_dir, _log, methods)

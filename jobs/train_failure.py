@@ -64,7 +64,7 @@ def tune_search(X: Any, y: np.ndarray, folds: np.ndarray, feats: list[str], tc: 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The job's command line."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", type=Path)
+    ap.add_argument("--config", type=Path, help="training YAML; default: the settings' failure.training (configs/train_failure.yaml)")
     ap.add_argument("--settings", help="engine settings YAML (registry, Redis); default configs/aiops.yaml")
     ap.add_argument("--samples", type=int, help="Tune trials (overrides the config)")
     ap.add_argument("--registry", help="registry URI (overrides settings.failure.registry_uri)")
@@ -77,8 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        cfg = load_train_config(args.config)
         settings = load_settings(args.settings)
+        cfg = load_train_config(args.config) if args.config else settings.failure.training
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
