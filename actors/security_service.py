@@ -152,7 +152,7 @@ class SecurityCorrelator:
         while not self._stop.is_set():
             try:
                 self.service.ingest_events([])  # closes windows, raises incidents that became complete
-                self.service.response.check_escalations()
+                self.service.check_escalations()
                 if time.monotonic() - self._last_alert_eval >= self.settings.alerting.evaluate_s:
                     self.evaluate_alerts()
                 if self.learned is not None and time.monotonic() - self._last_snapshot >= every:
@@ -174,7 +174,9 @@ class SecurityCorrelator:
                 "anomalies": len(self.service.anomalies), "rejections": self.rejections.as_dict(),
                 "incident_latency": self.service.latency_summary(), "busy_s": round(self.busy_s, 3),
                 "redeliveries_skipped": self.redeliveries_skipped,
-                "responses_restored": self.service.response.restored, "learned_restored": self.learned_restored,
+                "responses_restored": self.service.response.restored,
+                "audit_failures": self.service.response.audit_failures,
+                "audit_rows_skipped": self.service.response.audit.skipped_at_start, "learned_restored": self.learned_restored,
                 "learned_error": self.learned_error, "event_errors": dict(self.service.event_errors),
                 "store_errors": self.service.store_errors, "store_last_error": self.service.store_last_error, "network_ready": self.service.pipeline.network.ready,
                 "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
@@ -216,6 +218,20 @@ def start_security_correlator(settings: Settings) -> Any:
     ).remote(settings)
 
 
+async def _domain_result(ref: Any) -> Any:
+    """Await an actor call; a domain error raised in the actor reaches the error table as itself
+    (its own message and status), not wrapped in Ray's task error with a traceback."""
+    from aiops.errors import DomainError
+
+    try:
+        return await ref
+    except ray.exceptions.RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, DomainError):
+            raise cause from None
+        raise
+
+
 class SecurityProxy:
     """SecurityApiService for the ingress: tokens checked here, everything else in the actor."""
 
@@ -248,10 +264,10 @@ class SecurityProxy:
         return await self.actor.threats.remote()
 
     async def respond(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        return await self.actor.respond.remote(*args, **kwargs)
+        return await _domain_result(self.actor.respond.remote(*args, **kwargs))
 
     async def approve(self, response_id: str, principal: Any) -> dict[str, Any] | None:
-        return await self.actor.approve.remote(response_id, principal)
+        return await _domain_result(self.actor.approve.remote(response_id, principal))
 
     async def list_suppressions(self) -> list[dict[str, Any]]:
         return await self.actor.list_suppressions.remote()

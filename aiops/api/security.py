@@ -8,8 +8,10 @@ Mounted by the lead under ``/api/ai``:
   ``GET /security/incidents/{id}/graph.svg`` (the graph drawn).
 * ``GET  /security/threats`` → active_threats, overall_risk_score, last_updated.
 * ``POST /security/anomalies/{id}/respond`` (action, parameters, manual, comment[, dry_run]); needs a bearer
-  token with role ``responder``: 401 without a valid token, 403 with a token lacking the role. An
-  ``Idempotency-Key`` header (or the same body twice) makes a repeated request act once.
+  token with role ``responder``: 401 without a valid token, 403 with a token lacking the role. Parameters
+  are validated per action (422 for an extra key, a malformed IP or VM id). An ``Idempotency-Key`` header
+  (scoped to the anomaly and action) or the same body twice makes a repeated request act once; the same
+  key with other parameters is a 409. 503 when the audit trail cannot be written (nothing was done).
 * ``POST /security/responses/{id}/approve`` needs role ``approver``.
 * ``GET /security/suppressions`` (entries with their suppressed-alert counts), ``POST /security/suppressions``
   and ``DELETE /security/suppressions/{id}`` (role ``responder``; audited, and re-applied after a restart).
@@ -93,8 +95,10 @@ class ThreatSummary(BaseModel):
 class RespondRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: Literal["quarantine_vm", "block_ip", "disable_user", "snapshot_vm"]
-    parameters: dict[str, Any] = Field(default_factory=dict, description="target (vm_id / ip / user) and action options")
-    manual: bool = True
+    parameters: dict[str, Any] = Field(default_factory=dict, description="the action's own keys only: quarantine_vm {vm_id}, "
+                                       "snapshot_vm {vm_id, memory}, disable_user {user}, block_ip {ip, ttl_s}; others → 422")
+    manual: bool = Field(True, description="accepted for compatibility and ignored: every API request is manual, and "
+                                           "auto_allow rules apply only to the engine's own proposals")
     comment: str | None = Field(None, max_length=2000)
     dry_run: bool | None = None
 
@@ -105,7 +109,8 @@ class ResponseResult(BaseModel):
     action: str
     target: str
     parameters: dict[str, Any]
-    status: Literal["executed", "dry_run", "pending_approval", "failed", "timeout", "rejected", "requested", "interrupted"]
+    status: Literal["executed", "dry_run", "pending_approval", "failed", "timeout", "rejected", "requested", "interrupted",
+                    "running"]
     requested_by: str
     manual: bool
     comment: str | None
@@ -116,6 +121,7 @@ class ResponseResult(BaseModel):
     error: str | None
     duplicate: bool
     escalated: list[str]
+    anomaly_severity: str | None = None
 
 
 class SecurityApiService(Protocol):

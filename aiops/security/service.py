@@ -159,12 +159,25 @@ class SecurityService:
             self.event_errors[f"flush:{type(exc).__name__}"] += 1
         for i in {i.incident_id: i for i in incs}.values():
             self._incident_record(i)
+        self._apply_late_outcomes()
         if self._incident_walls:
             done = time.perf_counter()
             self.incident_latency.extend(done - w for w in self._incident_walls)
             self._incident_walls.clear()
         self.persist()
         return {"events": n, "incident_updates": len(incs)}
+
+    def _apply_late_outcomes(self) -> None:
+        """A response that timed out but ran after all mitigates its anomaly after all."""
+        for rec in self.response.drain_late():
+            anomaly = self.anomalies.get(rec.anomaly_id)
+            if anomaly is not None and rec.status == "executed":
+                anomaly["status"] = "mitigated"
+                self._dirty.add(rec.anomaly_id)
+
+    def check_escalations(self, now: float | None = None) -> int:
+        """Escalate responses waiting too long for approval, judged on their anomalies."""
+        return self.response.check_escalations(self.anomalies, now)
 
     def latency_summary(self) -> dict[str, float | int | None]:
         """Incident raise/update latency over the last 10,000 updates (p50, p99, max, in seconds)."""
@@ -256,8 +269,9 @@ class SecurityService:
         anomaly = self.anomalies.get(anomaly_id)
         if anomaly is None:
             return None
-        rec: ResponseRecord = self.response.request(anomaly, action, parameters, manual=manual, comment=comment,
-                                                    principal=principal, idempotency_key=idempotency_key, dry_run=dry_run)
+        # ``manual`` is the client's claim and plays no part: a request with a principal is manual
+        rec: ResponseRecord = self.response.request(anomaly, action, parameters, comment=comment, principal=principal,
+                                                    idempotency_key=idempotency_key, dry_run=dry_run)
         if not rec.duplicate:
             anomaly["responses"].append(rec.response_id)
             if rec.status == "executed":

@@ -7,14 +7,40 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
+
+log = logging.getLogger(__name__)
+
+
+def parse_rows(lines: Iterable[str | bytes], where: str) -> tuple[list[dict[str, Any]], int]:
+    """(rows, lines skipped): a torn or garbled line (a writer died mid-line) is skipped with a
+    warning instead of stopping whoever reads the trail."""
+    rows: list[dict[str, Any]] = []
+    skipped = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict):
+            skipped += 1
+            continue
+        rows.append(row)
+    if skipped:
+        log.warning("audit trail %s: skipped %d unreadable line(s) (torn write?)", where, skipped)
+    return rows, skipped
 
 
 class AuditStore(Protocol):
+    skipped: int  # unreadable rows seen by the last records()
+
     def append(self, record: dict[str, Any]) -> None: ...
     def records(self) -> list[dict[str, Any]]: ...
 
@@ -22,6 +48,7 @@ class AuditStore(Protocol):
 class MemoryAuditStore:
     def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []
+        self.skipped = 0
 
     def append(self, record: dict[str, Any]) -> None:
         self._rows.append(dict(record))
@@ -31,15 +58,25 @@ class MemoryAuditStore:
 
 
 class JsonlAuditStore:
-    """Append-only JSON lines; each write is one ``write`` + flush + fsync of a complete line."""
+    """Append-only JSON lines; each write is one ``write`` + flush + fsync of a complete line.
+
+    A line torn by a crash is left in place (the trail is append-only) and skipped when read; the
+    next append starts on a fresh line so it is never glued to the fragment.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.skipped = 0
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, sort_keys=True, default=str) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
+        line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
+        with open(self.path, "a+b") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            if end:
+                fh.seek(end - 1)
+                if fh.read(1) != b"\n":
+                    line = b"\n" + line
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
@@ -47,7 +84,9 @@ class JsonlAuditStore:
     def records(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
-        return [json.loads(x) for x in self.path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        with open(self.path, "rb") as fh:
+            rows, self.skipped = parse_rows(fh, str(self.path))
+        return rows
 
 
 class RedisAuditStore:
@@ -57,6 +96,7 @@ class RedisAuditStore:
     def __init__(self, client: Any, key: str) -> None:
         self.client = client
         self.key = key
+        self.skipped = 0
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "aiops") -> "RedisAuditStore":
@@ -68,7 +108,8 @@ class RedisAuditStore:
         self.client.rpush(self.key, json.dumps(record, sort_keys=True, default=str))
 
     def records(self) -> list[dict[str, Any]]:
-        return [json.loads(x) for x in self.client.lrange(self.key, 0, -1)]
+        rows, self.skipped = parse_rows(self.client.lrange(self.key, 0, -1), self.key)
+        return rows
 
 
 class AuditLog:
@@ -78,6 +119,7 @@ class AuditLog:
         self.store = store or MemoryAuditStore()
         self._lock = threading.Lock()
         prev = self.store.records()
+        self.skipped_at_start = getattr(self.store, "skipped", 0)  # torn / garbled rows skipped when read
         self._prev = prev[-1]["hash"] if prev else "0" * 64
         self._seq = prev[-1]["seq"] + 1 if prev else 0
         # the trail as read once at start, for the engines that rebuild their state from it
@@ -98,7 +140,7 @@ class AuditLog:
 
     def verify(self) -> bool:
         prev = "0" * 64
-        for rec in self.store.records():
+        for rec in self.store.records():  # unreadable rows are skipped; they never joined the chain
             r = dict(rec)
             h = r.pop("hash")
             if r["prev"] != prev or hashlib.sha256(json.dumps(r, sort_keys=True, default=str).encode()).hexdigest() != h:

@@ -4,10 +4,11 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any, Protocol
+from urllib.parse import quote
 
 
 class ControlPlane(Protocol):
-    def execute(self, action: str, target: str, parameters: dict[str, Any]) -> dict[str, Any]: ...
+    def execute(self, action: str, target: str, parameters: dict[str, Any], request_id: str | None = None) -> dict[str, Any]: ...
 
 
 class SimulatedControlPlane:
@@ -23,7 +24,7 @@ class SimulatedControlPlane:
         self.calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
-    def execute(self, action: str, target: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    def execute(self, action: str, target: str, parameters: dict[str, Any], request_id: str | None = None) -> dict[str, Any]:
         if self.latency_s:
             time.sleep(self.latency_s)
         with self._lock:
@@ -46,21 +47,34 @@ class SimulatedControlPlane:
         raise ValueError(f"unknown action {action}")
 
 
+def control_plane_path(template: str, target: str) -> str:
+    """The endpoint path with the target as one quoted segment: ``../x?y`` can never leave it."""
+    if target in ("", ".", ".."):
+        raise ValueError(f"{target!r} is not a path segment")
+    return template.format(target=quote(target, safe=""))
+
+
 class NovaCronControlPlane:
-    """HTTP client for a NovaCron control plane (endpoint paths configurable)."""
+    """HTTP client for a NovaCron control plane (endpoint paths configurable).
+
+    Each call carries the response id as ``Idempotency-Key``, so a retried call acts once. The HTTP
+    timeout is longer than the engine's: a call the engine gave up on can still report what it did.
+    """
 
     PATHS = {"quarantine_vm": ("POST", "/api/v1/vms/{target}/quarantine"), "block_ip": ("POST", "/api/v1/network/blocklist"),
              "disable_user": ("POST", "/api/v1/users/{target}/disable"), "snapshot_vm": ("POST", "/api/v1/vms/{target}/snapshots")}
+    LATE_FACTOR = 3.0
 
     def __init__(self, base_url: str, token: str | None = None, timeout_s: float = 10.0) -> None:
         import httpx
 
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s,
+        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s * self.LATE_FACTOR,
                                     headers={"Authorization": f"Bearer {token}"} if token else {})
 
-    def execute(self, action: str, target: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        method, path = self.PATHS[action]
-        body = {"target": target, **parameters}
-        r = self._client.request(method, path.format(target=target), json=body)
+    def execute(self, action: str, target: str, parameters: dict[str, Any], request_id: str | None = None) -> dict[str, Any]:
+        method, template = self.PATHS[action]
+        body = {**parameters, "target": target}  # the validated target always wins
+        headers = {"Idempotency-Key": request_id} if request_id else {}
+        r = self._client.request(method, control_plane_path(template, target), json=body, headers=headers)
         r.raise_for_status()
         return r.json() if r.content else {}

@@ -48,10 +48,10 @@ def test_destructive_needs_approval_then_approver_executes():
 def test_approver_request_executes_inline_and_auto_rule_allows_engine():
     eng, cp = engine(auto_allow=(AutoRule(action="quarantine_vm", min_severity="critical", min_score=0.95),))
     assert eng.request(ANOM, "disable_user", {}, principal=APPR).status == "executed"
-    auto = eng.request(ANOM, "quarantine_vm", {}, manual=False)
+    auto = eng.request(ANOM, "quarantine_vm", {})  # no principal: the engine proposes it
     assert auto.status == "executed" and auto.approved_by == "policy:auto_allow" and "vm-7" in cp.quarantined
     low = dict(ANOM, id="anom-2", severity="high")
-    assert eng.request(low, "quarantine_vm", {}, manual=False).status == "pending_approval"
+    assert eng.request(low, "quarantine_vm", {}).status == "pending_approval"
 
 
 def test_repeated_request_acts_once():
@@ -139,7 +139,7 @@ def test_a_restarted_engine_rebuilds_records_from_the_audit_trail_and_still_acts
     who = Principal("alice", frozenset({"responder", "approver"}))
     first = ResponseEngine(cfg, audit=AuditLog(store))
     done = first.request(anomaly, "block_ip", principal=who, idempotency_key="k-1")
-    waiting = first.request(anomaly, "quarantine_vm", manual=False, idempotency_key="k-2")
+    waiting = first.request(anomaly, "quarantine_vm", idempotency_key="k-2")
     assert done.status == "executed" and waiting.status == "pending_approval"
     # a request whose outcome never reached the trail (the process died while acting)
     first.audit.write("requested", response_id="resp-cut", anomaly_id="inc-x-000001", action="disable_user",
