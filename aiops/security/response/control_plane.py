@@ -65,10 +65,11 @@ class NovaCronControlPlane:
              "disable_user": ("POST", "/api/v1/users/{target}/disable"), "snapshot_vm": ("POST", "/api/v1/vms/{target}/snapshots")}
     LATE_FACTOR = 3.0
 
-    def __init__(self, base_url: str, token: str | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(self, base_url: str, token: str | None = None, timeout_s: float = 10.0, transport: Any = None) -> None:
+        """``transport``: an httpx transport (tests pass a recording one; None = the network)."""
         import httpx
 
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s * self.LATE_FACTOR,
+        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s * self.LATE_FACTOR, transport=transport,
                                     headers={"Authorization": f"Bearer {token}"} if token else {})
 
     def execute(self, action: str, target: str, parameters: dict[str, Any], request_id: str | None = None) -> dict[str, Any]:
