@@ -53,6 +53,13 @@ def test_simulated_attack_becomes_an_incident_and_respond_needs_the_right_token(
     again = client.post(url, json=body, headers=headers)
     assert first.status_code in (200, 201, 202), first.text
     assert again.json().get("response_id", again.json().get("id")) == first.json().get("response_id", first.json().get("id"))
+    # steering is refused with a 4xx and a reason, through the ingress and the actor
+    steer = {"action": "block_ip", "parameters": {"ip": "203.0.113.5", "target": "0.0.0.0/0"}}
+    r = client.post(url, json=steer, headers={"Authorization": "Bearer test-responder"})
+    assert r.status_code == 422 and "target" in r.json()["message"], r.text
+    path = {"action": "snapshot_vm", "parameters": {"vm_id": "../users/alice/disable?x="}}
+    r = client.post(url, json=path, headers={"Authorization": "Bearer test-responder"})
+    assert r.status_code == 422 and "vm_id" in r.json()["message"] and "Traceback" not in r.text, r.text
 
 
 def test_security_records_over_nats_reach_the_correlator(system_factory, nats_url):  # noqa: F811
