@@ -18,6 +18,7 @@ from aiops.failure.config import FailureConfig, TrainConfig
 from aiops.placement.factors.catalog import FactorCatalog, parse_catalog
 from aiops.security.config import SecurityConfig
 from aiops.security.response.config import ResponseConfig
+from aiops.telemetry.bounds import IngestSettings
 
 DEFAULT_CONFIG = CONFIG_DIR / "aiops.yaml"
 
@@ -210,6 +211,7 @@ class Settings(_Strict):
     logs: tuple[LogSource, ...] = ()
     simulator: SimulatorSettings = SimulatorSettings()
     serve: ServeSettings = ServeSettings()
+    ingest: IngestSettings = IngestSettings()
     failure: FailureSettings = Field(default_factory=FailureSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     placement: PlacementSettings = Field(default_factory=PlacementSettings)

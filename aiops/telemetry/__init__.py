@@ -13,6 +13,7 @@ __all__ = [
     "events_to_batch", "MAX_MESSAGE_BYTES", "EVENT_REQUIRED", "decode_metrics", "decode_logs", "decode_events",
     "prometheus_vector_to_records", "HOST_METRICS", "VM_METRICS", "DAY", "FAILURE_KINDS", "ATTACK_STEPS",
     "Scenario", "AttackStep", "AttackCampaign", "Tick", "FleetSimulator", "RealTimeClock",
+    "IngestSettings", "TsBounds", "MAX_JSON_DEPTH", "json_too_deep",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
@@ -54,4 +55,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "Tick": ".simulator",
     "FleetSimulator": ".simulator",
     "RealTimeClock": ".simulator",
+    "IngestSettings": ".bounds",
+    "TsBounds": ".bounds",
+    "MAX_JSON_DEPTH": ".bounds",
+    "json_too_deep": ".bounds",
 })

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from aiops.telemetry.bounds import TsBounds
+
 __all__ = ["TARGET_RE", "METRIC_RE", "TARGET_TYPES", "RECORD_FIELDS", "MAX_METRICS_PER_RECORD", "Rejection",
            "SampleBatch", "concat", "check_record", "reason_key", "records_to_batch", "count_reasons"]
 
@@ -69,6 +71,14 @@ class SampleBatch:
         bad = int(ok.size - ok.sum())
         return (self if bad == 0 else self.select(ok)), bad
 
+    def within(self, bounds: TsBounds) -> tuple["SampleBatch", list[Rejection]]:
+        """Samples inside the timestamp window, and one rejection per sample outside it."""
+        ok = bounds.mask(self.ts)
+        if ok.all():
+            return self, []
+        rejected = [Rejection(int(i), bounds.reason(float(self.ts[i])) or "ts out of range") for i in np.flatnonzero(~ok)]
+        return self.select(ok), rejected
+
 
 def concat(batches: Sequence[SampleBatch]) -> SampleBatch:
     """Merge batches, re-encoding names into one table."""
@@ -96,8 +106,8 @@ def _finite_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def check_record(rec: Any) -> str | None:
-    """Return why a record is invalid, or None when it is good."""
+def check_record(rec: Any, bounds: TsBounds | None = None) -> str | None:
+    """Return why a record is invalid, or None when it is good (`bounds`: the accepted ts window)."""
     if not isinstance(rec, Mapping):
         return f"record must be an object, got {type(rec).__name__}"
     unknown = set(rec) - RECORD_FIELDS
@@ -116,6 +126,8 @@ def check_record(rec: Any) -> str | None:
         return "ts must be a finite number (unix seconds)"
     if not 0 <= rec["ts"] < 4_102_444_800:
         return "ts out of range (unix seconds, 1970..2100)"
+    if bounds is not None and (why := bounds.reason(rec["ts"])):
+        return why
     metrics = rec["metrics"]
     if not isinstance(metrics, Mapping) or not metrics:
         return "metrics must be a non-empty object of name -> number"
@@ -139,7 +151,8 @@ def reason_key(reason: str) -> str:
         return "bad_metric_name"
     for prefix, key in (
         ("unknown field", "unknown_field"), ("missing field", "missing_field"), ("target_id", "bad_target_id"),
-        ("target_type", "bad_target_type"), ("ts ", "bad_timestamp"), ("metrics must", "bad_metrics"),
+        ("target_type", "bad_target_type"), ("ts too far in the future", "ts_in_future"), ("ts too old", "ts_too_old"),
+        ("ts ", "bad_timestamp"), ("json nested too deeply", "json_too_deep"), ("metrics must", "bad_metrics"),
         ("too many metrics", "too_many_metrics"), ("record must", "not_an_object"), ("invalid json", "invalid_json"),
         ("payload too large", "payload_too_large"), ("too many records", "too_many_records"),
     ):
@@ -148,7 +161,8 @@ def reason_key(reason: str) -> str:
     return "other"
 
 
-def records_to_batch(records: Iterable[Any], offset: int = 0) -> tuple[SampleBatch, list[Rejection]]:
+def records_to_batch(records: Iterable[Any], offset: int = 0,
+                     bounds: TsBounds | None = None) -> tuple[SampleBatch, list[Rejection]]:
     """Validate records one by one; good ones become a batch, bad ones a reason each."""
     t_names: dict[str, int] = {}
     m_names: dict[str, int] = {}
@@ -159,7 +173,7 @@ def records_to_batch(records: Iterable[Any], offset: int = 0) -> tuple[SampleBat
     vals: list[float] = []
     rejected: list[Rejection] = []
     for i, rec in enumerate(records):
-        why = check_record(rec)
+        why = check_record(rec, bounds)
         if why:
             rejected.append(Rejection(offset + i, why))
             continue

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from aiops.telemetry.batch import Rejection, SampleBatch, records_to_batch
+from aiops.telemetry.bounds import MAX_JSON_DEPTH, TsBounds, json_too_deep
 from aiops.telemetry.logparse import LogEvent, parse_line
 
 __all__ = ["MAX_MESSAGE_BYTES", "EVENT_REQUIRED", "decode_metrics", "decode_logs", "decode_events",
@@ -19,18 +20,28 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 EVENT_REQUIRED = ("ts", "type")
 
 
-def _load_json(payload: bytes) -> tuple[Any, Rejection | None]:
+def _load_json(payload: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> tuple[Any, Rejection | None]:
+    """Decode one payload, refusing deep nesting before the recursive decoder sees it (a raised
+    recursion limit elsewhere in the process would otherwise turn it into a segfault)."""
     if len(payload) > MAX_MESSAGE_BYTES:
         return None, Rejection(0, f"payload too large: {len(payload)} bytes (max {MAX_MESSAGE_BYTES})")
+    if json_too_deep(payload, max_depth):
+        return None, Rejection(0, f"json nested too deeply (max depth {max_depth})")
     try:
         return json.loads(payload), None  # NaN/Infinity parse, then fail per-record checks
+    except RecursionError:
+        return None, Rejection(0, "json nested too deeply")
     except (ValueError, UnicodeDecodeError) as exc:
         return None, Rejection(0, f"invalid json: {str(exc)[:120]}")
 
 
-def decode_metrics(payload: bytes | Any, max_records: int = 50_000) -> tuple[SampleBatch, list[Rejection], int]:
-    """A record object, a list of records, or {"records": [...]} -> (batch, rejections, records seen)."""
-    data, err = _load_json(payload) if isinstance(payload, (bytes, bytearray, str)) else (payload, None)
+def decode_metrics(payload: bytes | Any, max_records: int = 50_000,
+                   bounds: TsBounds | None = None) -> tuple[SampleBatch, list[Rejection], int]:
+    """A record object, a list of records, or {"records": [...]} -> (batch, rejections, records seen).
+
+    `bounds` is the accepted timestamp window (None: only the 1970..2100 sanity range)."""
+    raw = isinstance(payload, (bytes, bytearray, str))
+    data, err = _load_json(payload) if raw else (payload, None)
     if err:
         return SampleBatch.empty(), [err], 0
     if isinstance(data, dict) and "records" in data:
@@ -40,7 +51,7 @@ def decode_metrics(payload: bytes | Any, max_records: int = 50_000) -> tuple[Sam
     records = data if isinstance(data, list) else [data]
     if len(records) > max_records:
         return SampleBatch.empty(), [Rejection(0, f"too many records: {len(records)} (max {max_records})")], 0
-    batch, rejected = records_to_batch(records)
+    batch, rejected = records_to_batch(records, bounds=bounds)
     return batch, rejected, len(records)
 
 
@@ -60,8 +71,8 @@ def decode_logs(payload: bytes, default_host: str | None = None, year: int = 202
     return events, len(lines) - len(events)
 
 
-def decode_events(payload: bytes) -> tuple[list[dict[str, Any]], list[Rejection]]:
-    """Platform events (VM lifecycle, API calls, flows): JSON objects with ts and type."""
+def decode_events(payload: bytes, bounds: TsBounds | None = None) -> tuple[list[dict[str, Any]], list[Rejection]]:
+    """Platform events (VM lifecycle, API calls, flows): JSON objects with ts and type (ts inside `bounds`)."""
     data, err = _load_json(payload)
     if err:
         return [], [err]
@@ -74,6 +85,8 @@ def decode_events(payload: bytes) -> tuple[list[dict[str, Any]], list[Rejection]
             bad.append(Rejection(i, f"missing field: {missing[0]}"))
         elif not isinstance(ev["ts"], (int, float)) or isinstance(ev["ts"], bool) or not math.isfinite(ev["ts"]):
             bad.append(Rejection(i, "ts must be a finite number (unix seconds)"))
+        elif bounds is not None and (why := bounds.reason(ev["ts"])):
+            bad.append(Rejection(i, why))
         else:
             good.append(ev)
     return good, bad
