@@ -26,7 +26,7 @@ class PlacementIngress:
 
     def __serve_build_asgi_app__(self) -> Any:
         return create_app(RayPlatformService(self.settings), self.settings.serve,
-                          build_placement_routers(self.settings, self.refresh_s))
+                          build_placement_routers(self.settings, self.refresh_s), ingest=self.settings.ingest)
 
 
 def build_placement_app(settings: Settings, refresh_s: float = DEFAULT_REFRESH_S, name: str = "aiops-placement-api") -> Any:

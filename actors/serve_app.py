@@ -45,7 +45,7 @@ class AIOpsIngress:
             engine_routers, engine_sources = mount(self.settings, self.deployments)
             routers.extend(engine_routers)
             sources.extend(engine_sources)
-        return create_app(self.service, self.settings.serve, routers, sources)
+        return create_app(self.service, self.settings.serve, routers, sources, self.settings.ingest)
 
 
 def build_app(

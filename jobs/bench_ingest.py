@@ -29,7 +29,8 @@ def _settings(args: argparse.Namespace, **over: Any):
 
     base = {"simulator.hosts": args.hosts, "simulator.vms_per_host": 6, "store.num_shards": args.shards,
             "ray.namespace": f"bench-{uuid.uuid4().hex[:6]}", "ray.actor_num_cpus": 0.1,
-            "store.max_points_per_series": 4096}
+            "store.max_points_per_series": 4096,
+            "ingest.max_age_s": 20 * 365 * 86400.0}  # replays the simulator's 2026-01-01 epoch over NATS
     base.update(over)
     return Settings().with_overrides(**base)
 

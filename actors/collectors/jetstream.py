@@ -15,6 +15,7 @@ from actors.process_tuning import tune_gc
 from actors.router import ShardRouter
 from aiops.settings import Settings
 from aiops.telemetry.batch import Rejection, SampleBatch
+from aiops.telemetry.bounds import TsBounds
 from aiops.telemetry.logparse import events_to_batch
 from aiops.telemetry.messages import decode_events, decode_logs, decode_metrics
 
@@ -129,10 +130,11 @@ class NatsCollector(Collector):
         self.stats_.events += sum(len(evs) for _, _, evs in keyed)
         await asyncio.gather(*(m.ack() for m in msgs), return_exceptions=True)
 
-    def _decode_samples(self, kind: str, tail: str, data: bytes) -> SampleBatch | None:
-        """The samples of a metrics or logs message (None when the whole message is unreadable); counts rejections."""
+    def _decode_samples(self, kind: str, tail: str, data: bytes, bounds: TsBounds) -> SampleBatch | None:
+        """The samples of a metrics or logs message (None when the whole message is unreadable); counts
+        rejections, samples outside the timestamp window included."""
         if kind == "metrics":
-            batch, rejected, _ = decode_metrics(data, self.settings.serve.max_records_per_request)
+            batch, rejected, _ = decode_metrics(data, self.settings.serve.max_records_per_request, bounds)
             self.stats_.reject(rejected)
             return batch
         try:
@@ -141,18 +143,30 @@ class NatsCollector(Collector):
             self.stats_.reject([Rejection(0, str(exc))])
             return None
         self.stats_.lines_ignored += ignored
-        return events_to_batch(events)
+        batch, outside = events_to_batch(events).within(bounds)
+        self.stats_.reject(outside)
+        return batch
+
+    def _decode_one(self, kind: str, tail: str, data: bytes, bounds: TsBounds) -> SampleBatch | None:
+        """`_decode_samples`, with any unexpected decoding failure a counted rejection: the message is
+        then acked (terminated), never redelivered forever."""
+        try:
+            return self._decode_samples(kind, tail, data, bounds)
+        except Exception as exc:  # a decoder bug must not poison the stream
+            self.stats_.reject([Rejection(0, f"undecodable message: {type(exc).__name__}")])
+            return None
 
     async def _handle(self, msgs: list[Any]) -> None:
         batches: list[SampleBatch] = []
         owners: list[Any] = []  # messages whose data rides in `batches`
         terminal: list[Any] = []  # fully handled without storage (events, all-bad)
         security: list[tuple[Any, str]] = []  # (message, format) for the security correlator
+        bounds = self.settings.ingest.window()
         for msg in msgs:
             self.stats_.messages += 1
             kind, tail = self.settings.nats.kind_of(msg.subject)
             if kind in ("metrics", "logs"):
-                batch = self._decode_samples(kind, tail, msg.data)
+                batch = self._decode_one(kind, tail, msg.data, bounds)
                 if batch is not None and len(batch):
                     batch.batch_id = f"nats:{msg.metadata.sequence.stream}"
                     batches.append(batch)
@@ -162,7 +176,7 @@ class NatsCollector(Collector):
             elif kind == "events" and tail.startswith("security."):
                 security.append((msg, tail.split(".", 1)[1]))
             else:
-                good, rejected = decode_events(msg.data)
+                good, rejected = decode_events(msg.data, bounds)
                 self.stats_.reject(rejected)
                 self.recent_events.extend(good)
                 self.stats_.events += len(good)

@@ -54,7 +54,8 @@ class LogTailer(Collector):
             self.stats_.messages += len(lines)
             self.stats_.lines_ignored += len(lines) - len(events)
             self.recent_events.extend({"ts": e.ts, "type": "log", "host": e.host, "kind": e.kind, **e.fields} for e in events)
-            batch = events_to_batch(events)
+            batch, outside = events_to_batch(events).within(self.settings.ingest.window())
+            self.stats_.reject(outside)
             if len(batch):
                 totals = await self.router.ingest([batch])
                 self.stats_.stored(totals["accepted"])

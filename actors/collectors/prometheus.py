@@ -29,7 +29,7 @@ class PrometheusCollector(Collector):
             self.stats_.reject(bad)
             records.extend(recs)
         self.stats_.messages += 1
-        batch, rejected = records_to_batch(records)
+        batch, rejected = records_to_batch(records, bounds=self.settings.ingest.window())
         self.stats_.reject(rejected)
         if not len(batch):
             return 0

@@ -15,23 +15,28 @@ from aiops.api.metrics import ApiMetrics
 from aiops.api.middleware import TimingAndLimits
 from aiops.api.platform import MetricSource, PlatformService, ops_router, platform_router
 from aiops.settings import ServeSettings
+from aiops.telemetry.bounds import IngestSettings
 
 __all__ = ["create_app", "PlatformService", "MetricSource"]
 
 
 def create_app(service: PlatformService, serve: ServeSettings, routers: Sequence[APIRouter] = (),
-               metric_sources: Sequence[MetricSource] = ()) -> FastAPI:
+               metric_sources: Sequence[MetricSource] = (), ingest: IngestSettings | None = None) -> FastAPI:
     """Build the API; `routers` are the engines' routers, all mounted under /api/ai, and
-    `metric_sources` give the engines' Prometheus metric families at scrape time."""
+    `metric_sources` give the engines' Prometheus metric families at scrape time; `ingest` bounds
+    what /ingest accepts (timestamp skew) and how deep any JSON body may nest."""
+    ingest = ingest or IngestSettings()
     app = FastAPI(title="NovaCron AIOps", version="0.1.0",
                   description="Failure prediction, placement and security correlation for NovaCron VM fleets.")
     metrics = ApiMetrics()
     app.state.metrics = metrics
     install_error_handlers(app)
     app.add_middleware(TimingAndLimits, metrics=metrics, max_body_bytes=serve.max_body_bytes,
-                       too_large=lambda n: error_response(413, f"payload too large: {n} bytes (max {serve.max_body_bytes})"))
+                       too_large=lambda n: error_response(413, f"payload too large: {n} bytes or more (max {serve.max_body_bytes})"),
+                       max_json_depth=ingest.max_json_depth,
+                       too_deep=lambda d: error_response(400, f"json nested too deeply (max depth {d})", code="json_too_deep"))
     app.include_router(ops_router(service, metrics, metric_sources))
-    app.include_router(platform_router(service, serve, metrics))
+    app.include_router(platform_router(service, serve, metrics, ingest))
     for r in routers:  # one level of inclusion keeps full route templates for the latency labels
         app.include_router(r, prefix="/api/ai")
     return app

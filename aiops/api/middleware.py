@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware: request latency histogram and the request-size limit.
+"""Pure-ASGI middleware: request latency histogram and the request-body bounds (size, JSON depth).
 
 Written against ASGI directly rather than Starlette's BaseHTTPMiddleware, which wraps
 every response in extra tasks and halves throughput on the hot GET paths.
@@ -10,8 +10,9 @@ from collections import Counter
 from typing import Any, Callable
 
 from aiops.api.metrics import ApiMetrics
+from aiops.telemetry.bounds import MAX_JSON_DEPTH, json_too_deep
 
-__all__ = ["route_template", "TimingAndLimits"]
+__all__ = ["route_template", "TimingAndLimits", "BodyTooLarge", "read_body", "replay"]
 
 
 def route_template(scope: dict) -> str:
@@ -28,12 +29,52 @@ def route_template(scope: dict) -> str:
     return path if path.startswith(prefix) else prefix + path
 
 
+class BodyTooLarge(Exception):
+    """The body grew past the limit while it was being received (raised inside the middleware only)."""
+
+
+async def read_body(receive: Any, limit: int) -> tuple[bytes, list[dict]]:
+    """The whole body, counted as it arrives (chunked too), and any non-body messages seen meanwhile.
+
+    Raises BodyTooLarge as soon as the count passes `limit`: the rest is never read into memory.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), [message]  # a disconnect: hand it on to the app
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(size)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), []
+
+
+def replay(body: bytes, pending: list[dict], receive: Any) -> Callable[[], Any]:
+    """A `receive` that gives the app the buffered body once, then the real channel (disconnects)."""
+    queue = [{"type": "http.request", "body": body, "more_body": False}, *pending]
+
+    async def receive_again() -> dict:
+        return queue.pop(0) if queue else await receive()
+
+    return receive_again
+
+
 class TimingAndLimits:
-    def __init__(self, app: Any, metrics: ApiMetrics, max_body_bytes: int, too_large: Callable[[int], Any]) -> None:
+    """Latency histogram per route, and the body bounds: bytes counted as received (413) and JSON
+    nesting (400), both answered before any route or decoder sees the body."""
+
+    def __init__(self, app: Any, metrics: ApiMetrics, max_body_bytes: int, too_large: Callable[[int], Any],
+                 max_json_depth: int = MAX_JSON_DEPTH, too_deep: Callable[[int], Any] | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body_bytes
         self.too_large = too_large
+        self.max_depth = max_json_depth
+        self.too_deep = too_deep
         self._children: dict[tuple[str, str, int], Any] = {}  # labelled histogram children, looked up once
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -48,14 +89,30 @@ class TimingAndLimits:
                 status[0] = message["status"]
             await send(message)
 
-        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            self.metrics.count_rejections(Counter(payload_too_large=1))
-            await self.too_large(int(length))(scope, receive, send_status)
+        refusal = await self._bounded(scope, receive)
+        if isinstance(refusal, tuple):
+            reason, answer = refusal
+            self.metrics.count_rejections(Counter({reason: 1}))
+            await answer(scope, receive, send_status)
         else:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, refusal, send_status)
         key = (route_template(scope), scope["method"], status[0])
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = self.metrics.latency.labels(key[0], key[1], str(key[2]))
         child.observe(time.perf_counter() - start)
+
+    async def _bounded(self, scope: dict, receive: Any) -> Any:
+        """A receive for the app, or (rejection reason, error response) when the body breaks a bound."""
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return receive
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return "payload_too_large", self.too_large(int(length))
+        try:
+            body, pending = await read_body(receive, self.max_body)
+        except BodyTooLarge as exc:
+            return "payload_too_large", self.too_large(int(exc.args[0]))
+        if self.too_deep is not None and json_too_deep(body, self.max_depth):
+            return "json_too_deep", self.too_deep(self.max_depth)
+        return replay(body, pending, receive)

@@ -6,10 +6,12 @@ Serve ingress runs them on the shard actors. Errors propagate to the one error t
 """
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from aiops.api.metrics import ApiMetrics
@@ -18,14 +20,17 @@ from aiops.features.definitions import FeatureDefinition, check_definition_set, 
 from aiops.features.shard import UnknownTarget
 from aiops.settings import ServeSettings
 from aiops.telemetry.batch import SampleBatch, count_reasons
-from aiops.telemetry.messages import decode_metrics
+from aiops.telemetry.bounds import IngestSettings
+from aiops.telemetry.messages import decode_metrics, load_json
 
 __all__ = ["PlatformService", "MetricSource", "ops_router", "platform_router", "MAX_HISTORY_ROWS"]
 
 MetricSource = Callable[[], Awaitable[list[Any]]]
 MAX_HISTORY_ROWS = 10_000
 # decode_metrics reasons that reject a whole payload rather than single records
-_WHOLE_PAYLOAD = ("invalid json", "too many records", "unknown field")
+_WHOLE_PAYLOAD = ("invalid json", "json nested", "too many records", "unknown field", "batch_id")
+# A client's batch id (Idempotency-Key header or "batch_id" field): printable, no separators of its own.
+BATCH_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 class PlatformService(Protocol):
@@ -78,12 +83,13 @@ def ops_router(service: PlatformService, metrics: ApiMetrics, metric_sources: Se
     return ops
 
 
-def platform_router(service: PlatformService, serve: ServeSettings, metrics: ApiMetrics) -> APIRouter:
+def platform_router(service: PlatformService, serve: ServeSettings, metrics: ApiMetrics,
+                    ingest: IngestSettings | None = None) -> APIRouter:
     """The platform's /api/ai routes: targets, events, features, feature definitions, ingest."""
     api = APIRouter(prefix="/api/ai")
     _add_target_routes(api, service)
     _add_feature_routes(api, service)
-    _add_ingest_route(api, service, serve, metrics)
+    _add_ingest_route(api, service, serve, metrics, ingest or IngestSettings())
     return api
 
 
@@ -120,6 +126,8 @@ def _add_feature_routes(api: APIRouter, service: PlatformService) -> None:
     @api.get("/features/{target_id}/history", response_model=HistoricalFeatures, tags=["features"])
     async def history(target_id: str, start: float = Query(...), end: float = Query(...),
                       step: str = Query("1m"), window: str | None = Query(None)) -> Any:
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise HTTPException(422, "start and end must be finite unix seconds")
         if end < start:
             raise HTTPException(422, "end must not be before start")
         step_s = _window(step)
@@ -144,16 +152,39 @@ def _add_feature_routes(api: APIRouter, service: PlatformService) -> None:
         return {"registered": d.name}
 
 
-def _add_ingest_route(api: APIRouter, service: PlatformService, serve: ServeSettings, metrics: ApiMetrics) -> None:
+def _split_batch_id(raw: bytes, header: str | None) -> tuple[bytes | dict[str, Any], str | None]:
+    """The payload to decode and the client's batch id (header, or a "batch_id" field beside "records").
+
+    Only bodies that mention batch_id are decoded here; the rest go to the decoder as bytes.
+    Raises HTTPException(422) for a malformed id or two different ids."""
+    payload: bytes | dict[str, Any] = raw
+    field_id = None
+    if b'"batch_id"' in raw:
+        data, err = load_json(raw)
+        if err is None and isinstance(data, dict) and "batch_id" in data:
+            field_id = data.pop("batch_id")
+            payload = data
+    for value in (header, field_id):
+        if value is not None and (not isinstance(value, str) or not BATCH_ID_RE.match(value)):
+            raise HTTPException(422, "batch_id must be 1-128 letters, digits, '.', '_', ':' or '-'")
+    if header is not None and field_id is not None and header != field_id:
+        raise HTTPException(422, "batch_id: the Idempotency-Key header and the batch_id field differ")
+    return payload, header or field_id
+
+
+def _add_ingest_route(api: APIRouter, service: PlatformService, serve: ServeSettings, metrics: ApiMetrics,
+                      bounds: IngestSettings) -> None:
     @api.post("/ingest", response_model=IngestResponse, tags=["ingest"],
               responses={400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}},
               openapi_extra={"requestBody": {"content": {"application/json": {"schema": IngestRequest.model_json_schema()}}}})
-    async def ingest(request: Request) -> JSONResponse:
+    async def ingest(request: Request, idempotency_key: str | None = Header(None, max_length=128)) -> JSONResponse:
+        """Store records; a retry with the same Idempotency-Key header (or batch_id field) stores once."""
         raw = await request.body()
         if len(raw) > serve.max_body_bytes:
             metrics.count_rejections(Counter(payload_too_large=1))
             raise HTTPException(413, f"payload too large: {len(raw)} bytes (max {serve.max_body_bytes})")
-        batch, rejected, n_records = decode_metrics(raw, serve.max_records_per_request)
+        payload, batch_id = _split_batch_id(raw, idempotency_key)
+        batch, rejected, n_records = decode_metrics(payload, serve.max_records_per_request, bounds.window())
         metrics.count_rejections(count_reasons(rejected))
         whole = rejected and rejected[0].reason.startswith(_WHOLE_PAYLOAD)
         if whole and not len(batch):
@@ -161,9 +192,11 @@ def _add_ingest_route(api: APIRouter, service: PlatformService, serve: ServeSett
             raise HTTPException(status, rejected[0].reason)
         stored = {"accepted": 0}
         if len(batch):
+            batch.batch_id = None if batch_id is None else f"http:{batch_id}"
             stored = await service.ingest([batch])
             metrics.accepted.labels("http").inc(stored["accepted"])
         body = IngestResponse(accepted_records=n_records - len(rejected), accepted_samples=stored["accepted"],
-                              rejected_records=len(rejected), rejected=[r.as_dict() for r in rejected[:100]])
+                              rejected_records=len(rejected), rejected=[r.as_dict() for r in rejected[:100]],
+                              duplicate=bool(stored.get("duplicates")) and not stored["accepted"])
         status = 200 if len(batch) or not rejected else 422
         return JSONResponse(body.model_dump(), status_code=status)

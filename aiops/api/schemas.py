@@ -55,6 +55,7 @@ class IngestResponse(BaseModel):
     accepted_samples: int
     rejected_records: int
     rejected: list[RejectedRecord] = Field(description="first 100 rejections with reasons")
+    duplicate: bool = Field(False, description="true when this batch id was already stored (a retry): nothing stored again")
 
 
 class IngestRequest(BaseModel):

@@ -5,6 +5,7 @@ dangling or cyclic dependencies are errors that name the feature).
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Iterable
@@ -27,15 +28,17 @@ class DefinitionError(ConfigError, InvalidRequestError):
 
 
 def parse_duration(value: str | float | int) -> float:
-    """'5m' -> 300.0; plain numbers are seconds."""
+    """'5m' -> 300.0; plain numbers are seconds. Always finite and positive (a zero step divides)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value <= 0:
-            raise ValueError("duration must be positive")
-        return float(value)
-    m = _DURATION.match(str(value).strip())
-    if not m:
-        raise ValueError(f"bad duration {value!r}: use e.g. 30s, 5m, 1h")
-    return float(m.group(1)) * _UNIT[m.group(2)]
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value).strip()[:64])
+        if not m:
+            raise ValueError(f"bad duration {str(value)[:64]!r}: use e.g. 30s, 5m, 1h")
+        seconds = float(m.group(1)) * _UNIT[m.group(2)]
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"duration must be positive and finite, got {str(value)[:64]!r}")
+    return seconds
 
 
 class FeatureDefinition(BaseModel):

@@ -13,14 +13,14 @@ from aiops.telemetry.batch import Rejection, SampleBatch, records_to_batch
 from aiops.telemetry.bounds import MAX_JSON_DEPTH, TsBounds, json_too_deep
 from aiops.telemetry.logparse import LogEvent, parse_line
 
-__all__ = ["MAX_MESSAGE_BYTES", "EVENT_REQUIRED", "decode_metrics", "decode_logs", "decode_events",
+__all__ = ["MAX_MESSAGE_BYTES", "EVENT_REQUIRED", "load_json", "decode_metrics", "decode_logs", "decode_events",
            "prometheus_vector_to_records"]
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 EVENT_REQUIRED = ("ts", "type")
 
 
-def _load_json(payload: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> tuple[Any, Rejection | None]:
+def load_json(payload: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> tuple[Any, Rejection | None]:
     """Decode one payload, refusing deep nesting before the recursive decoder sees it (a raised
     recursion limit elsewhere in the process would otherwise turn it into a segfault)."""
     if len(payload) > MAX_MESSAGE_BYTES:
@@ -41,7 +41,7 @@ def decode_metrics(payload: bytes | Any, max_records: int = 50_000,
 
     `bounds` is the accepted timestamp window (None: only the 1970..2100 sanity range)."""
     raw = isinstance(payload, (bytes, bytearray, str))
-    data, err = _load_json(payload) if raw else (payload, None)
+    data, err = load_json(payload) if raw else (payload, None)
     if err:
         return SampleBatch.empty(), [err], 0
     if isinstance(data, dict) and "records" in data:
@@ -60,7 +60,7 @@ def decode_logs(payload: bytes, default_host: str | None = None, year: int = 202
     text = payload.decode("utf-8", errors="replace")
     lines: list[str]
     if text.lstrip().startswith("{"):
-        data, err = _load_json(payload)
+        data, err = load_json(payload)
         if err or not isinstance(data, dict) or not isinstance(data.get("lines"), list):
             raise ValueError(err.reason if err else "log message must be text lines or {host, lines: [...]}")
         default_host = data.get("host") or default_host
@@ -73,7 +73,7 @@ def decode_logs(payload: bytes, default_host: str | None = None, year: int = 202
 
 def decode_events(payload: bytes, bounds: TsBounds | None = None) -> tuple[list[dict[str, Any]], list[Rejection]]:
     """Platform events (VM lifecycle, API calls, flows): JSON objects with ts and type (ts inside `bounds`)."""
-    data, err = _load_json(payload)
+    data, err = load_json(payload)
     if err:
         return [], [err]
     items = data if isinstance(data, list) else [data]

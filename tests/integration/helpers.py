@@ -11,14 +11,18 @@ from actors.system import System
 from aiops.settings import Settings
 from tests.conftest import SERVE_PORT
 
-__all__ = ["make_settings", "system_factory", "wait_for", "publish", "consumer_drained", "delete_stream",
+# The tests replay fixed 2026-01-01 timestamps: old data is allowed, the future bound stays on.
+REPLAY_MAX_AGE_S = 20 * 365 * 86400.0
+
+__all__ = ["REPLAY_MAX_AGE_S", "make_settings", "system_factory", "wait_for", "publish", "consumer_drained", "delete_stream",
            "wait_consumer", "nats_settings", "try_call"]
 
 
 def make_settings(**overrides) -> Settings:
     ns = f"aiops-it-{uuid.uuid4().hex[:8]}"
     base = {"ray.namespace": ns, "serve.port": SERVE_PORT, "serve.app_name": "aiops-test", "simulator.hosts": 20,
-            "simulator.vms_per_host": 3, "simulator.speedup": 300.0, "ray.actor_num_cpus": 0.05}
+            "simulator.vms_per_host": 3, "simulator.speedup": 300.0, "ray.actor_num_cpus": 0.05,
+            "ingest.max_age_s": REPLAY_MAX_AGE_S}
     base.update(overrides)
     return Settings().with_overrides(**base)
 

@@ -8,6 +8,9 @@ from aiops.api.app import create_app
 from aiops.features.definitions import load_definitions
 from aiops.features.shard import ShardState, UnknownTarget
 from aiops.settings import PROJECT_ROOT, ServeSettings
+from aiops.telemetry.bounds import IngestSettings
+
+REPLAY = IngestSettings(max_age_s=None)  # these tests post fixed 2026-01-01 timestamps
 
 
 class InMemoryService:
@@ -59,7 +62,7 @@ class InMemoryService:
 @pytest.fixture
 def client():
     svc = InMemoryService()
-    c = TestClient(create_app(svc, ServeSettings(max_body_bytes=20_000, max_records_per_request=50)))
+    c = TestClient(create_app(svc, ServeSettings(max_body_bytes=20_000, max_records_per_request=50), ingest=REPLAY))
     c.service = svc
     return c
 
