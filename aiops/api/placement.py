@@ -242,7 +242,7 @@ class PlanRequest(_In):
         [], description="default: cost, imbalance, risk, locality (+ migrations when rebalancing)")
     time_limit_s: float = Field(3.0, gt=0, le=20, description="optimiser time box; the API request timeout is 30 s")
     time_horizon: float = Field(24.0, gt=0, le=8760, description="hours; maintenance windows inside it are avoided")
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="optimiser seed (numpy's range)")
 
     def to_domain(self) -> PlanQuery:
         return PlanQuery(vms=tuple(v.to_plan_vm() for v in self.vms), rebalance_vm_ids=tuple(self.rebalance_vm_ids),

@@ -98,6 +98,11 @@ def render(report: dict[str, Any], out: Any, fmt: str, title: str | None = None)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    with matplotlib.rc_context({"text.parse_math": False}):  # entity names are data: '$' is a dollar, not TeX
+        _draw(report, out, fmt, title, plt)
+
+
+def _draw(report: dict[str, Any], out: Any, fmt: str, title: str | None, plt: Any) -> None:
     g = nx.node_link_graph(report["graph"], edges="links", directed=True, multigraph=True)
     t0 = report["incident"]["first_ts"]
     simple = nx.DiGraph()

@@ -167,10 +167,13 @@ def load_stix(path: Path | str) -> tuple[list[Indicator], list[str]]:
         first = min(x for x in (_ts(o.get("valid_from")), sf) if x is not None) if (o.get("valid_from") or sf) else _ts(o.get("created"))
         last = max(x for x in (_ts(o.get("modified")), sl) if x is not None) if (o.get("modified") or sl) else first
         src = identities.get(o.get("created_by_ref")) or o.get("created_by_ref") or path.name
-        conf = o.get("confidence")
+        conf = o.get("confidence", 50)
+        if not isinstance(conf, int) or isinstance(conf, bool) or not 0 <= conf <= 100:
+            errors.append(f"{o.get('id')}: confidence {str(conf)[:20]} outside 0..100")
+            continue
         tags = tuple(str(k.get("phase_name")) for k in o.get("kill_chain_phases", []) if isinstance(k, dict))
         for typ, val in pairs:
-            out.append(Indicator(type=typ, value=val, source=str(src), confidence=int(conf) if isinstance(conf, int) else 50,
+            out.append(Indicator(type=typ, value=val, source=str(src), confidence=conf,
                                  first_seen=first, last_seen=last, valid_until=_ts(o.get("valid_until")),
                                  description=str(o.get("name") or o.get("description") or ""),
                                  tags=tuple(f"attack.{t}" for t in tags)))

@@ -20,7 +20,7 @@ class InMemoryService:
 
     async def ingest(self, batches):
         r = self.shard.ingest_many(batches)
-        return {"accepted": sum(x.accepted for x in r), "rejected": 0, "duplicates": 0}
+        return {"accepted": sum(x.accepted for x in r), "rejected": 0, "duplicates": sum(x.duplicate for x in r)}
 
     async def get_features(self, target_id, window_s):
         try:
