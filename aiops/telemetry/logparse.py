@@ -12,36 +12,36 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from aiops.patterns import MAX_LINE_CHARS, cap, linear
 from aiops.telemetry.batch import SampleBatch
+from aiops.telemetry.sshd import match_auth
 
-__all__ = ["METRIC_FOR_KIND", "LogEvent", "parse_line", "events_to_batch"]
+__all__ = ["METRIC_FOR_KIND", "LogEvent", "ParsedLines", "parse_line", "parse_lines", "events_to_batch"]
 
-_SYSLOG = re.compile(
+# Every pattern runs on RE2 (linear in the line) on a line capped at MAX_LINE_CHARS: a crafted
+# line costs microseconds, never the collector's loop. No nested or overlapping quantifiers either.
+_SYSLOG = linear(
     r"^(?P<mon>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s(?P<time>\d{2}:\d{2}:\d{2})\s(?P<host>\S+)\s(?P<prog>[^:\[\s]+(?:\([^)]*\))?)(?:\[(?P<pid>\d+)\])?:\s?(?P<msg>.*)$"
 )
-_BGL = re.compile(r"^(?P<label>\S+)\s(?P<epoch>\d{9,11})\s\S+\s(?P<node>\S+)\s\S+\s\S+\s(?P<kind>RAS)\s(?P<comp>\S+)\s(?P<level>\S+)\s(?P<msg>.*)$")
+_BGL = linear(r"^(?P<label>\S+)\s(?P<epoch>\d{9,11})\s\S+\s(?P<node>\S+)\s\S+\s\S+\s(?P<kind>RAS)\s(?P<comp>\S+)\s(?P<level>\S+)\s(?P<msg>.*)$")
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
-_IP = r"(?P<ip>\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]{3,39})"
 
-# (kind, program filter or None, regex on the message); first match wins.
-_RULES: tuple[tuple[str, str | None, re.Pattern[str]], ...] = (
-    ("disk_read_error", "kernel", re.compile(r"(blk_update_request|I/O error, dev|critical medium error).*?(dev (?P<dev>\w+))?.*(READ|read|sector)", re.I)),
-    ("io_error", "kernel", re.compile(r"Buffer I/O error on dev(?:ice)? (?P<dev>\w+)|EXT4-fs error|XFS .* I/O error", re.I)),
-    ("ecc_error", "kernel", re.compile(r"EDAC .*(?P<n>\d+) CE |Corrected error|ce_count|machine check.*corrected", re.I)),
-    ("ecc_uncorrectable", "kernel", re.compile(r"EDAC .* UE |Uncorrected error|uncorrectable", re.I)),
-    ("ssh_auth_failure", "sshd", re.compile(rf"Failed (?:password|publickey) for (?:invalid user )?(?P<user>.*?) from {_IP}")),
-    # old-style PAM lines are the only record of a failure; newer sshd logs both, so count only these
-    ("ssh_auth_failure", "sshd(pam_unix)", re.compile(r"authentication failure;.*rhost=(?P<ip>\S+)(?:\s+user=(?P<user>\S+))?")),
-    ("ssh_invalid_user", "sshd", re.compile(rf"Invalid user (?P<user>.*?) from {_IP}")),
-    ("ssh_auth_success", "sshd", re.compile(rf"Accepted (?:password|publickey) for (?P<user>\S+) from {_IP}")),
-    ("sudo", "sudo", re.compile(r"^\s*(?P<user>\S+) : .*USER=(?P<as_user>\S+) ; COMMAND=(?P<command>.*)$")),
-    ("oom_kill", "kernel", re.compile(r"Out of memory: Kill(?:ed)? process (?P<pid>\d+)", re.I)),
-    ("thermal", "kernel", re.compile(r"temperature above threshold|thermal.*throttl", re.I)),
+# Kernel rules: (kind, regex on the message); first match wins. sshd / sudo lines go through
+# the shared auth patterns (aiops.telemetry.sshd) instead.
+_KERNEL_RULES: tuple[tuple[str, object], ...] = (
+    ("disk_read_error", linear(r"(?:blk_update_request|I/O error, dev|critical medium error).*(?:READ|read|sector)", re.I)),
+    ("io_error", linear(r"Buffer I/O error on dev(?:ice)? (?P<dev>\w+)|EXT4-fs error|XFS .* I/O error", re.I)),
+    ("ecc_error", linear(r"EDAC .*?\b(?P<n>\d+) CE |Corrected error|ce_count|machine check.*corrected", re.I)),
+    ("ecc_uncorrectable", linear(r"EDAC .* UE |Uncorrected error|uncorrectable", re.I)),
+    ("oom_kill", linear(r"Out of memory: Kill(?:ed)? process (?P<pid>\d+)", re.I)),
+    ("thermal", linear(r"temperature above threshold|thermal.*throttl", re.I)),
 )
-_BGL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("ecc_error", re.compile(r"parity error corrected|ECC.*corrected|correctable error", re.I)),
-    ("ecc_uncorrectable", re.compile(r"uncorrectable|parity error(?! corrected)", re.I)),
-    ("io_error", re.compile(r"I/O error|ciod: Error|failed to read|disk", re.I)),
+# ecc_error runs first, so a line left for ecc_uncorrectable has no "parity error corrected":
+# plain "parity error" is then the old lookahead rule `parity error(?! corrected)`.
+_BGL_RULES: tuple[tuple[str, object], ...] = (
+    ("ecc_error", linear(r"parity error corrected|ECC.*corrected|correctable error", re.I)),
+    ("ecc_uncorrectable", linear(r"uncorrectable|parity error", re.I)),
+    ("io_error", linear(r"I/O error|ciod: Error|failed to read|disk", re.I)),
 )
 # log event kind -> metric counted in the feature store
 METRIC_FOR_KIND = {
@@ -69,30 +69,73 @@ def _syslog_ts(mon: str, day: str, clock: str, year: int) -> float:
     return datetime(year, _MONTHS[mon], int(day), h, m, s, tzinfo=timezone.utc).timestamp()
 
 
-def parse_line(line: str, year: int = 2026, default_host: str | None = None) -> LogEvent | None:
-    """Classify one log line; None when it is not one of the kinds we track."""
-    line = line.rstrip("\n")
+def _auth_kind(prog: str, raw_prog: str, msg: str) -> tuple[str, dict[str, str]] | None:
+    """sshd / PAM / sudo lines, classified by the shared auth patterns, as telemetry kinds."""
+    if prog not in ("sshd", "sudo"):
+        return None
+    hit = match_auth(msg)
+    if hit is None:
+        return None
+    g = hit.groups
+    if prog == "sudo":
+        if hit.action != "sudo" or "as_user" not in g:
+            return None
+        return "sudo", {"user": g["user"], "as_user": g["as_user"], "command": g.get("cmd", "")}
+    kind = {("ssh_login", "failure"): "ssh_auth_failure", ("ssh_login", "success"): "ssh_auth_success",
+            ("ssh_invalid_user", "failure"): "ssh_invalid_user"}.get((hit.action, hit.outcome))
+    if hit.action == "pam_auth" and raw_prog == "sshd(pam_unix)" and g.get("ip"):
+        # old-style PAM lines are the only record of a failure; newer sshd logs both, so count only these
+        kind = "ssh_auth_failure"
+    if kind is None:
+        return None
+    return kind, {k: g[k] for k in ("user", "ip") if k in g}
+
+
+def _kernel_kind(msg: str) -> tuple[str, dict[str, str]] | None:
+    for kind, rx in _KERNEL_RULES:
+        hit = rx.search(msg)  # type: ignore[attr-defined]
+        if hit is not None:
+            return kind, {k: v for k, v in hit.groupdict().items() if v is not None}
+    return None
+
+
+def parse_line(line: str, year: int = 2026, default_host: str | None = None,
+               max_chars: int = MAX_LINE_CHARS) -> LogEvent | None:
+    """Classify one log line (cut to ``max_chars`` first); None when it is not one of the kinds we track."""
+    line, _ = cap(line.rstrip("\n"), max_chars)
     m = _SYSLOG.match(line)
     if m:
         raw_prog = m["prog"]
         prog = raw_prog.split("(")[0]
         msg = m["msg"]
-        for kind, want, rx in _RULES:
-            if want is not None and want != prog and want != raw_prog:
-                continue
-            hit = rx.search(msg)
-            if hit:
-                fields = {k: v for k, v in hit.groupdict().items() if v is not None}
-                host = default_host or m["host"]
-                return LogEvent(_syslog_ts(m["mon"], m["day"], m["time"], year), host, prog, kind, msg, fields)
-        return None
+        hit = _kernel_kind(msg) if prog == "kernel" else _auth_kind(prog, raw_prog, msg)
+        if hit is None:
+            return None
+        return LogEvent(_syslog_ts(m["mon"], m["day"], m["time"], year), default_host or m["host"], prog, hit[0], msg, hit[1])
     b = _BGL.match(line)
     if b:
         for kind, rx in _BGL_RULES:
-            if rx.search(b["msg"]):
+            if rx.search(b["msg"]):  # type: ignore[attr-defined]
                 return LogEvent(float(b["epoch"]), default_host or b["node"], b["comp"].lower(), kind, b["msg"],
                                 {"label": b["label"], "level": b["level"]})
     return None
+
+
+@dataclass(frozen=True)
+class ParsedLines:
+    """What a batch of lines gave: events, lines that are no tracked kind, lines cut to the cap."""
+
+    events: list[LogEvent]
+    ignored: int
+    truncated: int
+
+
+def parse_lines(lines: list[str], year: int = 2026, default_host: str | None = None,
+                max_chars: int = MAX_LINE_CHARS) -> ParsedLines:
+    """Parse many lines, counting those cut to ``max_chars`` (a counted truncation, not a rejection)."""
+    events = [e for e in (parse_line(l, year, default_host, max_chars) for l in lines) if e is not None]
+    truncated = sum(1 for l in lines if len(l.rstrip("\n")) > max_chars)
+    return ParsedLines(events, len(lines) - len(events), truncated)
 
 
 def events_to_batch(events: list[LogEvent]) -> SampleBatch:

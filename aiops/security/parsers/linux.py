@@ -12,35 +12,24 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+from aiops.patterns import linear
 from aiops.security.events import LogSource, SecurityEvent, parse_timestamp
 from aiops.security.parsers.base import ParseError, require_mapping
+from aiops.telemetry.sshd import match_auth
 
 # ----------------------------------------------------------------------------- syslog / sshd
 
-_BSD = re.compile(
+_BSD = linear(
     r"^(?P<mon>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s+(?P<time>\d{2}:\d{2}:\d{2})\s+(?P<host>\S+)\s+"
     r"(?P<prog>[^\s:\[]+?)(?:\((?P<sub>[^)]*)\))?(?:\[(?P<pid>\d+)\])?(?:\s+[\d.]+)?:\s?(?P<msg>.*)$"
 )
-_ISO = re.compile(
+_ISO = linear(
     r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)\s+(?P<host>\S+)\s+"
     r"(?P<prog>[^\s:\[]+?)(?:\((?P<sub>[^)]*)\))?(?:\[(?P<pid>\d+)\])?:\s?(?P<msg>.*)$"
 )
 _MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
 
-# (action, outcome, regex with optional named groups user / ip / port / method)
-_SSH_PATTERNS: tuple[tuple[str, str | None, re.Pattern[str]], ...] = (
-    ("ssh_login", "failure", re.compile(r"^Failed (?P<method>\S+) for (?:invalid user )?(?P<user>\S*) from (?P<ip>\S+) port (?P<port>\d+)")),
-    ("ssh_login", "success", re.compile(r"^Accepted (?P<method>\S+) for (?P<user>\S+) from (?P<ip>\S+) port (?P<port>\d+)")),
-    ("ssh_invalid_user", "failure", re.compile(r"^Invalid user (?P<user>\S*) from (?P<ip>\S+)")),
-    ("pam_auth", "failure", re.compile(r"authentication failure;.*?rhost=(?P<ip>\S*)(?:\s+user=(?P<user>\S+))?")),
-    ("ssh_break_in_attempt", "failure", re.compile(r"\[(?P<ip>[0-9a-fA-F.:]+)\] failed - POSSIBLE BREAK-IN ATTEMPT")),
-    ("ssh_too_many_failures", "failure", re.compile(r"(?:PAM|error: maximum authentication attempts).*?(?:rhost=|from )(?P<ip>\S+)")),
-    ("ssh_disconnect", None, re.compile(r"^(?:Received disconnect|Disconnected|Connection closed) (?:from|by) (?:(?:invalid |authenticating )?user (?P<user>\S+) )?(?P<ip>[0-9a-fA-F.:]+)")),
-    ("session_open", "success", re.compile(r"session opened for user (?P<user>\S+)")),
-    ("session_close", "success", re.compile(r"session closed for user (?P<user>\S+)")),
-    ("sudo", "success", re.compile(r"^\s*(?P<user>\S+) : .*COMMAND=(?P<cmd>.*)$")),
-    ("su", "failure", re.compile(r"^FAILED su for (?P<target>\S+) by (?P<user>\S+)")),
-)
+# sshd / PAM / sudo / su messages are classified by the shared patterns in aiops.telemetry.sshd.
 
 _AUTH_PROGRAMS = frozenset({"sshd", "sudo", "su", "login", "passwd", "systemd-logind", "cron", "crond", "ftpd", "vsftpd", "useradd", "usermod", "groupadd", "chpasswd"})
 
@@ -84,20 +73,18 @@ def _auth_event(ts: float, host: str, prog: str, sub: str | None, pid: str | Non
     if sub:
         fields["facility_detail"] = sub
     action = outcome = user = ip = None
-    for act, out, rx in _SSH_PATTERNS:
-        mm = rx.search(msg)
-        if mm:
-            action, outcome = act, out
-            g = mm.groupdict()
-            user = g.get("user") or None
-            ip = g.get("ip") or None
-            if g.get("port"):
-                fields["src_port"] = int(g["port"])
-            if g.get("method"):
-                fields["auth_method"] = g["method"]
-            if g.get("cmd"):
-                fields["command"] = g["cmd"]
-            break
+    hit = match_auth(msg)
+    if hit is not None:
+        action, outcome = hit.action, hit.outcome
+        g = hit.groups
+        user = g.get("user") or None
+        ip = g.get("ip") or None
+        if g.get("port"):
+            fields["src_port"] = int(g["port"])
+        if g.get("method"):
+            fields["auth_method"] = g["method"]
+        if g.get("cmd"):
+            fields["command"] = g["cmd"]
     if action is None and "check pass; user unknown" in msg:
         action, outcome = "pam_check_pass", "failure"
     service = prog_l if prog_l in _AUTH_PROGRAMS else "syslog"
@@ -118,8 +105,9 @@ def _auth_event(ts: float, host: str, prog: str, sub: str | None, pid: str | Non
 
 # ----------------------------------------------------------------------------- auditd
 
-_AUDIT = re.compile(r"^(?:node=(?P<node>\S+)\s+)?type=(?P<type>\S+)\s+msg=audit\((?P<ts>\d+(?:\.\d+)?):(?P<serial>\d+)\):\s?(?P<body>.*)$")
-_KV = re.compile(r"""(?P<k>[A-Za-z_][\w-]*)=(?P<v>"[^"]*"|'[^']*'|\S*)""")
+_AUDIT = linear(r"^(?:node=(?P<node>\S+)\s+)?type=(?P<type>\S+)\s+msg=audit\((?P<ts>\d+(?:\.\d+)?):(?P<serial>\d+)\):\s?(?P<body>.*)$")
+_KV = linear(r"""(?P<k>[A-Za-z_][\w-]*)=(?P<v>"[^"]*"|'[^']*'|\S*)""")
+_AUOMS = linear(r"type=(?P<type>\S+)\s+audit\((?P<ts>\d+(?:\.\d+)?):(?P<serial>\d+)\):\s?(?P<body>.*)$", re.S)
 _CONTEXT_KEYS = ("exe", "comm", "pid", "ppid", "uid", "auid", "euid", "success", "syscall", "tty", "ses")
 
 
@@ -231,7 +219,7 @@ def parse_azure_syslog(rec: Any) -> SecurityEvent | None:
         ev.host = ev.host or obj.get("Computer")
         return ev
     if msg.startswith("type="):
-        m = re.match(r"type=(?P<type>\S+)\s+audit\((?P<ts>\d+(?:\.\d+)?):(?P<serial>\d+)\):\s?(?P<body>.*)$", msg, re.S)
+        m = _AUOMS.match(msg)
         if not m:
             raise ParseError("bad_auoms_record")
         typ = m["type"]
