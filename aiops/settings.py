@@ -201,6 +201,13 @@ def _engine_file(key: str, path: Path | None = None) -> Any:
     return load_config_file(model, p, what)
 
 
+class PatternSettings(_Strict):
+    """Caps applied before any regex sees outside input (aiops.patterns); cut input is counted, not rejected."""
+
+    max_line_chars: int = Field(8 * 1024, ge=256, le=1 << 20, description="log lines are cut to this many characters")
+    max_field_chars: int = Field(32 * 1024, ge=256, le=1 << 22, description="security event field values are cut to this")
+
+
 class Settings(_Strict):
     data_dir: Path = Field(default_factory=lambda: Path(os.environ.get("AIOPS_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data")))
     ray: RaySettings = RaySettings()
@@ -216,6 +223,7 @@ class Settings(_Strict):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     alerting: AlertingSettings = AlertingSettings()
+    patterns: PatternSettings = PatternSettings()
     files: ConfigFiles = ConfigFiles()
 
     @model_validator(mode="before")

@@ -138,12 +138,13 @@ class NatsCollector(Collector):
             self.stats_.reject(rejected)
             return batch
         try:
-            events, ignored = decode_logs(data, default_host=tail or None)
+            parsed = decode_logs(data, default_host=tail or None, max_line_chars=self.settings.patterns.max_line_chars)
         except ValueError as exc:
             self.stats_.reject([Rejection(0, str(exc))])
             return None
-        self.stats_.lines_ignored += ignored
-        batch, outside = events_to_batch(events).within(bounds)
+        self.stats_.lines_ignored += parsed.ignored
+        self.stats_.lines_truncated += parsed.truncated
+        batch, outside = events_to_batch(parsed.events).within(bounds)
         self.stats_.reject(outside)
         return batch
 

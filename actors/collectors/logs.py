@@ -7,7 +7,7 @@ from pathlib import Path
 from actors.collectors.base import Collector
 from actors.router import ShardRouter
 from aiops.settings import Settings
-from aiops.telemetry.logparse import events_to_batch, parse_line
+from aiops.telemetry.logparse import events_to_batch, parse_lines
 
 __all__ = ["LogTailer"]
 
@@ -50,9 +50,11 @@ class LogTailer(Collector):
                 continue
             if src.security:  # a file marked `security: <format>` also feeds the correlator
                 await self._send_security(lambda intake: intake.parse_payload(src.security, "\n".join(lines)), required=True)
-            events = [e for e in (parse_line(l, default_host=src.target) for l in lines) if e is not None]
+            parsed = parse_lines(lines, default_host=src.target, max_chars=self.settings.patterns.max_line_chars)
+            events = parsed.events
             self.stats_.messages += len(lines)
-            self.stats_.lines_ignored += len(lines) - len(events)
+            self.stats_.lines_ignored += parsed.ignored
+            self.stats_.lines_truncated += parsed.truncated
             self.recent_events.extend({"ts": e.ts, "type": "log", "host": e.host, "kind": e.kind, **e.fields} for e in events)
             batch, outside = events_to_batch(events).within(self.settings.ingest.window())
             self.stats_.reject(outside)

@@ -98,6 +98,7 @@ class RejectionCounter:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.samples: list[Rejection] = []
         self._keep = keep_samples
+        self.truncated: Counter[str] = Counter()  # records / fields cut to the pattern caps, per source (kept)
 
     def add(self, rej: Rejection) -> None:
         self.counts[(rej.source, rej.reason)] += 1

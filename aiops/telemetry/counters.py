@@ -19,6 +19,7 @@ class CollectorStats:
     samples_stored: int = 0
     events: int = 0
     lines_ignored: int = 0
+    lines_truncated: int = 0  # cut to the line cap before parsing (still parsed)
     errors: int = 0
     rejections: Counter = field(default_factory=Counter)
     last_error: str | None = None
@@ -48,7 +49,8 @@ class CollectorStats:
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "kind": self.kind, "messages": self.messages, "samples_stored": self.samples_stored,
-            "events": self.events, "lines_ignored": self.lines_ignored, "errors": self.errors,
+            "events": self.events, "lines_ignored": self.lines_ignored, "lines_truncated": self.lines_truncated,
+            "errors": self.errors,
             "rejections": dict(self.rejections), "last_error": self.last_error,
             "samples_per_s": round(self.rate(), 1), "uptime_s": round(time.time() - self.started, 1),
         }

@@ -9,9 +9,10 @@ import json
 import math
 from typing import Any
 
+from aiops.patterns import MAX_LINE_CHARS
 from aiops.telemetry.batch import Rejection, SampleBatch, records_to_batch
 from aiops.telemetry.bounds import MAX_JSON_DEPTH, TsBounds, json_too_deep
-from aiops.telemetry.logparse import LogEvent, parse_line
+from aiops.telemetry.logparse import ParsedLines, parse_lines
 
 __all__ = ["MAX_MESSAGE_BYTES", "EVENT_REQUIRED", "load_json", "decode_metrics", "decode_logs", "decode_events",
            "prometheus_vector_to_records"]
@@ -55,8 +56,9 @@ def decode_metrics(payload: bytes | Any, max_records: int = 50_000,
     return batch, rejected, len(records)
 
 
-def decode_logs(payload: bytes, default_host: str | None = None, year: int = 2026) -> tuple[list[LogEvent], int]:
-    """Plain text lines, or {"host": ..., "lines": [...]}; returns events and ignored-line count."""
+def decode_logs(payload: bytes, default_host: str | None = None, year: int = 2026,
+                max_line_chars: int = MAX_LINE_CHARS) -> ParsedLines:
+    """Plain text lines, or {"host": ..., "lines": [...]}: events, ignored and truncated line counts."""
     text = payload.decode("utf-8", errors="replace")
     lines: list[str]
     if text.lstrip().startswith("{"):
@@ -67,8 +69,7 @@ def decode_logs(payload: bytes, default_host: str | None = None, year: int = 202
         lines = [str(x) for x in data["lines"]]
     else:
         lines = text.splitlines()
-    events = [e for e in (parse_line(l, year, default_host) for l in lines) if e is not None]
-    return events, len(lines) - len(events)
+    return parse_lines(lines, year, default_host, max_line_chars)
 
 
 def decode_events(payload: bytes, bounds: TsBounds | None = None) -> tuple[list[dict[str, Any]], list[Rejection]]:

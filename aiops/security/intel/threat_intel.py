@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from aiops.patterns import PatternError, bounded, linear
 from aiops.security.config import SecurityConfig
 from aiops.security.correlation.entities import EntityResolver
 from aiops.security.correlation.signals import Signal, tactics_from_tags
@@ -27,7 +28,8 @@ from aiops.security.events import SecurityEvent, parse_timestamp
 
 INDICATOR_TYPES = ("ip", "cidr", "domain", "url", "md5", "sha1", "sha256", "pattern")
 _HASH_LEN = {32: "md5", 40: "sha1", 64: "sha256"}
-_STIX_CMP = re.compile(r"([a-z0-9-]+):((?:[\w-]+|'[^']+')(?:\.(?:[\w-]+|'[^']+'))*)\s*(=|MATCHES|LIKE|ISSUBSET)\s*'((?:[^'\\]|\\.)*)'", re.I)
+_STIX_CMP = linear(r"([a-z0-9-]+):((?:[\w-]+|'[^']+')(?:\.(?:[\w-]+|'[^']+'))*)\s*(=|MATCHES|LIKE|ISSUBSET)\s*'((?:[^'\\]|\\.)*)'", re.I)
+_STIX_COMPOUND = linear(r"\bAND\b|\bFOLLOWEDBY\b|\bWITHIN\b", re.I)
 
 
 @dataclass(slots=True)
@@ -106,7 +108,7 @@ def load_csv(path: Path | str, default_source: str | None = None) -> tuple[list[
 
 def _stix_pattern(pattern: str) -> tuple[list[tuple[str, str]], str | None]:
     """Indicators from a STIX pattern of OR-ed comparisons; AND / sequences are not point indicators."""
-    if re.search(r"\bAND\b|\bFOLLOWEDBY\b|\bWITHIN\b", pattern, re.I):
+    if _STIX_COMPOUND.search(pattern):
         return [], "compound pattern (AND / FOLLOWEDBY) not supported as a point indicator"
     out: list[tuple[str, str]] = []
     for obj, prop, op, val in _STIX_CMP.findall(pattern):
@@ -208,10 +210,10 @@ class ThreatIntel:
             except ValueError as exc:
                 self.errors.append(f"{v}: {exc}")
         elif ind.type == "pattern":
-            try:
-                ind._rx = re.compile(v, re.I)
+            try:  # RE2, or a per-call time budget where RE2 cannot express it (aiops.patterns)
+                ind._rx = bounded(v, re.I)
                 self.patterns.append(ind)
-            except re.error as exc:
+            except PatternError as exc:
                 self.errors.append(f"{v}: bad regex {exc}")
         else:
             key_type = "hash" if ind.type in ("md5", "sha1", "sha256") else ind.type

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from aiops.errors import InvalidRequestError
+from aiops.patterns import MAX_FIELD_CHARS, MAX_LINE_CHARS, cap
 from aiops.security.events import Rejection, RejectionCounter, SecurityEvent
 from aiops.security.parsers.base import BadJSON, ParseError, RecordParser
 
@@ -78,15 +79,20 @@ def validate_format(name: str) -> str:
 
 def parse_records(
     fmt: str, records: Iterable[Any], rejections: RejectionCounter | None = None, year: int | None = None,
-    parser: RecordParser | None = None,
+    parser: RecordParser | None = None, max_line_chars: int = MAX_LINE_CHARS, max_field_chars: int = MAX_FIELD_CHARS,
 ) -> Iterator[SecurityEvent]:
     """Parse records one by one; bad ones are counted in ``rejections`` and skipped.
 
-    Pass ``parser`` (from :func:`get_parser`) to keep one parser across calls on a stream.
+    Pass ``parser`` (from :func:`get_parser`) to keep one parser across calls on a stream. Text
+    lines are cut to ``max_line_chars`` before parsing and event field values to ``max_field_chars``
+    before any Sigma or intel pattern sees them; each cut counts in ``rejections.truncated``.
     """
     parser = parser or get_parser(fmt, year)
     rej = rejections if rejections is not None else RejectionCounter()
     for n, rec in enumerate(records, 1):
+        if isinstance(rec, str):
+            rec, cut = cap(rec, max_line_chars)
+            rej.truncated[fmt] += cut
         try:
             ev = parser(rec)
         except ParseError as exc:
@@ -95,13 +101,57 @@ def parse_records(
         except Exception as exc:  # noqa: BLE001 - input boundary: any surprise is counted, never crashes the stream
             rej.add(Rejection(fmt, f"malformed:{type(exc).__name__}", n, _sample(rec)))
             continue
-        if isinstance(ev, list):
-            yield from ev
-        elif ev is not None:
-            yield ev
+        for e in ev if isinstance(ev, list) else () if ev is None else (ev,):
+            rej.truncated[fmt] += cap_fields(e, max_field_chars)
+            yield e
     flush = getattr(parser, "flush", None)
     if flush is not None:
-        yield from flush()
+        for e in flush():
+            rej.truncated[fmt] += cap_fields(e, max_field_chars)
+            yield e
+
+
+_CAP_DEPTH = 64  # nesting walked for long strings; deeper garbage is the parsers' and flatten's concern
+
+
+def cap_fields(ev: SecurityEvent, limit: int) -> int:
+    """Cut every string field value (nested ones too) and the raw record to ``limit``; how many were cut."""
+    cut = 0
+
+    def walk(node: Any, depth: int) -> Any:
+        nonlocal cut
+        if isinstance(node, str):
+            s, c = cap(node, limit)
+            cut += c
+            return s
+        if depth >= _CAP_DEPTH:
+            return node
+        if isinstance(node, dict):
+            return {k: walk(v, depth + 1) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, depth + 1) for v in node]
+        return node
+
+    if _big(ev.fields, limit):
+        ev.fields = walk(ev.fields, 0)
+    for attr in ("raw", "host", "user", "src_ip", "process"):
+        v = getattr(ev, attr, None)
+        if isinstance(v, str) and len(v) > limit:
+            setattr(ev, attr, walk(v, 0))
+    return cut
+
+
+def _big(node: Any, limit: int) -> bool:
+    """Cheap pre-check (iterative, depth-bounded): only events with a long string pay for the rebuild."""
+    stack = [(node, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, str):
+            if len(v) > limit:
+                return True
+        elif depth < _CAP_DEPTH and isinstance(v, (dict, list)):
+            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return False
 
 
 def _sample(rec: Any) -> str:

@@ -16,33 +16,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sigma.conditions import (
-    ConditionAND,
-    ConditionFieldEqualsValueExpression,
-    ConditionNOT,
-    ConditionOR,
-    ConditionValueExpression,
-)
-from sigma.types import (
-    Placeholder,
-    SigmaBool,
-    SigmaCasedString,
-    SigmaCIDRExpression,
-    SigmaCompareExpression,
-    SigmaExists,
-    SigmaExpansion,
-    SigmaFieldReference,
-    SigmaNull,
-    SigmaNumber,
-    SigmaRegularExpression,
-    SigmaString,
-    SigmaTimestampPart,
-    SpecialChars,
-)
+from sigma.conditions import (ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR,
+                              ConditionValueExpression)
+from sigma.types import (Placeholder, SigmaBool, SigmaCasedString, SigmaCIDRExpression, SigmaCompareExpression,
+                         SigmaExists, SigmaExpansion, SigmaFieldReference, SigmaNull, SigmaNumber, SigmaRegularExpression,
+                         SigmaString, SigmaTimestampPart, SpecialChars)
 
+from aiops.patterns import linear
 from aiops.security.events import FieldView
 from aiops.security.sigma.values import (Matcher, cidr_matcher, compare_matcher, exists_matcher, field_ref_matcher,
-                                         null_matcher, number_matcher, regex_matcher, regex_required_literals,
+                                         null_matcher, number_matcher, regex_matcher, required_literals, compile_rule_regex,
                                          timestamp_part_matcher)
 
 
@@ -269,7 +252,7 @@ def _string_leaf(key: str, value: SigmaString) -> Compiled | _Simple:
         if shape is not None:
             kind, lit = shape
             return _Simple(key, kind, lit.lower())
-    rx = re.compile(_wildcard_regex(parts, True), (re.IGNORECASE | re.DOTALL) if lo else re.DOTALL)
+    rx = linear(_wildcard_regex(parts, True), (re.IGNORECASE | re.DOTALL) if lo else re.DOTALL)
     lit = _longest_literal(parts).lower()
 
     def m_wild(v: FieldView) -> bool:
@@ -290,14 +273,15 @@ def _keyword(value: Any) -> Compiled:
         flags = re.DOTALL | (0 if isinstance(value, SigmaCasedString) else re.IGNORECASE)
         if len(parts) == 1 and isinstance(parts[0], str) and not isinstance(value, SigmaCasedString):
             return _Simple(KEYWORD_FIELD, "contains", parts[0].lower())  # type: ignore[return-value]
-        rx = re.compile(_wildcard_regex(parts, False), flags)
+        rx = linear(_wildcard_regex(parts, False), flags)
         lit = _longest_literal(parts).lower()
     elif isinstance(value, SigmaRegularExpression):
         flags = 0
         for f in value.flags:
             flags |= SigmaRegularExpression.sigma_to_python_flags[f]
-        rx = re.compile(value.regexp.to_plain(), flags)
-        lits = regex_required_literals(rx)
+        plain = value.regexp.to_plain()
+        rx = compile_rule_regex(plain, flags)
+        lits = required_literals(plain, flags)
         lit = max(lits, key=len) if lits else ""
     elif isinstance(value, (SigmaNumber, SigmaBool)):
         text = str(value.number if isinstance(value, SigmaNumber) else value.boolean).lower()
@@ -308,7 +292,7 @@ def _keyword(value: Any) -> Compiled:
     def m_kwre(v: FieldView) -> bool:
         if lit and lit not in v.lo[KEYWORD_FIELD][0]:
             return False
-        return any(rx.search(str(x)) is not None for k, vals in v.raw.items() for x in vals)
+        return any(rx.search(str(x)) for k, vals in v.raw.items() for x in vals)
 
     return Compiled(m_kwre, [Atom(KEYWORD_FIELD, "sub", lit)] if len(lit) >= 3 else None)
 

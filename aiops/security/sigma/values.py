@@ -12,9 +12,11 @@ from typing import Any, Callable
 
 from sigma.types import CompareOperators, SigmaCompareExpression, SigmaRegularExpression, SigmaTimestampPart, TimestampPart
 
+from aiops.patterns import BoundedPattern, PatternError, bounded
 from aiops.security.events import FieldView
 
-__all__ = ["Matcher", "regex_required_literals", "number_matcher", "null_matcher", "exists_matcher", "regex_matcher",
+__all__ = ["Matcher", "regex_required_literals", "required_literals", "compile_rule_regex", "UnsupportedRegex",
+           "number_matcher", "null_matcher", "exists_matcher", "regex_matcher",
            "cidr_matcher", "field_ref_matcher", "compare_matcher", "timestamp_part_matcher"]
 
 Matcher = Callable[[FieldView], bool]
@@ -55,6 +57,26 @@ def regex_required_literals(rx: re.Pattern[str]) -> list[str]:
     return [s.lower() for s in out if s]
 
 
+def required_literals(pattern: str, flags: int = 0) -> list[str]:
+    """:func:`regex_required_literals` of a pattern given as text ([] when Python cannot parse it)."""
+    try:
+        return regex_required_literals(re.compile(pattern, flags))
+    except re.error:
+        return []
+
+
+def compile_rule_regex(pattern: str, flags: int = 0) -> BoundedPattern:
+    """A rule's ``|re`` value on RE2, or time-budgeted where RE2 cannot express it; bad ones are unsupported."""
+    try:
+        return bounded(pattern, flags)
+    except PatternError as exc:
+        raise UnsupportedRegex(str(exc)) from None
+
+
+class UnsupportedRegex(ValueError):
+    """Neither RE2 nor the fallback engine accepts the rule's pattern (the rule is not loaded)."""
+
+
 def number_matcher(key: str, num: int | float) -> Matcher:
     """Numbers equal numerically; strings must spell the number exactly ("4688"), the same test the
     eq index applies (FieldView renders integral floats as ints)."""
@@ -93,8 +115,9 @@ def regex_matcher(key: str, value: SigmaRegularExpression) -> tuple[Matcher, tup
     flags = 0
     for f in value.flags:
         flags |= SigmaRegularExpression.sigma_to_python_flags[f]
-    rx = re.compile(value.regexp.to_plain(), flags)
-    gate = tuple(regex_required_literals(rx))
+    plain = value.regexp.to_plain()
+    rx = compile_rule_regex(plain, flags)
+    gate = tuple(required_literals(plain, flags))
 
     def m_re(v: FieldView) -> bool:
         raw = v.raw.get(key)
@@ -104,7 +127,7 @@ def regex_matcher(key: str, value: SigmaRegularExpression) -> tuple[Matcher, tup
             # cheap necessary check before a possibly backtracking-heavy regex
             if gate and not all(g in xl for g in gate):
                 continue
-            if rx.search(x if isinstance(x, str) else str(x)) is not None:
+            if rx.search(x if isinstance(x, str) else str(x)):
                 return True
         return False
 

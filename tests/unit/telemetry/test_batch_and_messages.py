@@ -81,7 +81,8 @@ def test_decode_events_and_logs():
         "Jan  1 00:00:01 host-7 kernel: [1.0] blk_update_request: I/O error, dev sdb, sector 99 op 0x0:(READ) flags 0x0",
         "Jan  1 00:00:02 host-7 cron[22]: nothing to see",
     ]).encode()
-    events, ignored = decode_logs(lines)
+    parsed = decode_logs(lines)
+    events, ignored = parsed.events, parsed.ignored
     assert [e.kind for e in events] == ["disk_read_error"] and ignored == 1
     with pytest.raises(ValueError):
         decode_logs(b'{"host": "h", "lines": 3}')
