@@ -210,7 +210,7 @@ class ThreatIntel:
             except ValueError as exc:
                 self.errors.append(f"{v}: {exc}")
         elif ind.type == "pattern":
-            try:  # RE2, or a per-call time budget where RE2 cannot express it (aiops.patterns)
+            try:  # RE2 only: a pattern needing backtracking is refused and listed in errors (aiops.patterns)
                 ind._rx = bounded(v, re.I)
                 self.patterns.append(ind)
             except PatternError as exc:

@@ -66,15 +66,15 @@ def required_literals(pattern: str, flags: int = 0) -> list[str]:
 
 
 def compile_rule_regex(pattern: str, flags: int = 0) -> BoundedPattern:
-    """A rule's ``|re`` value on RE2, or time-budgeted where RE2 cannot express it; bad ones are unsupported."""
+    """A rule's ``|re`` value on RE2; one RE2 cannot run (backreference, lookaround) makes the rule unsupported."""
     try:
         return bounded(pattern, flags)
     except PatternError as exc:
-        raise UnsupportedRegex(str(exc)) from None
+        raise UnsupportedRegex(f"regex needs backtracking: {exc}") from None
 
 
 class UnsupportedRegex(ValueError):
-    """Neither RE2 nor the fallback engine accepts the rule's pattern (the rule is not loaded)."""
+    """RE2 cannot run the rule's pattern: the rule is not loaded, counted under "unsupported"."""
 
 
 def number_matcher(key: str, num: int | float) -> Matcher:
