@@ -27,6 +27,7 @@ import yaml
 from aiops.security.events import RejectionCounter, SecurityEvent
 from aiops.security.parsers.registry import iter_json_records, parse_file, parse_records
 from aiops.security.sigma.pipeline import DetectionPipeline
+from aiops.security.sigma.regex_census import regex_census
 from aiops.security.config import load_security_config
 from aiops.security.sigma.rules import RuleSet, SigmaEngine, load_rules
 from aiops.settings import PROJECT_ROOT, Settings
@@ -179,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
           f"from {len(paths)} folders in {rs.load_seconds:.1f}s; {len(rs.errors)} not loaded {rs.error_summary()}")
     for p in paths:
         print(f"  {'ok     ' if p.exists() else 'MISSING'} {p}")
+    census = regex_census(data / "security" / "sigma")
+    print(f"|re on RE2 (linear time): {census['rules_with_re']} of {census['rules']} SigmaHQ rules use |re; "
+          f"{census['rules_needing_fallback']} need backtracking (refused, not loaded) {census['examples']}")
 
     cases = regression_cases(reg_root)
     reg = run_regression(rs, cases)
@@ -221,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "rules": {"detection": len(rs.rules), "correlation": len(rs.correlations), "not_loaded": len(rs.errors),
                   "not_loaded_by_reason": rs.error_summary(), "load_seconds": rs.load_seconds,
                   "paths": [str(p) for p in paths], "missing_paths": [str(p) for p in paths if not p.exists()]},
+        "regex_census": census,
         "regression": reg,
         "exactness": exact,
         "throughput": tput,
