@@ -30,7 +30,15 @@ AUTH_PATTERNS: tuple[tuple[str, str | None, str], ...] = (
     ("sudo", "success", r"^\s*(?P<user>\S+) : (?:.*USER=(?P<as_user>\S+) ; )?.*COMMAND=(?P<cmd>.*)$"),
     ("su", "failure", r"^FAILED su for (?P<target>\S+) by (?P<user>\S+)"),
 )
-_COMPILED = tuple((a, o, linear(p)) for a, o, p in AUTH_PATTERNS)
+# Literals one of which every match contains: a substring test (tens of ns) spares the RE2 call
+# (microseconds through the Python binding) on the lines a pattern cannot match.
+_GATES: dict[str, tuple[str, ...]] = {
+    "ssh_login": ("Failed ", "Accepted "), "ssh_invalid_user": ("Invalid user ",), "pam_auth": ("authentication failure;",),
+    "ssh_break_in_attempt": ("POSSIBLE BREAK-IN",), "ssh_too_many_failures": ("PAM", "error: maximum authentication"),
+    "ssh_disconnect": ("Received disconnect", "Disconnected", "Connection closed"), "session_open": ("session opened",),
+    "session_close": ("session closed",), "sudo": ("COMMAND=",), "su": ("FAILED su",),
+}
+_COMPILED = tuple((a, o, _GATES[a], linear(p)) for a, o, p in AUTH_PATTERNS)
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,9 @@ class AuthMatch:
 
 def match_auth(msg: str) -> AuthMatch | None:
     """Classify an sshd / PAM / sudo / su message; None when no pattern applies."""
-    for action, outcome, rx in _COMPILED:
+    for action, outcome, gate, rx in _COMPILED:
+        if not any(g in msg for g in gate):
+            continue
         m = rx.search(msg)
         if m is not None:
             return AuthMatch(action, outcome, {k: v for k, v in m.groupdict().items() if v is not None})

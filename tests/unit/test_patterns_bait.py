@@ -24,7 +24,7 @@ BOUND_S = 1.0
 PACK = Path(__file__).resolve().parents[2] / "configs" / "rules"
 
 
-def _timed(fn, *args):
+def _timed(fn, *args):  # noqa: ANN001
     t0 = time.perf_counter()
     out = fn(*args)
     return out, time.perf_counter() - t0
@@ -127,3 +127,24 @@ def test_intel_matches_pattern_is_bounded() -> None:
 def test_linear_flags_follow_re() -> None:
     rx = linear(r"^foo.bar$", re.I | re.S | re.M)
     assert rx.search("x\nFOO\nBAR") is not None and linear("foo").search("FOO") is None
+
+
+def test_line_headers_on_python_re_are_linear() -> None:
+    """The anchored header regexes stay on Python's engine for speed; bait proves them linear."""
+    from aiops.security.parsers import linux
+    from aiops.telemetry import logparse
+
+    cases = [
+        (logparse._SYSLOG.match, "Mar  3 10:00:01 h1 " + "(" * BAIT),
+        (logparse._SYSLOG.match, "Mar  3 10:00:01 h1 a" + "(b" * (BAIT // 2)),
+        (logparse._BGL.match, "- 1117838570 " + "x " * (BAIT // 2)),
+        (linux._BSD.match, "Mar  3 10:00:01 h1 " + "(" * BAIT),
+        (linux._ISO.match, "2026-01-01T00:00:00Z h1 p" + "(" * BAIT + "\n"),
+        (linux._AUDIT.match, "node=" + "x" * BAIT),
+        (lambda s: list(linux._KV.finditer(s)), "a" * BAIT),
+        (lambda s: list(linux._KV.finditer(s)), "a=" * (BAIT // 2)),
+        (linux._AUOMS.match, "type=" + "x" * BAIT),
+    ]
+    for fn, text in cases:
+        _, dt = _timed(fn, text)
+        assert dt < BOUND_S / 4, f"{text[:30]!r}: {dt:.2f}s"
