@@ -210,7 +210,7 @@ def load_forest(path: Path, n_features: int) -> Any:
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
     if path.suffix != ".skops":
-        raise UnsafeArtefact(f"{path.name} is a pickle-based (joblib) model from an older version: {RETRAIN_HINT}")
+        raise UnsafeArtefact(f"{path.name} is a pickle-based model from an older version: {RETRAIN_HINT}")
     try:
         forest = sio.load(path, trusted=_FOREST_TYPES)
     except UntrustedTypesFoundException as exc:
