@@ -12,6 +12,7 @@ import ray
 
 from actors.names import COLLECTOR_PREFIX
 from actors.router import ShardRouter
+from aiops.redact import redact
 from aiops.features.definitions import FeatureDefinition
 from aiops.settings import Settings
 from aiops.telemetry.batch import SampleBatch
@@ -96,9 +97,9 @@ def check_redis(url: str) -> tuple[bool, str | None]:
 
     try:
         redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
-        return True, url
+        return True, redact(url)
     except Exception as exc:
-        return False, f"{url}: {exc}"
+        return False, redact(f"{url}: {exc}")
 
 
 async def check_nats(url: str) -> tuple[bool, str | None]:
@@ -108,6 +109,6 @@ async def check_nats(url: str) -> tuple[bool, str | None]:
     try:
         nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0, allow_reconnect=False)
         await nc.close()
-        return True, url
+        return True, redact(url)
     except Exception as exc:
-        return False, f"{url}: {exc}"
+        return False, redact(f"{url}: {exc}")

@@ -43,7 +43,9 @@ def init_ray(settings: Settings, **overrides: Any) -> Any:
     if ray.is_initialized():
         return None
     cfg = settings.ray
-    kwargs: dict[str, Any] = {"namespace": cfg.namespace, "log_to_driver": False}
+    kwargs: dict[str, Any] = {"namespace": cfg.namespace, "log_to_driver": False,
+                              # every worker's log records pass through aiops.redact (no URL passwords)
+                              "runtime_env": {"worker_process_setup_hook": "aiops.redact.install_log_redaction"}}
     if cfg.address:
         kwargs["address"] = cfg.address
     else:

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from aiops.redact import install_log_redaction
 from aiops.settings import ConfigError, Settings, load_settings
 
 
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    install_log_redaction()
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from aiops.redact import redact
 from aiops.api.schemas import ErrorBody
 from aiops.errors import (ConflictError, DomainError, InfeasibleError, InvalidRequestError, NotFoundError,
                           PermissionDeniedError, UnavailableError)
@@ -57,7 +58,7 @@ def domain_error_response(exc: DomainError) -> JSONResponse:
     """Map a domain error through the table; its optional `code`/`details` refine the body."""
     status = status_of(exc)
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
-    return error_response(status, str(exc), getattr(exc, "details", None), getattr(exc, "code", None), headers)
+    return error_response(status, redact(exc), getattr(exc, "details", None), getattr(exc, "code", None), headers)
 
 
 def validation_message(errors: list[dict[str, Any]], limit: int = 5) -> tuple[str, list[dict[str, Any]]]:
@@ -73,7 +74,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, redact(exc.detail))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -84,7 +85,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A bug or a crashed dependency: still JSON, never a traceback as text."""
-    return error_response(500, f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
+    return error_response(500, f"internal error: {type(exc).__name__}: {redact(exc)[:200]}")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,18 +1,15 @@
 """Redis write-through for a shard: a write-ahead log of batches plus per-target snapshots.
 
-Each ingested batch is appended (pickled, lz4-compressed) to a Redis list before the
+Each ingested batch is appended (encoded by aiops.features.codec — numpy columns and a JSON
+header, never pickle — then lz4-compressed) to a Redis list before the
 shard acknowledges it; every N batches the changed targets are re-snapshotted into a
 hash and the log is cleared in the same MULTI/EXEC. A restarted shard loads the
 snapshots and replays the log, so nothing acknowledged is lost. Keys carry a TTL.
 """
 from __future__ import annotations
 
-import pickle
-
 import lz4.frame
 import redis
-
-from aiops.telemetry.batch import SampleBatch
 
 __all__ = ["RedisShardStore"]
 
@@ -34,10 +31,10 @@ class RedisShardStore:
     def client(self) -> redis.Redis:
         return self._r
 
-    def append_many(self, batches: list[SampleBatch]) -> None:
-        blobs = [lz4.frame.compress(pickle.dumps(b, protocol=5)) for b in batches]
+    def append_many(self, records: list[bytes]) -> None:
+        """Append encoded WAL records (see aiops.features.codec.encode_batch)."""
         pipe = self._r.pipeline(transaction=True)
-        pipe.rpush(self.wal_key, *blobs)
+        pipe.rpush(self.wal_key, *(lz4.frame.compress(r) for r in records))
         pipe.expire(self.wal_key, self._ttl)
         pipe.execute()
 
@@ -51,11 +48,11 @@ class RedisShardStore:
             pipe.expire(key, self._ttl)
         pipe.execute()
 
-    def load(self) -> tuple[dict[str, bytes], bytes | None, list[SampleBatch]]:
-        snaps = {k.decode(): lz4.frame.decompress(v) for k, v in self._r.hgetall(self.snap_key).items()}
-        meta = self._r.get(self.meta_key)
-        wal = [pickle.loads(lz4.frame.decompress(b)) for b in self._r.lrange(self.wal_key, 0, -1)]
-        return snaps, meta, wal
+    def load(self) -> tuple[dict[str, bytes], bytes | None, list[bytes]]:
+        """Snapshots, meta and WAL records as stored bytes; a record that is not lz4 comes back empty
+        (the codec then refuses it), so one bad record cannot stop a restore."""
+        snaps = {k.decode(errors="replace"): _decompress(v) for k, v in self._r.hgetall(self.snap_key).items()}
+        return snaps, self._r.get(self.meta_key), [_decompress(b) for b in self._r.lrange(self.wal_key, 0, -1)]
 
     def wal_length(self) -> int:
         return int(self._r.llen(self.wal_key))
@@ -65,3 +62,10 @@ class RedisShardStore:
 
     def ping(self) -> bool:
         return bool(self._r.ping())
+
+
+def _decompress(blob: bytes) -> bytes:
+    try:
+        return lz4.frame.decompress(blob)
+    except RuntimeError:  # lz4 raises RuntimeError for bytes that are not an lz4 frame
+        return b""

@@ -6,8 +6,8 @@ purely in memory.
 """
 from __future__ import annotations
 
+import logging
 import math
-import pickle
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -17,6 +17,7 @@ import numpy as np
 
 from aiops.errors import NotFoundError
 from aiops.features.aggregations import aggregate
+from aiops.features.codec import StoredRecordError, decode_batch, decode_meta, decode_target, encode_batch, encode_meta, encode_target
 from aiops.features.definitions import FeatureDefinition, order_definitions
 from aiops.features.series import SeriesBuffer
 from aiops.telemetry.batch import SampleBatch
@@ -25,6 +26,7 @@ __all__ = ["MAX_HISTORY_STEPS", "UnknownTarget", "Persistence", "TargetState", "
 
 MAX_HISTORY_STEPS = 10_000
 _RECENT_BATCH_IDS = 100_000
+_log = logging.getLogger(__name__)
 
 
 class UnknownTarget(NotFoundError):
@@ -32,11 +34,12 @@ class UnknownTarget(NotFoundError):
 
 
 class Persistence(Protocol):
-    """Write-through storage for a shard (see aiops.features.persistence)."""
+    """Write-through byte storage for a shard (see aiops.features.persistence); the records are
+    encoded and decoded here with aiops.features.codec, so storage never holds pickles."""
 
-    def append_many(self, batches: list[SampleBatch]) -> None: ...
+    def append_many(self, records: list[bytes]) -> None: ...
     def compact(self, targets: dict[str, bytes], meta: bytes) -> None: ...
-    def load(self) -> tuple[dict[str, bytes], bytes | None, list[SampleBatch]]: ...
+    def load(self) -> tuple[dict[str, bytes], bytes | None, list[bytes]]: ...
     def wal_length(self) -> int: ...
 
 
@@ -81,6 +84,7 @@ class ShardState:
         self.points_rejected = 0
         self.batches_ingested = 0
         self.duplicates_skipped = 0
+        self.restore_skipped = 0
         self.started = time.time()
         if persistence is not None:
             self._restore(persistence)
@@ -110,7 +114,7 @@ class ShardState:
             fresh.append(batch)
             results.append(IngestResult(len(batch), bad))
         if self._persistence is not None and fresh:
-            self._persistence.append_many(fresh)
+            self._persistence.append_many([encode_batch(b) for b in fresh])
         for batch in fresh:
             self._apply(batch)
         if self._persistence is not None and fresh:
@@ -279,39 +283,53 @@ class ShardState:
             "definitions": len(self.definitions),
             "persistent": self._persistence is not None,
             "restored_points": self.restored_points,
+            "restore_skipped": self.restore_skipped,
         }
 
     # ---- persistence -----------------------------------------------------
     def _target_blob(self, tid: str) -> bytes:
         st = self.targets[tid]
-        series = {m: tuple(a.tobytes() for a in b.arrays()) for m, b in st.series.items()}
-        return pickle.dumps((st.target_type, series), protocol=5)
+        return encode_target(st.target_type, {m: b.arrays() for m, b in st.series.items()})
 
     def compact(self) -> None:
         """Fold the write-ahead log into per-target snapshots (only targets that changed)."""
         if self._persistence is None:
             return
         blobs = {tid: self._target_blob(tid) for tid in self._dirty if tid in self.targets}
-        meta = pickle.dumps({"recent_ids": list(self._recent_ids)[-10_000:]}, protocol=5)
-        self._persistence.compact(blobs, meta)
+        self._persistence.compact(blobs, encode_meta(list(self._recent_ids)[-10_000:]))
         self._dirty.clear()
         self._batches_since_compact = 0
 
+    def _skip(self, what: str, exc: StoredRecordError) -> None:
+        self.restore_skipped += 1
+        _log.warning("shard %d: skipped stored %s on restore: %s", self.shard_id, what, exc)
+
     def _restore(self, persistence: Persistence) -> None:
+        """Load snapshots, then replay the WAL; a record that does not decode is skipped and counted."""
         blobs, meta, wal = persistence.load()
         for tid, blob in blobs.items():
-            ttype, series = pickle.loads(blob)
+            try:
+                ttype, series = decode_target(blob)
+            except StoredRecordError as exc:
+                self._skip(f"snapshot of {tid!r}", exc)
+                continue
             st = self.targets[tid] = TargetState(ttype)
-            for metric, (tsb, vb) in series.items():
-                buf = st.series[metric] = SeriesBuffer(self.limit)
-                ts = np.frombuffer(tsb, np.float64)
-                buf.append(ts, np.frombuffer(vb, np.float32))
+            for metric, (ts, vals) in series.items():
+                st.series[metric] = buf = SeriesBuffer(self.limit)
+                buf.append(ts, vals)
                 if ts.size:
                     st.last_ts = max(st.last_ts, float(ts[-1]))
-        if meta:
-            for bid in pickle.loads(meta).get("recent_ids", []):
+        try:
+            for bid in decode_meta(meta) if meta else []:
                 self._recent_ids[bid] = None
-        for batch in wal:
+        except StoredRecordError as exc:
+            self._skip("meta", exc)
+        for i, record in enumerate(wal):
+            try:
+                batch = decode_batch(record)
+            except StoredRecordError as exc:
+                self._skip(f"WAL record {i}", exc)
+                continue
             self._apply(batch)
         self.points_ingested = 0
         self.batches_ingested = 0

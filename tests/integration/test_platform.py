@@ -80,7 +80,7 @@ def test_killed_shard_loses_no_acknowledged_sample(system_factory, nats_url, cle
         got = sorted(t for v in per_target.values() for t in v)
         expected = [1767225600.0 + i for i in range(n_msgs * per_msg)]
         assert got == expected  # every acknowledged sample, exactly once
-        stats = ray.get(system.shards[0].stats.remote())
+        stats = wait_for(lambda: try_call(lambda: ray.get(system.shards[0].stats.remote(), timeout=10)), 60, what="shard stats")
         assert stats["persistent"] and stats["restored_points"] > 0  # it really restarted and restored from Redis
     finally:
         asyncio.run(delete_stream(nats_url, settings.nats.stream))
@@ -133,10 +133,20 @@ def test_restarted_shard_restores_state_from_redis(system_factory, clean_redis):
                                       "metrics": {"memory_pressure": 0.5 + i / 100}}])
         asyncio.run(router.ingest([batch]))
     before = ray.get(system.shards[0].get_features.remote("vm-000001"))
+    import lz4.frame
+    import redis
+
+    wal_key = f"{settings.redis.key_prefix}:shard:0:wal"
+    store = redis.Redis.from_url(clean_redis)
+    assert store.llen(wal_key) == 1  # 10 batches, snapshots every 3: the last one is restored from the WAL
+    # a record an attacker with Redis access might plant: refused by the codec, never unpickled
+    store.rpush(wal_key, lz4.frame.compress(b"\x80\x05cos\nsystem\n(S'touch /tmp/aiops-pwned'\ntR."))
     ray.kill(system.shards[0], no_restart=False)
     after = wait_for(lambda: try_call(lambda: ray.get(system.shards[0].get_features.remote("vm-000001"), timeout=10)), 60,
                   what="restarted shard")
     assert after["features"] == before["features"] and after["target_type"] == "vm"
+    stats = wait_for(lambda: try_call(lambda: ray.get(system.shards[0].stats.remote(), timeout=10)), 60, what="shard stats")
+    assert stats["restore_skipped"] == 1 and stats["restored_points"] == 10
 
 
 def test_prometheus_collector_reads_node_exporter(ray_cluster, system_factory, prometheus_stack):

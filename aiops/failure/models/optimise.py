@@ -83,7 +83,9 @@ def _variant(model: SequenceFailureModel, net: nn.Module, name: str, quantized: 
 
 def quantize_model(model: SequenceFailureModel) -> SequenceFailureModel:
     """Dynamic INT8 variant of a fitted sequence model (runs on CPU)."""
-    return _variant(model, quantize_network(model.net), "int8_dynamic", True)
+    q = _variant(model, quantize_network(model.net), "int8_dynamic", True)
+    q.float_source = model.float_source if model.quantized else cpu_state(model.net)
+    return q
 
 
 def prune_model(model: SequenceFailureModel, amount: float = 0.3) -> SequenceFailureModel:
@@ -95,7 +97,9 @@ def prune_model(model: SequenceFailureModel, amount: float = 0.3) -> SequenceFai
 
 def prune_then_quantize(model: SequenceFailureModel, amount: float = 0.3) -> SequenceFailureModel:
     p = prune_model(model, amount)
-    return _variant(p, quantize_network(p.net), f"pruned{int(round(amount * 100))}+int8", True)
+    q = _variant(p, quantize_network(p.net), f"pruned{int(round(amount * 100))}+int8", True)
+    q.float_source = cpu_state(p.net)
+    return q
 
 
 # ---------------------------------------------------------------- measurement

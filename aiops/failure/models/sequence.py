@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aiops.failure.errors import RETRAIN_HINT, UnsafeArtefact
 from aiops.failure.models.base import FailureModel, prior_correct
 from aiops.failure.models.sequence_nets import (LSTMNet, TransformerNet, WindowScaler, cpu_state, dequantized_copy,
                                                  integrated_gradients, quantize_network, resolve_device)
@@ -110,6 +111,7 @@ class SequenceFailureModel(FailureModel):
         self.last_ig_delta: np.ndarray | None = None
         self.last_ig_steps: np.ndarray | None = None
         self._float_twin: nn.Module | None = None
+        self.float_source: dict[str, Any] | None = None  # INT8 models: the float weights they were quantised from
 
     # ---- plumbing
     @property
@@ -344,12 +346,14 @@ class SequenceFailureModel(FailureModel):
     def _save_payload(self, folder: Path) -> dict[str, Any]:
         if self.net is None:
             raise RuntimeError("model is not fitted")
+        if self.quantized and self.float_source is None:
+            raise RuntimeError("an INT8 model is saved as the float weights it was quantised from; this one has none")
         buf = io.BytesIO()
-        torch.save(cpu_state(self.net), buf)
+        torch.save(self.float_source if self.quantized else cpu_state(self.net), buf)
         (folder / "network.pt").write_bytes(buf.getvalue())
         return {"params": asdict(self.params), "features": self.features, "scaler": self.scaler.to_json(),
-                "quantized": self.quantized, "variant": self.variant, "network": "network.pt",
-                "train_info": self.train_info}
+                "quantized": self.quantized, "quantize_on_load": self.quantized, "variant": self.variant,
+                "network": "network.pt", "train_info": self.train_info}
 
     @classmethod
     def _load_payload(cls, folder: Path, meta: dict[str, Any]) -> "SequenceFailureModel":
@@ -361,17 +365,18 @@ class SequenceFailureModel(FailureModel):
         m.scaler = WindowScaler.from_json(meta["scaler"])
         m.train_info = dict(meta.get("train_info", {}))
         m.variant = meta.get("variant", "float32")
-        net = m.build_net()
-        if meta.get("quantized"):
-            net = quantize_network(net)
-            m.quantized = True
-        # INT8 LSTM weights are packed TorchScript objects that the weights-only unpickler refuses;
-        # those checkpoints are read with full unpickling, so load them only from a trusted registry.
+        if meta.get("quantized") and not meta.get("quantize_on_load"):
+            raise UnsafeArtefact(f"{folder.name}: an INT8 checkpoint in the older pickled format; {RETRAIN_HINT}")
+        # Always weights-only: INT8 models are stored as their float source and quantised again here
+        # (dynamic quantisation is deterministic), since packed INT8 LSTM weights need full unpickling.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated")
             state = torch.load(io.BytesIO((folder / meta["network"]).read_bytes()), map_location="cpu",
-                               weights_only=not m.quantized)
+                               weights_only=True)
+        net = m.build_net()
         net.load_state_dict(state)
+        if meta.get("quantized"):
+            m.float_source, net, m.quantized = state, quantize_network(net), True
         m.net = net.to(m.device).eval()
         return m
 

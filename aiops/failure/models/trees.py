@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from aiops.failure.errors import RETRAIN_HINT, UnsafeArtefact
 from aiops.failure.models.base import FailureModel, Schema, prior_correct, subsample_negatives
 
-__all__ = ["XGBoostParams", "XGBoostFailureModel", "ForestParams", "RandomForestFailureModel", "make_model"]
+__all__ = ["XGBoostParams", "XGBoostFailureModel", "ForestParams", "RandomForestFailureModel", "load_forest",
+           "make_model"]
 
 
 @dataclass
@@ -187,17 +189,42 @@ class RandomForestFailureModel(FailureModel):
         return list(self.schema.features) if self.schema else []
 
     def _save_payload(self, folder: Path) -> dict[str, Any]:
-        import joblib
-        joblib.dump(self.forest, folder / "forest.joblib", compress=3)
-        return {"params": asdict(self.params), "schema": self.schema.to_json(), "forest": "forest.joblib"}
+        import skops.io as sio
+        sio.dump(self.forest, folder / "forest.skops")
+        return {"params": asdict(self.params), "schema": self.schema.to_json(), "forest": "forest.skops"}
 
     @classmethod
     def _load_payload(cls, folder: Path, meta: dict[str, Any]) -> "RandomForestFailureModel":
-        import joblib
         m = cls(ForestParams(**meta["params"]))
         m.schema = Schema.from_json(meta["schema"])
-        m.forest = joblib.load(folder / meta["forest"])
+        m.forest = load_forest(folder / str(meta["forest"]), len(m.schema.features))
         return m
+
+
+_FOREST_TYPES = ["sklearn.tree._tree.Tree"]  # skops asks to trust it explicitly: node indices are not checked
+
+
+def load_forest(path: Path, n_features: int) -> Any:
+    """A random forest from a skops file (no pickle), with every tree's node indices bounds-checked,
+    which skops leaves to the caller for ``sklearn.tree._tree.Tree``."""
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+    if path.suffix != ".skops":
+        raise UnsafeArtefact(f"{path.name} is a pickle-based model from an older version: {RETRAIN_HINT}")
+    try:
+        forest = sio.load(path, trusted=_FOREST_TYPES)
+    except UntrustedTypesFoundException as exc:
+        raise UnsafeArtefact(f"{path.name} holds types that are not allowed ({exc}); {RETRAIN_HINT}") from None
+    if type(forest).__name__ != "RandomForestClassifier":
+        raise UnsafeArtefact(f"{path.name} holds a {type(forest).__name__}, not a random forest")
+    for est in forest.estimators_:
+        t = est.tree_
+        n = t.node_count
+        kids = np.concatenate([t.children_left, t.children_right])
+        leaf = t.children_left < 0
+        if (kids < -1).any() or (kids >= n).any() or (t.feature[~leaf] < 0).any() or (t.feature >= n_features).any():
+            raise UnsafeArtefact(f"{path.name} holds a tree with out-of-range node or feature indices")
+    return forest
 
 
 def make_model(kind: str, **params: Any) -> FailureModel:
