@@ -12,8 +12,10 @@ What it computes, row by row, from the fitted training state and earlier rows on
    `false_alarm_rate` of held-back training rows" (the rows are autocorrelated, so the guarantee is
    approximate; the unit tests check it on normal data).
 4. **Drift**: when at least `drift_share` of the last `drift_window` rows alarmed, the level of
-   those rows is accepted as the new baseline (the standardised centre moves to their median), so a
-   changed baseline gives one window of alarms, not an endless storm.
+   the latest drift_share x drift_window rows is accepted as the new baseline (the centre moves to their median; scale and
+   axes stay), so a changed baseline gives one window of alarms, not an endless storm. The window
+   should span whole seasonal cycles (default two days of per-minute rows), or the median would
+   carry the time of day.
 5. **Attribution**: each row blames the metrics with the largest smoothed squared standardised
    deviation from the baseline plus residual, top three, 1-based.
 
@@ -104,12 +106,14 @@ class HealthModel:
         return HealthResult(score, self.risk(score), alarm, top, rebased), st
 
     def _rebaseline(self, st: StreamState, window: np.ndarray) -> None:
-        """Accept the window's level as normal: the centre moves to its median, scale and axes stay.
+        """Accept the recent level as normal: the centre moves to the median of the last drift_share x window rows.
 
         (Refitting the axes on old + new rows was tried: it also absorbs long anomalies; see
         docs/benchmarks/health.md.)
         """
-        level = np.nanmedian(window, axis=0)
+        recent = window[-math.ceil(self.config.drift_share * self.config.drift_window) :]  # at the new level
+        with np.errstate(all="ignore"):
+            level = np.nanmedian(recent, axis=0)
         st.linear = replace(st.linear, center=np.where(np.isfinite(level), level, st.linear.center))
         st.recent_alarm = np.zeros(0, dtype=bool)
         st.smooth = float(np.median(self.calibration))
