@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from aiops.alerting.config import AlertingSettings
 from aiops.config_io import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config_file, load_yaml, validate_config
 from aiops.failure.config import FailureConfig, TrainConfig
+from aiops.failure.health.config import HealthConfig
 from aiops.placement.factors.catalog import FactorCatalog, parse_catalog
 from aiops.security.config import SecurityConfig
 from aiops.security.response.config import ResponseConfig
@@ -151,6 +152,8 @@ class FailureSettings(_Strict):
                                       description="configs/failure.yaml: Backblaze data, labels, features, CV, models")
     training: TrainConfig = Field(default_factory=lambda: _engine_file("training"),
                                   description="configs/train_failure.yaml: what jobs.train_failure learns from, searches, accepts")
+    health: HealthConfig = Field(default_factory=HealthConfig,
+                                 description="the label-free multivariate health score (aiops/failure/health/multivariate.py)")
 
 
 class SecuritySettings(_Strict):
