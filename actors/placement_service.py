@@ -26,9 +26,9 @@ from ray.exceptions import RayTaskError
 from fastapi import APIRouter
 
 from actors.names import MONITOR_NAME, OPTIMIZER_NAME, SIMULATOR_COLLECTOR_NAME
+from actors.remote_errors import reraise_domain_cause
 from actors.router import ShardRouter
 from aiops.api.placement import make_plan_router, make_router
-from aiops.errors import DomainError
 from aiops.failure.serving.alerts import DEFAULT_ALERT_THRESHOLD
 from aiops.placement.errors import InventoryUnavailable
 from aiops.placement.evacuation import EvacuationQuery
@@ -192,10 +192,8 @@ class PlanProxy:
         try:
             return ray.get(ref, timeout=self.timeout_s)
         except RayTaskError as exc:
-            cause = exc.cause if isinstance(getattr(exc, "cause", None), DomainError) else None
-            if cause is None:
-                raise
-            raise cause from None
+            reraise_domain_cause(exc)
+            raise
 
     def plan(self, req: PlanQuery) -> dict[str, Any]:
         return self._get(self.actor().plan.remote(req))
