@@ -120,8 +120,9 @@ def test_stats_report_the_counters_the_metrics_and_status_read():
     rt.ingest([_event()], rejected={("sshd", "unparsed"): 2})
     stats = rt.stats()
     assert {"events_in", "batches_in", "anomalies", "rejections", "incident_latency", "busy_s", "redeliveries_skipped",
-            "responses_restored", "audit_failures", "audit_rows_skipped", "learned_restored", "learned_error", "event_errors", "store_errors",
-            "store_last_error", "network_ready", "rss_mb", "intel_indicators", "intel_errors", "uptime_s"} == set(stats)
+            "responses_restored", "audit_failures", "audit_rows_skipped", "learned_restored", "learned_error",
+            "event_errors", "store_errors", "store_last_error", "network_ready", "rss_mb", "intel_indicators", "alerting",
+            "intel_errors", "uptime_s"} == set(stats)
     assert stats["events_in"] == 1 and stats["learned_restored"] and stats["learned_error"] is None
     assert stats["intel_indicators"] == 3 and stats["intel_errors"] == 1 and stats["rss_mb"] > 0
 
