@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.placement_service import DEFAULT_REFRESH_S, build_placement_routers
+from actors.placement_service import build_placement_routers
 from actors.platform_service import RayPlatformService
 from aiops.api.app import create_app
+from aiops.placement.inventory import DEFAULT_REFRESH_S
 from aiops.settings import Settings
 
 __all__ = ["PlacementIngress", "build_placement_app"]

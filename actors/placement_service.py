@@ -3,8 +3,8 @@
 - ``RayFleetSource`` builds a ``FleetSnapshot`` from the ``collector-simulator`` actor's
   ``inventory()``, the feature shards (``ShardRouter``) and the ``failure-monitor``
   snapshot, with the VM moves applied by the control plane on top.
-- ``CachedFleet`` refreshes that snapshot every ``refresh_s`` seconds and hands out the
-  same ``Inventory`` object in between (scoring caches derived arrays per snapshot).
+- ``CachedFleet`` (``aiops.placement.inventory.cache``) refreshes that snapshot every ``refresh_s``
+  seconds and hands out the same ``Inventory`` object in between.
 - ``PlacementOptimizer`` (actor ``placement-optimizer``, fractional CPU, threaded) runs the
   NSGA-II plans and evacuations (time-boxed), keeps the plans and hosts the simulated
   control plane of the embedded fleet, so every API replica applies through one place.
@@ -18,7 +18,6 @@ is in ``actors.placement_ingress``.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from typing import Any, Callable
 
@@ -27,10 +26,11 @@ from ray.exceptions import RayTaskError
 from fastapi import APIRouter
 
 from actors.names import MONITOR_NAME, OPTIMIZER_NAME, SIMULATOR_COLLECTOR_NAME
+from actors.remote_errors import reraise_domain_cause
 from actors.router import ShardRouter
 from aiops.api.placement import make_plan_router, make_router
-from aiops.errors import DomainError
 from aiops.failure.serving.alerts import DEFAULT_ALERT_THRESHOLD
+from aiops.placement.errors import InventoryUnavailable
 from aiops.placement.evacuation import EvacuationQuery
 from aiops.placement.plan import PlanQuery, PlanService
 from aiops.placement.feedback import FeedbackStore, InMemoryFeedbackStore
@@ -38,12 +38,11 @@ from aiops.placement.feedback_redis import RedisFeedbackStore
 from aiops.placement.inventory import SimulatedControlPlane, apply_state
 from aiops.placement.inventory import (FleetSnapshot, build_fleet_snapshot,
                                              failure_probabilities, vm_records)
-from aiops.placement.inventory import Inventory
+from aiops.placement.inventory import DEFAULT_REFRESH_S, CachedFleet
 from aiops.placement.optimise.nsga import optimise_batch
 from aiops.placement.recommend import PlacementService
 from aiops.settings import Settings
 
-DEFAULT_REFRESH_S = 5.0
 MAX_PLAN_SECONDS = 20.0
 
 
@@ -70,8 +69,8 @@ class RayFleetSource:
     def raw_inventory(self) -> dict[str, Any]:
         sim = self._actor(SIMULATOR_COLLECTOR_NAME)
         if sim is None:
-            raise RuntimeError(f"no inventory source: actor {SIMULATOR_COLLECTOR_NAME!r} is not running "
-                               "(a real fleet reports hosts and VMs through its control plane)")
+            raise InventoryUnavailable(f"no inventory source: actor {SIMULATOR_COLLECTOR_NAME!r} is not running "
+                                       "(a real fleet reports hosts and VMs through its control plane)")
         return ray.get(sim.inventory.remote(), timeout=self.timeout_s)
 
     def features(self, target_ids: list[str]) -> dict[str, dict[str, Any] | None]:
@@ -99,40 +98,6 @@ class RayFleetSource:
         now = max((float(v["as_of"]) for v in vectors.values() if v and v.get("as_of") is not None), default=time.time())
         return build_fleet_snapshot(raw, vectors, failure, now, seed=self.settings.simulator.seed, vms=vms,
                                     model_version=model_version, cordoned=(state or {}).get("cordoned", ()))
-
-
-class CachedFleet:
-    """Snapshot refreshed at most every ``refresh_s``; the same objects in between."""
-
-    def __init__(self, fetch: Callable[[], FleetSnapshot], refresh_s: float = DEFAULT_REFRESH_S) -> None:
-        self.fetch = fetch
-        self.refresh_s = refresh_s
-        self._snap: FleetSnapshot | None = None
-        self._at = 0.0
-        self._lock = threading.Lock()
-        self.refreshes = 0
-        self.last_error: str | None = None
-
-    def snapshot(self) -> FleetSnapshot:
-        with self._lock:
-            if self._snap is None or time.monotonic() - self._at >= self.refresh_s:
-                try:
-                    self._snap = self.fetch()
-                    self.refreshes += 1
-                    self.last_error = None
-                except Exception as exc:
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    if self._snap is None:
-                        raise
-                self._at = time.monotonic()   # a failed refresh keeps the last snapshot until the next period
-            return self._snap
-
-    def inventory(self) -> Inventory:
-        return self.snapshot().inventory
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._at = 0.0
 
 
 def feedback_store(settings: Settings) -> FeedbackStore:
@@ -227,10 +192,8 @@ class PlanProxy:
         try:
             return ray.get(ref, timeout=self.timeout_s)
         except RayTaskError as exc:
-            cause = exc.cause if isinstance(getattr(exc, "cause", None), DomainError) else None
-            if cause is None:
-                raise
-            raise cause from None
+            reraise_domain_cause(exc)
+            raise
 
     def plan(self, req: PlanQuery) -> dict[str, Any]:
         return self._get(self.actor().plan.remote(req))

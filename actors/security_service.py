@@ -14,18 +14,15 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections import OrderedDict
 from typing import Any
 
-import psutil
 import ray
 from fastapi import APIRouter
 
 from actors.names import CORRELATOR_NAME
 from actors.process_tuning import tune_gc
+from actors.remote_errors import awaited
 from aiops.settings import Settings
-
-SEEN_KEYS = 100_000  # delivery keys remembered for redelivery detection
 
 
 def load_collector_matcher(settings: Settings) -> Any:
@@ -38,18 +35,25 @@ def load_collector_matcher(settings: Settings) -> Any:
 
 
 class SecurityCorrelator:
+    """The correlator actor: builds the engine from settings, runs the timer, answers the API.
+
+    The policy (redelivery skipping, learned-state snapshots, incident alerts, what a tick does, the stats) is in
+    ``aiops.security.runtime.CorrelatorRuntime``; this class only wires it.
+    """
+
     def __init__(self, settings: Settings, full_sigma: bool | None = None) -> None:
         from aiops.security.correlation.graph import CorrelatorConfig
         from aiops.security.pipeline import SecurityPipeline
+        from actors.alerting import build_alerter, generator_base
+        from aiops.security.runtime import CorrelatorRuntime, IncidentAlerts, LearnedSnapshots
         from aiops.security.service import SecurityService
-        from aiops.security.events import RejectionCounter
         from aiops.security.response.engine import ResponseEngine
         from aiops.security.sigma.pipeline import load_detection_pipeline
         from aiops.security.intel.threat_intel import load_threat_intel
 
         sigma = load_detection_pipeline(full_sigma, settings)
         self.settings = settings
-        store, audit, self.learned = None, None, None
+        store, audit, learned = None, None, None
         if settings.redis.url:  # what operators act on and what the detectors learned survive a restart
             from aiops.security.anomaly_store import RedisAnomalyStore
             from aiops.security.learned_state import RedisLearnedStore
@@ -57,34 +61,20 @@ class SecurityCorrelator:
 
             store = RedisAnomalyStore.from_url(settings.redis.url, settings.redis.key_prefix)
             audit = AuditLog(RedisAuditStore.from_url(settings.redis.url, settings.redis.key_prefix))
-            self.learned = RedisLearnedStore.from_url(settings.redis.url, settings.redis.key_prefix)
+            learned = RedisLearnedStore.from_url(settings.redis.url, settings.redis.key_prefix)
         response = ResponseEngine(settings.security.response, audit=audit)
         # ids carry the start time, so records kept from an earlier run never collide with new ones
         ids = CorrelatorConfig(id_prefix=time.strftime("%y%m%d%H%M%S", time.gmtime()) + f"{os.getpid() % 256:02x}-")
-        self.intel = load_threat_intel(settings.security.detection)
-        self.service = SecurityService(SecurityPipeline(correlator=ids, sigma=sigma, intel=self.intel), response, store=store)
-        self.learned_restored = False
-        self.learned_error: str | None = None
-        self._last_snapshot = time.monotonic()
-        if self.learned is not None:
-            try:
-                self.learned_restored = self.learned.restore(self.service.pipeline)
-            except Exception as exc:  # noqa: BLE001 - a bad snapshot means a warm-up, never a dead actor
-                self.learned_error = f"restore: {type(exc).__name__}: {exc}"[:300]
-        from actors.alerting import build_alerter, generator_base
-
+        intel = load_threat_intel(settings.security.detection)
+        self.service = SecurityService(SecurityPipeline(correlator=ids, sigma=sigma, intel=intel), response, store=store)
+        snapshots = LearnedSnapshots(learned, self.service.pipeline, settings.security.learned_snapshot_s)
+        snapshots.restore()
         # open incidents at or above alerting.incident_min_severity, re-sent every alerting.evaluate_s
         self.alerter = build_alerter(settings, "security", settings.alerting.evaluate_s,
                                      settings.alerting.incident_min_severity)
-        self._api_base = generator_base(settings)
-        self._last_alert_eval = 0.0
-        self.rejections = RejectionCounter()
-        self.events_in = 0
-        self.batches_in = 0
-        self.busy_s = 0.0  # seconds spent correlating (utilisation = busy_s / uptime)
-        self._seen_keys: OrderedDict[str, None] = OrderedDict()
-        self.redeliveries_skipped = 0
-        self.started = time.time()
+        alerts = IncidentAlerts(self.alerter, generator_base(settings), settings.alerting.evaluate_s)
+        self.runtime = CorrelatorRuntime(self.service, snapshots, intel, alerts)
+        self.rejections = self.runtime.rejections
         self._stop = asyncio.Event()
         tune_gc()
 
@@ -100,65 +90,21 @@ class SecurityCorrelator:
         the batch went through. ``arrived_at`` (epoch seconds) is when the batch entered the platform
         (e.g. its JetStream timestamp); incident latency is measured from it.
         """
-        keys: list[str] = []
-        if keyed:
-            fresh = []
-            for key, redelivered, evs in keyed:
-                if redelivered and key in self._seen_keys:
-                    self.redeliveries_skipped += 1
-                    continue
-                keys.append(key)
-                fresh.extend(evs)
-            fresh.sort(key=lambda e: e.timestamp)
-            events = list(events) + fresh
-        if rejected:
-            self.rejections.merge(rejected, samples or ())
-        arrived = None
-        if arrived_at is not None:
-            arrived = time.perf_counter() - max(0.0, time.time() - arrived_at)
-        t0 = time.perf_counter()
-        self.service.ingest_events(events, arrived)
-        self.busy_s += time.perf_counter() - t0
-        for key in keys:
-            self._seen_keys[key] = None
-        while len(self._seen_keys) > SEEN_KEYS:
-            self._seen_keys.popitem(last=False)
-        self.events_in += len(events)
-        self.batches_in += 1
-        return len(events)
+        return self.runtime.ingest(events, rejected, samples, arrived_at, keyed)
 
     def snapshot_learned(self) -> int:
         """Save what the detectors learned (bytes written; 0 without Redis)."""
-        self._last_snapshot = time.monotonic()
-        if self.learned is None:
-            return 0
-        try:
-            return self.learned.save(self.service.pipeline)
-        except Exception as exc:  # noqa: BLE001 - Redis away: keep correlating, report it
-            self.learned_error = f"save: {type(exc).__name__}: {exc}"[:300]
-            return 0
+        return self.runtime.learned.save()
 
     def evaluate_alerts(self) -> int:
-        """Push the open incidents (and resolve those that closed); returns how many are firing."""
-        from aiops.security.alerts import incident_alert_specs
-
-        self._last_alert_eval = time.monotonic()
-        self.service.close_expired()  # an incident whose window passed is resolved, read by the API or not
-        return len(self.alerter.evaluate(incident_alert_specs(self.service.anomalies.values(), self._api_base)).firing)
+        """Push the open incidents now (and resolve those that closed); returns how many are firing."""
+        return self.runtime.alerts.evaluate(self.service) if self.runtime.alerts is not None else 0
 
     async def run(self) -> None:
-        every = self.settings.security.learned_snapshot_s
+        """The timer: one ``CorrelatorRuntime.tick`` every 50 ms until stopped (alert sinks run alongside)."""
         self.alerter.start()
         while not self._stop.is_set():
-            try:
-                self.service.ingest_events([])  # closes windows, raises incidents that became complete
-                self.service.check_escalations()
-                if time.monotonic() - self._last_alert_eval >= self.settings.alerting.evaluate_s:
-                    self.evaluate_alerts()
-                if self.learned is not None and time.monotonic() - self._last_snapshot >= every:
-                    self.snapshot_learned()
-            except Exception:  # keep the timer alive; state errors surface through the API
-                pass
+            self.runtime.tick()
             try:
                 await asyncio.wait_for(self._stop.wait(), 0.05)
             except asyncio.TimeoutError:
@@ -170,17 +116,7 @@ class SecurityCorrelator:
         self.snapshot_learned()  # a clean stop keeps the latest baselines
 
     async def stats(self) -> dict[str, Any]:
-        return {"name": CORRELATOR_NAME, "events_in": self.events_in, "batches_in": self.batches_in,
-                "anomalies": len(self.service.anomalies), "rejections": self.rejections.as_dict(),
-                "incident_latency": self.service.latency_summary(), "busy_s": round(self.busy_s, 3),
-                "redeliveries_skipped": self.redeliveries_skipped,
-                "responses_restored": self.service.response.restored,
-                "audit_failures": self.service.response.audit_failures,
-                "audit_rows_skipped": self.service.response.audit.skipped_at_start, "learned_restored": self.learned_restored,
-                "learned_error": self.learned_error, "event_errors": dict(self.service.event_errors),
-                "store_errors": self.service.store_errors, "store_last_error": self.service.store_last_error, "network_ready": self.service.pipeline.network.ready,
-                "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
-                "intel_indicators": len(self.intel), "alerting": self.alerter.stats(), "intel_errors": len(self.intel.errors), "uptime_s": round(time.time() - self.started, 1)}
+        return {"name": CORRELATOR_NAME, **self.runtime.stats()}
 
     # ---- API (called through SecurityProxy) -------------------------------
     async def list_anomalies(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -218,20 +154,6 @@ def start_security_correlator(settings: Settings) -> Any:
     ).remote(settings)
 
 
-async def _domain_result(ref: Any) -> Any:
-    """Await an actor call; a domain error raised in the actor reaches the error table as itself
-    (its own message and status), not wrapped in Ray's task error with a traceback."""
-    from aiops.errors import DomainError
-
-    try:
-        return await ref
-    except ray.exceptions.RayTaskError as exc:
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, DomainError):
-            raise cause from None
-        raise
-
-
 class SecurityProxy:
     """SecurityApiService for the ingress: tokens checked here, everything else in the actor."""
 
@@ -252,31 +174,31 @@ class SecurityProxy:
         return self._auth.authenticate(token)
 
     async def list_anomalies(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return await self.actor.list_anomalies.remote(*args, **kwargs)
+        return await awaited(self.actor.list_anomalies.remote(*args, **kwargs))
 
     async def get_anomaly(self, anomaly_id: str) -> dict[str, Any] | None:
-        return await self.actor.get_anomaly.remote(anomaly_id)
+        return await awaited(self.actor.get_anomaly.remote(anomaly_id))
 
     async def incident(self, incident_id: str) -> dict[str, Any] | None:
-        return await self.actor.incident.remote(incident_id)
+        return await awaited(self.actor.incident.remote(incident_id))
 
     async def threats(self) -> dict[str, Any]:
-        return await self.actor.threats.remote()
+        return await awaited(self.actor.threats.remote())
 
     async def respond(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        return await _domain_result(self.actor.respond.remote(*args, **kwargs))
+        return await awaited(self.actor.respond.remote(*args, **kwargs))
 
     async def approve(self, response_id: str, principal: Any) -> dict[str, Any] | None:
-        return await _domain_result(self.actor.approve.remote(response_id, principal))
+        return await awaited(self.actor.approve.remote(response_id, principal))
 
     async def list_suppressions(self) -> list[dict[str, Any]]:
-        return await self.actor.list_suppressions.remote()
+        return await awaited(self.actor.list_suppressions.remote())
 
     async def add_suppression(self, entry: dict[str, Any], principal: Any) -> dict[str, Any]:
-        return await self.actor.add_suppression.remote(entry, principal)
+        return await awaited(self.actor.add_suppression.remote(entry, principal))
 
     async def remove_suppression(self, sid: str, principal: Any) -> dict[str, Any] | None:
-        return await self.actor.remove_suppression.remote(sid, principal)
+        return await awaited(self.actor.remove_suppression.remote(sid, principal))
 
     async def metric_families(self) -> list[Any]:
         """The correlator's counters for /metrics (``up`` = 0 when it does not answer in 5 s)."""

@@ -26,7 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aiops.alerting.severity import Severity
 from aiops.security.response.auth import Principal
-from aiops.security.response.engine import ResponseError
 from aiops.security.sigma.suppression import Suppression
 
 
@@ -221,11 +220,8 @@ def _response_routes(r: APIRouter, service: SecurityApiService) -> None:
     async def respond(anomaly_id: str, body: RespondRequest, authorization: str | None = Header(None),
                       x_api_token: str | None = Header(None), idempotency_key: str | None = Header(None, max_length=200)) -> Any:
         principal = _require(service, "responder", authorization, x_api_token)
-        try:
-            rec = await service.respond(anomaly_id, body.action, body.parameters, body.manual, body.comment, principal,
-                                        idempotency_key=idempotency_key, dry_run=body.dry_run)
-        except ResponseError as exc:
-            raise HTTPException(422, str(exc)) from None
+        rec = await service.respond(anomaly_id, body.action, body.parameters, body.manual, body.comment, principal,
+                                    idempotency_key=idempotency_key, dry_run=body.dry_run)  # ResponseError: 422
         if rec is None:
             raise HTTPException(404, f"unknown anomaly {anomaly_id!r}")
         return JSONResponse(ResponseResult.model_validate(rec).model_dump(), status_code=202 if rec["status"] == "pending_approval" else 200)
@@ -253,12 +249,8 @@ def _suppression_routes(r: APIRouter, service: SecurityApiService) -> None:
                               x_api_token: str | None = Header(None)) -> Any:
         """Add a suppression (role ``responder``; audited). ``created_by`` and ``suppressed`` are set here."""
         principal = _require(service, "responder", authorization, x_api_token)
-        try:
-            return await service.add_suppression(body.model_dump(exclude={"created_by", "suppressed"}), principal)
-        except KeyError:
-            raise HTTPException(409, f"suppression {body.id!r} already exists") from None
-        except ValueError as exc:
-            raise HTTPException(409, str(exc)) from None
+        # SuppressionExists / SuppressionsUnavailable are ConflictErrors: the error table answers 409
+        return await service.add_suppression(body.model_dump(exclude={"created_by", "suppressed"}), principal)
 
     @r.delete("/suppressions/{suppression_id}", response_model=Suppression)
     async def remove_suppression(suppression_id: str, authorization: str | None = Header(None),

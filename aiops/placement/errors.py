@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiops.errors import ConflictError, InfeasibleError, InvalidRequestError, NotFoundError, PermissionDeniedError
+from aiops.errors import (ConflictError, InfeasibleError, InvalidRequestError, NotFoundError, PermissionDeniedError,
+                          UnavailableError)
 
 __all__ = ["InvalidPlacementRequest", "NoFeasibleNode", "NoFeasiblePlan", "PlanNotFound", "ApprovalRequired",
-           "ControlPlaneError"]
+           "ControlPlaneError", "InventoryUnavailable"]
 
 
 class InvalidPlacementRequest(InvalidRequestError):
@@ -82,4 +83,11 @@ class ControlPlaneError(ConflictError, RuntimeError):
     """The control plane refused an action (the VM moved, the host is cordoned)."""
 
     code = "conflict"
+    details: Any = None
+
+
+class InventoryUnavailable(UnavailableError):
+    """No source can report the fleet yet (its collector is not running): HTTP 503, retry later."""
+
+    code = "unavailable"
     details: Any = None

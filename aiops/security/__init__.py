@@ -8,7 +8,8 @@ from aiops.lazy_exports import lazy_exports
 
 __all__ = ["SecurityEvent", "LogSource", "Alert", "Rejection", "RejectionCounter", "SecurityConfig",
            "load_security_config", "SecurityIntake", "SecurityPipeline", "SecurityService", "dump_learned",
-           "load_learned", "RedisLearnedStore", "AnomalyStore", "RedisAnomalyStore"]
+           "load_learned", "RedisLearnedStore", "AnomalyStore", "RedisAnomalyStore",
+           "CorrelatorRuntime", "LearnedSnapshots"]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(["SecurityEvent", "LogSource", "Alert", "Rejection", "RejectionCounter"], ".events"),
@@ -18,4 +19,5 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(["SecurityService"], ".service"),
     **dict.fromkeys(["dump_learned", "load_learned", "RedisLearnedStore"], ".learned_state"),
     **dict.fromkeys(["AnomalyStore", "RedisAnomalyStore"], ".anomaly_store"),
+    **dict.fromkeys(["CorrelatorRuntime", "LearnedSnapshots"], ".runtime"),
 })

@@ -307,12 +307,12 @@ class SecurityService:
         return [s.model_dump() for s in store.entries()] if store is not None else []
 
     async def add_suppression(self, entry: dict[str, Any], principal: Principal) -> dict[str, Any]:
-        """Add one (ValueError: invalid or no rules loaded; KeyError: the id exists). Audited."""
-        from aiops.security.sigma.suppression import Suppression
+        """Add one (SuppressionsUnavailable: no rules loaded; SuppressionExists: the id exists). Audited."""
+        from aiops.security.sigma.suppression import Suppression, SuppressionsUnavailable
 
         store = self._suppressions()
         if store is None:
-            raise ValueError("no Sigma rules are loaded, so there is nothing to suppress")
+            raise SuppressionsUnavailable("no Sigma rules are loaded, so there is nothing to suppress")
         sup = Suppression.model_validate({**entry, "created_by": principal.name, "suppressed": 0})
         store.add(sup)
         self.response.audit.write("suppression_added", suppression_id=sup.id, by=principal.name,

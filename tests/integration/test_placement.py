@@ -43,11 +43,8 @@ def _fleet(settings):
     return src.fetch()
 
 
-def test_recommendation_plan_evacuation_apply_feedback(placement_api, clean_redis):
-    settings, client = placement_api
-    vm = {"tenant_id": "tenant-001", "cpu_cores": 4, "memory_gb": 16, "disk_gb": 50}
-
-    # --- single-VM recommendation over the simulated fleet -----------------------------
+def _recommend(client, settings, vm):
+    """Single-VM recommendation over the simulated fleet; shard features reached the inventory."""
     r = client.post("/api/ai/placement/recommendations", json={"vm_specs": vm, "max_recommendations": 3})
     assert r.status_code == 200, r.text
     rec = r.json()
@@ -61,8 +58,11 @@ def test_recommendation_plan_evacuation_apply_feedback(placement_api, clean_redi
     snap = _fleet(settings)
     assert np.isfinite(snap.inventory.feature["cpu_util_mean"]).sum() >= 20
     assert set(snap.inventory.zone_country.tolist()) <= {"US", "IE", "DE"}
+    return rec, top
 
-    # --- impossible VM: 409 naming the constraints --------------------------------------
+
+def _impossible_requests_name_constraints(client, vm):
+    """Impossible VMs: 409 naming the constraints, for recommendations and plans alike."""
     r = client.post("/api/ai/placement/recommendations", json={"vm_specs": {**vm, "cpu_cores": 1000}})
     assert r.status_code == 409 and r.json()["details"]["rejections"]["insufficient_cpu"] == 24
     r = client.post("/api/ai/placement/recommendations",
@@ -71,7 +71,9 @@ def test_recommendation_plan_evacuation_apply_feedback(placement_api, clean_redi
     r = client.post("/api/ai/placement/plan", json={"vms": [{**vm, "vm_id": "x1"}], "constraints": {"data_residency": ["JP"]}})
     assert r.status_code == 409 and r.json()["details"]["rejections"]["data_residency"] == 24
 
-    # --- batch plan: Pareto front, knee with explanation, feasible dry-run end state ----
+
+def _batch_plan(client, vm):
+    """Batch plan: Pareto front, knee with explanation, feasible dry-run end state."""
     batch = [{**vm, "vm_id": f"new-{i}", "tenant_id": f"tenant-00{i % 3}"} for i in range(8)]
     r = client.post("/api/ai/placement/plan", json={"vms": batch, "anti_affinity_groups": [["new-0", "new-1", "new-2"]],
                                                     "time_limit_s": 2})
@@ -82,11 +84,11 @@ def test_recommendation_plan_evacuation_apply_feedback(placement_api, clean_redi
     assert len({plan["assignment"][f"new-{i}"] for i in range(3)}) == 3
     assert {a["op"] for a in plan["actions"]} == {"create"} and plan["status"] == "proposed"
 
-    # --- evacuation: default finds no host at risk (no failure model deployed) ----------
-    r = client.post("/api/ai/placement/evacuations", json={})
-    assert r.status_code == 409 and r.json()["error"] == "no_host_at_risk"
 
-    # --- evacuation of a named host: every VM leaves, no constraint broken --------------
+def _evacuate_busiest_host(client, settings):
+    """Default evacuation finds no host at risk; a named host is emptied with no constraint broken."""
+    r = client.post("/api/ai/placement/evacuations", json={})
+    assert r.status_code == 409 and r.json()["error"] == "no_host_at_risk"  # no failure model deployed
     before = _fleet(settings)
     host = max(before.hosts, key=lambda h: sum(v.host_id == h for v in before.vms.values()))
     on_host = {v.vm_id for v in before.vms.values() if v.host_id == host}
@@ -94,12 +96,17 @@ def test_recommendation_plan_evacuation_apply_feedback(placement_api, clean_redi
     assert r.status_code == 200, r.text
     ev = r.json()
     assert ev["complete"] and not ev["stranded"] and ev["end_state"]["feasible"]
-    moved = {a["vm_id"] for a in ev["actions"] if a["from"] == host}
-    assert moved == on_host
+    assert {a["vm_id"] for a in ev["actions"] if a["from"] == host} == on_host
+    _assert_moves_fit(before, ev["actions"], host)
+    return ev, host, on_host
+
+
+def _assert_moves_fit(before, actions, host):
+    """Every move lands on another node that passes the hard constraints and has the capacity."""
     inv = before.inventory
     cap = np.stack([inv.node[c] for c in ("cpu_cores", "mem_gb", "disk_gb")], axis=1)
     load = np.stack([inv.node[c] for c in ("cpu_alloc", "mem_alloc", "disk_alloc")], axis=1).copy()
-    for a in ev["actions"]:
+    for a in actions:
         v = before.vms[a["vm_id"]]
         assert a["to"] != host
         ok, _ = static_mask(inv, VMRequest(v.tenant, v.vcpus, v.memory_gb, v.disk_gb), PlacementConstraints(), 24.0)
@@ -107,39 +114,54 @@ def test_recommendation_plan_evacuation_apply_feedback(placement_api, clean_redi
         d = np.array([a["demand"][k] for k in DIMENSIONS[:3]])
         load[inv.node_index(a["to"])] += d
         load[inv.node_index(a["from"])] -= d
-    touched = [inv.node_index(a["to"]) for a in ev["actions"]]
+    touched = [inv.node_index(a["to"]) for a in actions]
     assert (load[touched] <= cap[touched] + 1e-6).all()
 
-    # --- apply needs approval, then moves the VMs once ----------------------------------
-    r = client.post(f"/api/ai/placement/plans/{ev['plan_id']}/apply", json={"approve": False})
+
+def _apply_with_approval(client, settings, vm, plan_id, host, on_host):
+    """Apply needs approval, then moves the VMs once; the drained host gets no recommendation."""
+    r = client.post(f"/api/ai/placement/plans/{plan_id}/apply", json={"approve": False})
     assert r.status_code == 403 and r.json()["error"] == "approval_required"
-    assert client.post(f"/api/ai/placement/plans/{ev['plan_id']}/apply", json={}).status_code == 422
+    assert client.post(f"/api/ai/placement/plans/{plan_id}/apply", json={}).status_code == 422
     assert client.post("/api/ai/placement/plans/nope/apply", json={"approve": True}).status_code == 404
-    r = client.post(f"/api/ai/placement/plans/{ev['plan_id']}/apply", json={"approve": True})
+    r = client.post(f"/api/ai/placement/plans/{plan_id}/apply", json={"approve": True})
     assert r.status_code == 200, r.text
     first = r.json()
     assert first["status"] == "applied" and {a["vm_id"] for a in first["applied"]} >= on_host and not first["already_applied"]
-    again = client.post(f"/api/ai/placement/plans/{ev['plan_id']}/apply", json={"approve": True}).json()
+    again = client.post(f"/api/ai/placement/plans/{plan_id}/apply", json={"approve": True}).json()
     assert again["already_applied"] and again["control_plane_version"] == first["control_plane_version"]
     after = _fleet(settings)
     assert not [v for v in after.vms.values() if v.host_id == host]
     assert after.inventory.node["cordoned"][after.inventory.node_index(host)]
-    # the drained host now gets no recommendation
     _wait(lambda: client.post("/api/ai/placement/recommendations", json={"vm_specs": vm, "max_recommendations": 50})
           .json()["rejections"].get("node_unschedulable") == 1, 15, what="cordoned host in the replica's inventory")
 
-    # --- feedback persists in Redis ------------------------------------------------------
+
+def _feedback_persists(client, settings, redis_url, vm, rec, top):
+    """Feedback on a recommendation is stored in Redis and moves the learned weights' version."""
     pid = rec["placement_id"]
     for k in range(3):
         fb = {"placement_id": pid, "vm_specs": vm, "node_id": top["node_id"], "placement_score": top["placement_score"],
               "actual_performance": 0.9, "user_satisfaction": 4, "issues": []}
         r = client.post("/api/ai/placement/feedback", json=fb)
         assert r.status_code == 200, r.text
-    store = RedisFeedbackStore(clean_redis, settings.redis.key_prefix)
+    store = RedisFeedbackStore(redis_url, settings.redis.key_prefix)
     assert store.count_outcomes() == 3 and store.latest_weights()["version"] >= 1
     assert store.get_placement(pid)["nodes"][top["node_id"]]["factors"]
     factors = client.get("/api/ai/placement/factors").json()
     assert factors["weights_version"] == store.latest_weights()["version"] and factors["total_factors"] >= 100
+
+
+def test_recommendation_plan_evacuation_apply_feedback(placement_api, clean_redis):
+    """One engine, the whole placement story in order: recommend, refuse, plan, evacuate, apply, learn."""
+    settings, client = placement_api
+    vm = {"tenant_id": "tenant-001", "cpu_cores": 4, "memory_gb": 16, "disk_gb": 50}
+    rec, top = _recommend(client, settings, vm)
+    _impossible_requests_name_constraints(client, vm)
+    _batch_plan(client, vm)
+    ev, host, on_host = _evacuate_busiest_host(client, settings)
+    _apply_with_approval(client, settings, vm, ev["plan_id"], host, on_host)
+    _feedback_persists(client, settings, clean_redis, vm, rec, top)
 
 
 def test_default_evacuation_follows_the_failure_monitor_snapshot(system_factory):  # noqa: F811

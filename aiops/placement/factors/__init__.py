@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiops.lazy_exports import lazy_exports
 
-__all__ = ["FactorOutput", "CalcFn", "InputsFn", "FactorContext", "Calculator", "register", "get_calculator", "calculators", "DEFAULT_CATALOG", "Category", "CATEGORIES", "IMPORTANCE_BOUNDS", "CalculatorRef", "Normalization", "FactorSpec", "CategorySpec", "FactorCatalog", "parse_catalog", "load_catalog", "normalise_rows", "row_bounds", "StaticBlock", "FactorMatrix", "FactorEngine", "IMPUTED_UNCERTAINTY", "Scored", "effective_weights", "score", "score_matrix", "top_k", "confidence", "Explainer", "phrase", "HOURS_PER_MONTH", "COST_INPUTS", "incremental_power_w", "activation_power_w", "hourly_cost_breakdown", "fleet_cost", "hourly_cost", "cost_per_performance", "spot_interruption", "expected_interruption_cost", "gpu_opportunity_cost", "committed_headroom", "incremental_power", "activation_power", "perf_per_watt", "carbon_rate", "RESOURCES", "col", "column", "zone_column", "rack_column", "headroom_after", "free_after", "slot_headroom", "projected", "load_after", "ratio", "effective_core_speed", "numa_headroom", "noisy_neighbours", "excess_over", "dominant_share_after", "balance_after", "alignment", "fragmentation_after", "failure_risk", "hours_to_maintenance", "maintenance_overlap", "days_since", "vuln_score", "foreign_tenants", "certification_count", "classification_headroom", "PEER_INPUTS", "tenant_distance", "tenant_latency", "tenant_share", "cross_zone_traffic_cost", "tenant_zone_spread_after", "user_distance", "user_latency", "group_mean", "group_utilisation", "fleet_imbalance_after", "zone_imbalance_after", "rack_power_headroom"]
+__all__ = ["FactorOutput", "CalcFn", "InputsFn", "FactorContext", "Calculator", "register", "get_calculator", "calculators", "DEFAULT_CATALOG", "Category", "CATEGORIES", "IMPORTANCE_BOUNDS", "CalculatorRef", "Normalization", "FactorSpec", "CategorySpec", "FactorCatalog", "parse_catalog", "load_catalog", "normalise_rows", "row_bounds", "StaticBlock", "FactorMatrix", "FactorEngine", "IMPUTED_UNCERTAINTY", "Scored", "effective_weights", "score", "score_matrix", "top_k", "confidence", "Explainer", "phrase", "HOURS_PER_MONTH", "COST_INPUTS", "incremental_power_w", "activation_power_w", "hourly_cost_breakdown", "fleet_cost", "hourly_cost", "cost_per_performance", "spot_interruption", "expected_interruption_cost", "gpu_opportunity_cost", "committed_headroom", "incremental_power", "activation_power", "perf_per_watt", "carbon_rate", "RESOURCES", "check_resource", "resource_inputs", "col", "column", "zone_column", "rack_column", "headroom_after", "free_after", "slot_headroom", "projected", "load_after", "ratio", "effective_core_speed", "numa_headroom", "noisy_neighbours", "excess_over", "dominant_share_after", "balance_after", "alignment", "fragmentation_after", "failure_risk", "hours_to_maintenance", "maintenance_overlap", "days_since", "vuln_score", "foreign_tenants", "certification_count", "classification_headroom", "PEER_INPUTS", "tenant_distance", "tenant_latency", "tenant_share", "cross_zone_traffic_cost", "tenant_zone_spread_after", "user_distance", "user_latency", "group_mean", "group_utilisation", "fleet_imbalance_after", "zone_imbalance_after", "rack_power_headroom"]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "FactorOutput": ".registry",
@@ -58,7 +58,9 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "activation_power": ".calc_cost",
     "perf_per_watt": ".calc_cost",
     "carbon_rate": ".calc_cost",
-    "RESOURCES": ".calc_node",
+    "RESOURCES": ".resources",
+    "check_resource": ".resources",
+    "resource_inputs": ".resources",
     "col": ".calc_node",
     "column": ".calc_node",
     "zone_column": ".calc_node",

@@ -8,17 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from aiops.placement.factors.registry import FactorContext, register
+from aiops.placement.factors.resources import RESOURCES, check_resource, resource_inputs
 from aiops.placement.inventory import FEATURE_COLUMNS, NODE_COLUMNS, RACK_COLUMNS, ZONE_COLUMNS
-
-# resource -> (capacity column, allocated column, request attribute)
-RESOURCES: dict[str, tuple[str, str, str]] = {
-    "cpu": ("cpu_cores", "cpu_alloc", "cpu"),
-    "mem": ("mem_gb", "mem_alloc", "mem_gb"),
-    "disk": ("disk_gb", "disk_alloc", "disk_gb"),
-    "gpu": ("gpus", "gpu_alloc", "gpus"),
-    "net": ("nic_gbps", "net_alloc_gbps", "net_gbps"),
-    "iops": ("disk_iops_cap", "iops_alloc", "iops"),
-}
 
 
 def col(ctx: FactorContext, idx: np.ndarray, address: str) -> np.ndarray:
@@ -31,16 +22,6 @@ def _check_address(address: str) -> None:
     schema = {"node": NODE_COLUMNS, "feature": FEATURE_COLUMNS}.get(table)
     if schema is None or name not in schema:
         raise ValueError(f"{address!r} is not a node.* or feature.* column")
-
-
-def _check_resource(resource: str, **_: object) -> None:
-    if resource not in RESOURCES:
-        raise ValueError(f"unknown resource {resource!r}; one of {sorted(RESOURCES)}")
-
-
-def _res_inputs(resource: str, **_: object) -> list[str]:
-    cap, alloc, _r = RESOURCES[resource]
-    return [f"node.{cap}", f"node.{alloc}"]
 
 
 def _after(ctx: FactorContext, idx: np.ndarray, resource: str) -> tuple[np.ndarray, np.ndarray]:
@@ -75,14 +56,14 @@ def rack_column(ctx: FactorContext, idx: np.ndarray, column: str) -> np.ndarray:
     return ctx.inv.rack[column][ctx.inv.node["rack"][idx]].astype(float)
 
 
-@register("headroom_after", inputs=_res_inputs, check=_check_resource)
+@register("headroom_after", inputs=resource_inputs, check=check_resource)
 def headroom_after(ctx: FactorContext, idx: np.ndarray, resource: str) -> np.ndarray:
     """Free fraction of a resource left after placing the VM (GPU-less nodes: 0)."""
     used, cap = _after(ctx, idx, resource)
     return np.where(cap > 0, (cap - used) / np.maximum(cap, 1e-9), 0.0)
 
 
-@register("free_after", inputs=_res_inputs, check=_check_resource)
+@register("free_after", inputs=resource_inputs, check=check_resource)
 def free_after(ctx: FactorContext, idx: np.ndarray, resource: str) -> np.ndarray:
     """Absolute amount of a resource left after placement (room for the VM to grow)."""
     used, cap = _after(ctx, idx, resource)
@@ -104,7 +85,7 @@ def projected(ctx: FactorContext, idx: np.ndarray, mean: str, trend: str, cap: f
 
 
 @register("load_after", inputs=lambda feature, resource: [f"feature.{feature}", f"node.{RESOURCES[resource][0]}"],
-          check=lambda feature, resource: _check_resource(resource))
+          check=lambda feature, resource: check_resource(resource))
 def load_after(ctx: FactorContext, idx: np.ndarray, feature: str, resource: str) -> np.ndarray:
     """Utilisation percentile plus the VM's full demand: expected contention at peak."""
     cap_col, _, req = RESOURCES[resource]
@@ -162,19 +143,19 @@ def _fracs_after(ctx: FactorContext, idx: np.ndarray, resources: tuple[str, ...]
 _SHAPE = ("cpu", "mem", "disk")
 
 
-@register("dominant_share_after", inputs=[a for r in _SHAPE for a in _res_inputs(r)])
+@register("dominant_share_after", inputs=[a for r in _SHAPE for a in resource_inputs(r)])
 def dominant_share_after(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     """Largest per-resource utilisation after placement (DRF dominant share)."""
     return _fracs_after(ctx, idx, _SHAPE).max(axis=0)
 
 
-@register("balance_after", inputs=[a for r in _SHAPE for a in _res_inputs(r)])
+@register("balance_after", inputs=[a for r in _SHAPE for a in resource_inputs(r)])
 def balance_after(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     """kube-scheduler BalancedAllocation: 1 - std of cpu/mem/disk utilisation after placement."""
     return 1 - _fracs_after(ctx, idx, _SHAPE).std(axis=0)
 
 
-@register("alignment", inputs=[a for r in ("cpu", "mem") for a in _res_inputs(r)])
+@register("alignment", inputs=[a for r in ("cpu", "mem") for a in resource_inputs(r)])
 def alignment(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     """Tetris dot product of the VM's normalised demand with the node's free capacity."""
     score = np.zeros(idx.shape[0])
@@ -185,7 +166,7 @@ def alignment(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     return score
 
 
-@register("fragmentation_after", inputs=[a for r in ("cpu", "mem") for a in _res_inputs(r)])
+@register("fragmentation_after", inputs=[a for r in ("cpu", "mem") for a in resource_inputs(r)])
 def fragmentation_after(ctx: FactorContext, idx: np.ndarray) -> np.ndarray:
     """Gap between free cpu and free memory fractions after placement: capacity stranded in one dimension."""
     f = _fracs_after(ctx, idx, ("cpu", "mem"))

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from aiops.placement.factors.calc_cost import incremental_power_w
-from aiops.placement.factors.calc_node import RESOURCES, _check_resource, _res_inputs
+from aiops.placement.factors.resources import RESOURCES, check_resource, resource_inputs
 from aiops.placement.factors.registry import FactorContext, register
 from aiops.placement.inventory import haversine_km, zone_latency_ms
 
@@ -187,8 +187,8 @@ def group_mean(ctx: FactorContext, idx: np.ndarray, address: str, scope: str) ->
     return ctx.inv.derived(f"group_mean:{address}:{scope}", build)[key[idx]]
 
 
-@register("group_utilisation", inputs=lambda resource, scope: [*_res_inputs(resource), *_SCOPE_INPUTS[scope]],
-          check=lambda resource, scope: (_check_resource(resource), _check_scope(scope)) and None)
+@register("group_utilisation", inputs=lambda resource, scope: [*resource_inputs(resource), *_SCOPE_INPUTS[scope]],
+          check=lambda resource, scope: (check_resource(resource), _check_scope(scope)) and None)
 def group_utilisation(ctx: FactorContext, idx: np.ndarray, resource: str, scope: str) -> np.ndarray:
     """Allocated share of a resource in the candidate's rack/zone/region after placement."""
     cap_c, alloc_c, req = RESOURCES[resource]
@@ -204,7 +204,7 @@ def group_utilisation(ctx: FactorContext, idx: np.ndarray, resource: str, scope:
     return (alloc[g] + float(getattr(ctx.vm, req))) / np.maximum(cap[g], 1e-9)
 
 
-@register("fleet_imbalance_after", inputs=_res_inputs, check=_check_resource)
+@register("fleet_imbalance_after", inputs=resource_inputs, check=check_resource)
 def fleet_imbalance_after(ctx: FactorContext, idx: np.ndarray, resource: str) -> np.ndarray:
     """Std of per-node allocation fractions over the whole fleet if the VM lands on the candidate."""
     cap_c, alloc_c, req = RESOURCES[resource]
@@ -226,7 +226,7 @@ def fleet_imbalance_after(ctx: FactorContext, idx: np.ndarray, resource: str) ->
     return np.sqrt(np.maximum(s2n / count - (s1n / count) ** 2, 0))
 
 
-@register("zone_imbalance_after", inputs=lambda resource: [*_res_inputs(resource), "node.zone"], check=_check_resource)
+@register("zone_imbalance_after", inputs=lambda resource: [*resource_inputs(resource), "node.zone"], check=check_resource)
 def zone_imbalance_after(ctx: FactorContext, idx: np.ndarray, resource: str) -> np.ndarray:
     """Std of per-zone allocation fractions after placement (keeps zones evenly loaded)."""
     cap_c, alloc_c, req = RESOURCES[resource]

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aiops.errors import ConflictError
 from aiops.security.events import Alert, parse_timestamp
 
 ENTITY_KEYS = ("host", "vm_id", "user", "src_ip", "dst_ip", "process")
@@ -136,6 +137,17 @@ def _value_matches(value: Any, want: Any) -> bool:
     return sv == sw
 
 
+class SuppressionExists(ConflictError, KeyError):
+    """A suppression with this id is already in the store: HTTP 409 (still a KeyError for old callers)."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; this one is shown to the client
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class SuppressionsUnavailable(ConflictError, ValueError):
+    """No Sigma rules are loaded, so there is nothing to suppress: HTTP 409 (still a ValueError)."""
+
+
 class SuppressionStore:
     """Thread-safe set of suppressions with per-entry counters (config-loaded plus runtime API edits)."""
 
@@ -149,7 +161,7 @@ class SuppressionStore:
         s = entry if isinstance(entry, Suppression) else Suppression.model_validate(entry)
         with self._lock:
             if s.id in self._items:
-                raise KeyError(f"suppression {s.id!r} already exists")
+                raise SuppressionExists(f"suppression {s.id!r} already exists")
             self._items[s.id] = s
         return s
 

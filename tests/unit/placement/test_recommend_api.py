@@ -9,7 +9,7 @@ from aiops.api.errors import install_error_handlers
 from aiops.api.placement import make_router
 from aiops.placement.recommend import PlacementService
 
-from placement_recommend_fixtures import busiest_tenant, catalog, fleet
+from tests.unit.placement.recommend_fixtures import busiest_tenant, catalog, fleet
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +102,22 @@ def test_feedback_roundtrip(client: TestClient) -> None:
     bad = dict(fb, node_id="node-nope", placement_id="other")
     assert client.post("/api/ai/placement/feedback", json=bad).status_code == 422
     assert client.post("/api/ai/placement/feedback", json=dict(fb, user_satisfaction=9)).status_code == 422
+
+
+def test_missing_inventory_source_is_503_with_retry_after() -> None:
+    """The fleet's collector not running yet is a transient outage, not a server bug (was a 500)."""
+    import pickle
+
+    from aiops.placement.errors import InventoryUnavailable
+    from aiops.placement.inventory import CachedFleet
+
+    def fetch():
+        raise InventoryUnavailable("no inventory source: actor 'collector-simulator' is not running")
+
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(make_router(PlacementService(CachedFleet(fetch).inventory, catalog=catalog())), prefix="/api/ai")
+    r = TestClient(app).post("/api/ai/placement/recommendations", json=_body())
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert r.json()["error"] == "unavailable" and "collector-simulator" in r.json()["message"]
+    assert isinstance(pickle.loads(pickle.dumps(InventoryUnavailable("x"))), InventoryUnavailable)  # crosses Ray

@@ -9,7 +9,7 @@ from aiops.placement.feedback import (FeedbackLearner, FeedbackRecord, InMemoryF
                                       outcome_value)
 from aiops.placement.recommend import PlacementService, RecommendationQuery
 
-from placement_recommend_fixtures import catalog, fleet, vm_request
+from tests.unit.placement.recommend_fixtures import catalog, fleet, vm_request
 
 BASE = {"good": 1.0, "noise": 1.0, "bad": 1.0}
 BOUNDS = {"good": (0.5, 2.0), "noise": (0.5, 2.0), "bad": (0.5, 2.0)}

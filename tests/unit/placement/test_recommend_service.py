@@ -7,7 +7,7 @@ import pytest
 from aiops.placement.optimise.constraints import NoFeasibleNode, PlacementConstraints, nodes_to_score
 from aiops.placement.recommend import PlacementService, RecommendationQuery, naive_scores
 
-from placement_recommend_fixtures import catalog, fleet, vm_request
+from tests.unit.placement.recommend_fixtures import catalog, fleet, vm_request
 
 
 def _service(inv=None) -> PlacementService:

@@ -7,6 +7,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from aiops.api.errors import install_error_handlers
 from aiops.api.security import make_router
 from aiops.security.correlation.signals import Signal
 from aiops.security.service import SecurityService
@@ -37,6 +38,7 @@ def setup():
               Signal(T0 + 7200, "network", "network_flow_anomaly", 0.9999, ("host:h5", "ip:198.51.100.3"), severity="high")):
         g._correlate([s])
     app = FastAPI()
+    install_error_handlers(app)  # the app's one error table answers domain errors
     app.include_router(make_router(svc), prefix="/api/ai")
     return TestClient(app), svc, cp
 
@@ -87,6 +89,19 @@ def test_respond_validation(setup):
     assert r.status_code == 200 and r.json()["status"] == "dry_run" and r.json()["target"] == "admin"
 
 
+def test_domain_errors_propagate_to_the_error_table(setup):
+    """The router translates nothing: ResponseError is a 422 and suppression conflicts a 409, same bodies."""
+    client, _, _ = setup
+    hdr = auth("tok-resp")
+    network = client.get("/api/ai/security/anomalies?kind=network").json()["anomalies"][0]["id"]
+    r = client.post(f"/api/ai/security/anomalies/{network}/respond", json={"action": "disable_user"}, headers=hdr)
+    assert r.status_code == 422 and r.json() == {
+        "error": "invalid_input", "message": "disable_user needs parameters.user (the anomaly names no user)", "status": 422}
+    r = client.post("/api/ai/security/suppressions", json={"id": "s1", "reason": "r"}, headers=hdr)
+    assert r.status_code == 409 and r.json() == {
+        "error": "conflict", "message": "no Sigma rules are loaded, so there is nothing to suppress", "status": 409}
+
+
 def test_anomalies_filters_paging_and_threats(setup):
     client, _, _ = setup
     r = client.get("/api/ai/security/anomalies")
@@ -135,6 +150,7 @@ def test_suppressions_through_the_api_are_audited_counted_and_survive_a_restart(
 
     svc = service()
     app = FastAPI()
+    install_error_handlers(app)  # the app's one error table answers domain errors
     app.include_router(make_router(svc), prefix="/api/ai")
     client = TestClient(app)
     url = "/api/ai/security/suppressions"
@@ -145,7 +161,9 @@ def test_suppressions_through_the_api_are_audited_counted_and_survive_a_restart(
     assert client.post(url, json={**body, "entities": {"colour": "red"}}, headers=auth("tok-resp")).status_code == 422
     made = client.post(url, json=body, headers=auth("tok-resp"))
     assert made.status_code == 201 and made.json()["created_by"] == "resp"
-    assert client.post(url, json=body, headers=auth("tok-resp")).status_code == 409
+    dup = client.post(url, json=body, headers=auth("tok-resp"))
+    assert dup.status_code == 409 and dup.json() == {"error": "conflict", "message": "suppression 'backup-sweep' already exists",
+                                                     "status": 409}
 
     ssh = LogSource(product="linux", service="sshd")
     fails = [SecurityEvent(timestamp=T0 + i, source="auth", logsource=ssh, host="h1", user=f"u{i}", src_ip=ip,
@@ -169,5 +187,6 @@ def test_suppressions_through_the_api_are_audited_counted_and_survive_a_restart(
 
 def _app(svc):
     app = FastAPI()
+    install_error_handlers(app)  # the app's one error table answers domain errors
     app.include_router(make_router(svc), prefix="/api/ai")
     return app

@@ -9,7 +9,7 @@ from aiops.placement.optimise.constraints import VMRequest
 from aiops.placement.factors.registry import FactorContext
 from aiops.placement.inventory import Inventory
 
-from placement_recommend_fixtures import catalog, engine, fleet, vm_request
+from tests.unit.placement.recommend_fixtures import catalog, engine, fleet, vm_request
 
 FACTOR_IDS = [f.id for f in catalog().factors]
 HORIZON = 168.0

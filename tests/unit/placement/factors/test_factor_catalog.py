@@ -9,7 +9,7 @@ import pytest
 from aiops.placement.factors.catalog import CATEGORIES, DEFAULT_CATALOG, parse_catalog
 from aiops.settings import ConfigError, load_yaml
 
-from placement_recommend_fixtures import catalog
+from tests.unit.placement.recommend_fixtures import catalog
 
 
 def _raw() -> dict:

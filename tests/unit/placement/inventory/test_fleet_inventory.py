@@ -10,7 +10,7 @@ from aiops.placement.inventory import VMRecord, apply_state
 from aiops.placement.inventory import (FEATURE_DERIVATIONS, build_fleet_snapshot, failure_probabilities, host_record,
                                              vm_records, zone_record)
 from aiops.placement.inventory import CERTIFICATIONS
-from tests.unit.placement_integration.fleet_fixtures import control_plane, simulated, snapshot
+from tests.unit.placement.fleet_fixtures import control_plane, simulated, snapshot
 
 
 def test_allocation_follows_vms_and_features_come_from_the_store():

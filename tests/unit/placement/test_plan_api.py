@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from aiops.api.errors import install_error_handlers
 from aiops.api.placement import make_plan_router
 from aiops.placement.plan import PlanService
-from tests.unit.placement_integration.fleet_fixtures import control_plane, snapshot
+from tests.unit.placement.fleet_fixtures import control_plane, snapshot
 
 
 def _client():

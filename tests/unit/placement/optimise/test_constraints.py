@@ -8,7 +8,7 @@ from aiops.placement.optimise.constraints import (AffinityRule, InvalidPlacement
                                          evaluate_constraints, nodes_to_score, sample_candidates)
 from aiops.placement.inventory import CERTIFICATIONS, GPU_MODELS
 
-from placement_recommend_fixtures import fleet, vm_request
+from tests.unit.placement.recommend_fixtures import fleet, vm_request
 
 
 def _eval(cons=PlacementConstraints(), horizon=24.0, **vm):

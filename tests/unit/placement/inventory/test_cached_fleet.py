@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from actors.placement_service import CachedFleet
-from tests.unit.placement_integration.fleet_fixtures import snapshot
+from aiops.placement.inventory import CachedFleet
+from tests.unit.placement.fleet_fixtures import snapshot
 
 
 def test_same_inventory_between_refreshes_and_last_good_on_error():

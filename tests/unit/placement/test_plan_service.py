@@ -12,7 +12,7 @@ from aiops.placement.plan import PlanQuery, PlanService
 from aiops.placement.plan_problem import DIMENSIONS, node_matrices, static_mask
 from aiops.placement.inventory import FleetSnapshot
 from aiops.placement.optimise.nsga import optimise_batch
-from tests.unit.placement_integration.fleet_fixtures import control_plane, snapshot
+from tests.unit.placement.fleet_fixtures import control_plane, snapshot
 
 
 def _plan_query(**kw) -> PlanQuery:
