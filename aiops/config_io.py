@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -26,8 +26,10 @@ class ConfigError(ValueError):
     """A configuration file is missing, unreadable or invalid; the message says where."""
 
 
-def validate_config(model: type[M], data: Any, origin: str, what: str = "configuration") -> M:
-    """Validate a mapping against a settings model; the error lists every offending key."""
+def validate_config(model: type[M], data: Any, origin: str, what: str = "configuration",
+                    name_location: Callable[[list[Any]], list[Any]] | None = None) -> M:
+    """Validate a mapping against a settings model; the error lists every offending key
+    (`name_location` may rewrite a location, e.g. to add a list item's id beside its index)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: top level must be a mapping, got {type(data).__name__}")
     try:
@@ -35,7 +37,8 @@ def validate_config(model: type[M], data: Any, origin: str, what: str = "configu
     except ValidationError as exc:
         lines = [f"{origin}: invalid {what}"]
         for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+            parts = list(err["loc"])
+            loc = ".".join(str(p) for p in (name_location(parts) if name_location else parts)) or "<root>"
             lines.append(f"  {loc}: {err['msg']}")
         raise ConfigError("\n".join(lines)) from None
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aiops.placement.factors.builtin import get_calculator
 from aiops.placement.factors.registry import FactorContext
-from aiops.config_io import PROJECT_ROOT, ConfigError, load_yaml
+from aiops.config_io import PROJECT_ROOT, load_yaml, validate_config
 
 DEFAULT_CATALOG = PROJECT_ROOT / "configs" / "factors.yaml"
 
@@ -120,20 +120,15 @@ class FactorCatalog(_Strict):
 
 def parse_catalog(data: Any, origin: str = "<factors>") -> FactorCatalog:
     """Validate a mapping as a catalog; ConfigError lists every problem with its factor id."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: top level must be a mapping")
-    try:
-        return FactorCatalog.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{origin}: invalid factor catalog"]
-        factors = data.get("factors") or []
-        for err in exc.errors():
-            loc = list(err["loc"])
-            if len(loc) >= 2 and loc[0] == "factors" and isinstance(loc[1], int) and loc[1] < len(factors):
-                fid = factors[loc[1]].get("id", "?") if isinstance(factors[loc[1]], dict) else "?"
-                loc[1] = f"{loc[1]}({fid})"
-            lines.append(f"  {'.'.join(str(p) for p in loc) or '<root>'}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+    factors = (data.get("factors") or []) if isinstance(data, dict) else []
+
+    def with_factor_id(loc: list[Any]) -> list[Any]:
+        if len(loc) >= 2 and loc[0] == "factors" and isinstance(loc[1], int) and loc[1] < len(factors):
+            fid = factors[loc[1]].get("id", "?") if isinstance(factors[loc[1]], dict) else "?"
+            loc[1] = f"{loc[1]}({fid})"
+        return loc
+
+    return validate_config(FactorCatalog, data, origin, "factor catalog", with_factor_id)
 
 
 def load_catalog(path: Path | str | None = None) -> FactorCatalog:
