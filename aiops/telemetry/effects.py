@@ -78,14 +78,14 @@ def apply_precursor(st: TickState, kind: str, hi: int, vi: int, p: float, s: flo
         return
     h, rng, iv = st.host, st.rng, st.iv
     if kind == "disk_failure":  # latency creeps up and read errors appear together
-        h["disk"][hi] += s * 8 * p**1.5 + (rng.random() < 0.3 * p * s) * rng.exponential(10 * s * p)
-        st.lines(s * (0.0003 + 0.006 * p**2) * iv, hi, "disk")
+        h["disk"][hi] += s * 20 * p**1.2 + (rng.random() < 0.3 * p * s) * rng.exponential(10 * s * p)
+        st.lines(s * (0.001 + 0.02 * p**2) * iv, hi, "disk")
     elif kind == "ecc_host_crash":  # correctable errors escalate; retries slow memory access
-        st.lines(s * (0.5 + 80 * p**1.5) / 3600 * iv, hi, "ecc")
-        h["resp"][hi] += s * 25 * p**1.2
+        st.lines(s * (1 + 300 * p**1.5) / 3600 * iv, hi, "ecc")
+        h["resp"][hi] += s * 40 * p
         h["temp"][hi] += 2 * p * s
     elif kind == "thermal_runaway":  # heat without load: a fan or pump is failing
-        h["temp"][hi] += s * 22 * p**1.3
+        h["temp"][hi] += s * 30 * p**1.2
         h["resp"][hi] += s * 30 * max(0.0, p - 0.4)
         h["cpu"][hi] = max(0.0, h["cpu"][hi] - 0.05 * p * s)  # throttled: less work done
         st.lines(s * 0.05 * p**3 * iv, hi, "thermal")
@@ -94,10 +94,10 @@ def apply_precursor(st: TickState, kind: str, hi: int, vi: int, p: float, s: flo
         st.vm["mem"][vi] = base + (0.99 - base) * p * min(1.0, s)
         st.vm["resp"][vi] += 40 * p**3 * s
     elif kind == "network_partition":  # packet errors *and* congestion grow together
-        g = s * p**1.5
-        h["neterr"][hi] += 0.01 * g * rng.lognormal(0, 0.4)
-        h["resp"][hi] += 60 * g
-        st.vm["net"][st.vm_host == hi] += 0.01 * g
+        g = s * p**1.2
+        h["neterr"][hi] += 0.03 * g * rng.lognormal(0, 0.4)
+        h["resp"][hi] += 80 * g
+        st.vm["net"][st.vm_host == hi] += 0.03 * g
 
 
 def _faded(st: TickState, ep: Episode, idx: int) -> None:
@@ -126,15 +126,13 @@ def apply_episode(st: TickState, ep: Episode, idx: int | np.ndarray) -> None:
         add_load(st, idx, 0.1 * a * f)
         h["disk"][idx] += a * 25 * f
         h["thr"][idx] *= 1 + 0.8 * f
-        if a > 0.9:  # a heavy backup times out the odd request
-            st.lines(0.0005 * iv * f, int(idx), "disk")
     elif ep.kind == "media_errors":
         h["disk"][idx] += a * 1.5 * f
         st.lines(a * 60 / (ep.end_ts - ep.start_ts) * iv, int(idx), "disk")
     elif ep.kind == "ecc_burst":
         st.lines(a * 150 / (ep.end_ts - ep.start_ts) * iv, int(idx), "ecc")
     elif ep.kind == "network_blip":
-        h["neterr"][idx] += a * 0.02 * f * rng.lognormal(0, 0.3)
+        h["neterr"][idx] += a * 0.012 * f * rng.lognormal(0, 0.3)
         h["resp"][idx] += a * 3 * f
     elif ep.kind == "maintenance_reboot":
         st.host_up[idx] = False

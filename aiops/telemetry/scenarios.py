@@ -21,7 +21,7 @@ import numpy as np
 __all__ = ["FAILURE_KINDS", "HEALTH_EVENT_TYPES", "LOOKALIKE_KINDS", "SIM_VERSION", "Scenario", "Episode",
            "HostTraits", "draw_strength", "draw_traits", "draw_lookalikes", "faded_episode"]
 
-SIM_VERSION = 2  # bump when the generated telemetry changes (dataset caches are keyed by it)
+SIM_VERSION = 3  # bump when the generated telemetry changes (dataset caches are keyed by it)
 
 # kind -> (precursor seconds, jitter fraction, outage seconds, level)
 FAILURE_KINDS: dict[str, tuple[float, float, float, str]] = {
@@ -35,15 +35,15 @@ FAILURE_KINDS: dict[str, tuple[float, float, float, str]] = {
 HEALTH_EVENT_TYPES = ("host_failed", "host_recovered", "vm_crashed", "vm_recovered", "disk_replaced", "host_maintenance")
 
 # Share of failures with no warning at all, and with a weak one; share of precursors that fade.
-NO_PRECURSOR_P = 0.07
-WEAK_PRECURSOR_P = 0.13
-FADE_P = 0.12
+NO_PRECURSOR_P = 0.05
+WEAK_PRECURSOR_P = 0.10
+FADE_P = 0.08
 
 # look-alike kind -> (expected count per host per day, or per zone for summer_heat; min s, max s)
 LOOKALIKE_KINDS: dict[str, tuple[float, float, float]] = {
     "load_spike": (1.0, 600, 3600),             # cpu (and with it heat, latency, response) up
     "noisy_neighbour": (0.25, 3600, 5 * 3600),  # disk latency and response time up, no errors
-    "media_errors": (0.06, 1200, 5400),         # a burst of read errors, sector remapped, disk lives on
+    "media_errors": (0.04, 1200, 5400),         # a burst of read errors, sector remapped, disk lives on
     "ecc_burst": (0.08, 600, 2400),             # a burst of correctable ECC errors, nothing follows
     "network_blip": (0.3, 300, 1800),           # packet errors from a flapping link, no congestion
     "maintenance_reboot": (0.03, 600, 1500),    # planned: the host goes dark, then comes back
@@ -96,7 +96,7 @@ def draw_traits(n_hosts: int, seed: int) -> HostTraits:
     """About a third of hosts back up nightly; a fifth carry a DIMM that logs CEs for ever."""
     rng = np.random.default_rng([seed, 0, 7])
     backup = np.where(rng.random(n_hosts) < 0.35, rng.uniform(0, 4, n_hosts), np.nan)
-    chronic = np.where(rng.random(n_hosts) < 0.2, np.exp(rng.uniform(np.log(2), np.log(60), n_hosts)), 0.0)
+    chronic = np.where(rng.random(n_hosts) < 0.2, np.exp(rng.uniform(np.log(2), np.log(40), n_hosts)), 0.0)
     return HostTraits(backup, chronic)
 
 
@@ -106,7 +106,7 @@ def draw_strength(rng: np.random.Generator) -> float:
     if u < NO_PRECURSOR_P:
         return 0.0
     if u < NO_PRECURSOR_P + WEAK_PRECURSOR_P:
-        return float(rng.uniform(0.3, 0.55))
+        return float(rng.uniform(0.35, 0.6))
     return float(rng.uniform(0.7, 1.3))
 
 
