@@ -115,6 +115,8 @@ class SimulatorSettings(_Strict):
     start_ts: float = Field(1_767_225_600.0, description="simulated epoch start (2026-01-01 UTC)")
     scenario_rate_per_day: float = Field(0.02, ge=0, description="failure scenarios per host per simulated day")
     attack_rate_per_day: float = Field(1.0, ge=0, description="attack campaigns per simulated day")
+    lookalike_rate: float = Field(1.0, ge=0, description="scales benign look-alikes (load spikes, backups, warm "
+                                  "afternoons, ...) and baseline drift; 0 = a clean fleet")
 
 
 class ServeSettings(_Strict):

@@ -21,10 +21,12 @@ import numpy as np
 
 from aiops.failure.evaluation.metrics import pr_auc
 from aiops.failure.training.fleet_dataset import HARDWARE_KINDS, FleetDatasetConfig, load_or_build
-from aiops.failure.training.fleet_training import SCORERS, MethodResult, evaluate_method, fit_final, make_split
+from aiops.failure.training.fleet_training import (SCORERS, EvalContext, FleetSplit, MethodResult, choose_threshold,
+                                                    evaluate_method, fit_final, make_split)
 from aiops.settings import PROJECT_ROOT
 
-TARGET = {"recall": 0.9, "precision": 0.8, "median_lead_min": 30.0}
+# issue 11's bar for the served model on the harder simulator (the rule baseline should stay far below it)
+TARGET = {"recall": 0.8, "precision": 0.8, "median_lead_min": 30.0}
 KINDS = [*HARDWARE_KINDS, "memory_leak_oom", "hardware", "overall"]
 
 
@@ -128,6 +130,21 @@ def held_out_rows(r: MethodResult) -> dict[str, Any]:
             "row_pr_auc": pr_auc(r.test_frame["score"].to_numpy(), r.test_frame["label"].to_numpy())}
 
 
+def best_at_precision(r: MethodResult, ds: Any, split: FleetSplit, args: argparse.Namespace,
+                      min_precision: float = 0.8) -> dict[str, Any]:
+    """Hardware recall at the best single threshold with episode precision >= ``min_precision``, picked on the
+    held-out rows themselves: an upper bound on what the method can do, never a result (the z-rule check)."""
+    sc = ds.scenarios[ds.scenarios["kind"].isin(HARDWARE_KINDS)]
+    hosts = r.test_frame["target_type"].to_numpy() == "host"
+    frame = r.test_frame[hosts].dropna(subset=["score"]).reset_index(drop=True)
+    ctx = EvalContext(sc, ds.config.horizon_s, ds.config.step_s, args.cooldown_min * 60,
+                      dict.fromkeys(frame["target_id"], "host"), args.grace_min * 60)
+    c = choose_threshold(frame, frame["score"].to_numpy(), ctx, set(frame["host_id"]), (split.cutoff_ts, split.end_ts),
+                         min_precision)
+    return {"min_precision": min_precision, "reached": c.met_precision, "recall": c.recall, "precision": c.precision,
+            "median_lead_min": c.median_lead_min}
+
+
 def method_report(r: MethodResult, summary: dict[str, Any], scenarios: Any) -> dict[str, Any]:
     """One method's part of the report: summary, verdict, per-fold thresholds, false alarms and misses."""
     return {"summary": summary, "verdict": verdict(summary), "test_rows": held_out_rows(r),
@@ -148,7 +165,7 @@ def print_summary(report: dict[str, Any], md_table: str) -> None:
         v = m["verdict"]
         print(f"{n}: hardware recall {v['hardware']['recall']:.2f}, precision {v['hardware']['precision']:.2f}, "
               f"median lead {v['hardware']['median_lead_min']:.0f} min -> target {'MET' if v['met'] else 'not met'}; "
-              f"row PR-AUC {m['test_rows']['row_pr_auc']:.3f}")
+              f"row PR-AUC {m['test_rows']['row_pr_auc']:.3f}; {_oracle(m)}")
     t = report["timing_s"]
     print(f"total {t['total']:.0f}s (dataset {t['dataset']:.0f}s{' cached' if t['dataset_cached'] else ''})")
 
@@ -180,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": {**asdict(cfg), **ds.stats, "start_ts": ds.start_ts, "end_ts": ds.end_ts,
                     "scenarios_by_kind": sc["kind"].value_counts().to_dict()},
         "protocol": protocol(args, split.cutoff_ts, cfg.horizon_s),
-        "methods": {n: method_report(r, summaries[n], sc) for n, r in results.items()},
+        "methods": {n: {**method_report(r, summaries[n], sc), "best_at_precision_0.8": best_at_precision(r, ds, split, args)}
+                    for n, r in results.items()},
         "model_out": saved,
         "timing_s": {"dataset": round(t_data, 1), "evaluation": round(t_eval, 1),
                      "total": round(time.perf_counter() - t0, 1), "dataset_cached": bool(ds.stats.get("cached"))},
@@ -193,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "eval_fleet_failure.json").write_text(json.dumps(report, indent=2, default=_json_default))
     (args.out / "eval_fleet_failure.md").write_text(markdown(report, md_table))
     return 0
+
+
+def _oracle(m: dict[str, Any]) -> str:
+    o = m["best_at_precision_0.8"]
+    if not o["reached"]:
+        return "precision 0.8 not reached at any threshold (picked on test rows)"
+    return f"best recall at precision >= 0.8 with a threshold picked on test rows: {o['recall']:.2f}"
 
 
 def _false_alarms(r: MethodResult, scenarios: Any) -> list[dict[str, Any]]:
@@ -231,9 +256,9 @@ def markdown(report: dict[str, Any], md_table: str) -> str:
     for n, m in report["methods"].items():
         v = m["verdict"]
         lines.append(f"- **{n}**: hardware recall {v['hardware']['recall']:.2f}, precision {v['hardware']['precision']:.2f}, "
-                     f"median lead {v['hardware']['median_lead_min']:.0f} min (target recall >= 0.9 at precision >= 0.8, "
-                     f"lead >= 30 min: {'met' if v['met'] else 'not met'}); row-level PR-AUC {m['test_rows']['row_pr_auc']:.3f}; "
-                     f"thresholds {[round(f['threshold'], 4) for f in m['folds']]}")
+                     f"median lead {v['hardware']['median_lead_min']:.0f} min (target recall >= {TARGET['recall']} at precision "
+                     f">= {TARGET['precision']}, lead >= {TARGET['median_lead_min']:g} min: {'met' if v['met'] else 'not met'}); row-level PR-AUC {m['test_rows']['row_pr_auc']:.3f}; "
+                     f"thresholds {[round(f['threshold'], 4) for f in m['folds']]}; {_oracle(m)}")
     lines += ["", f"Timing: {report['timing_s']}"]
     return "\n".join(lines) + "\n"
 

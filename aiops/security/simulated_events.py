@@ -16,6 +16,7 @@ from aiops.security.events import Rejection, RejectionCounter, SecurityEvent
 from aiops.security.parsers.base import ParseError
 from aiops.security.parsers.linux import AuthSyslogParser
 from aiops.security.parsers.platform_events import parse_platform_event
+from aiops.telemetry.scenarios import HEALTH_EVENT_TYPES
 from aiops.telemetry.simulator import Tick
 
 
@@ -26,6 +27,7 @@ class TickConverter:
         self.rejections = rejections if rejections is not None else RejectionCounter()
         self._parsers: dict[int, AuthSyslogParser] = {}
         self.skipped_lines = 0
+        self.skipped_events = 0
 
     def _parser(self, ts: float) -> AuthSyslogParser:
         year = datetime.fromtimestamp(ts, tz=timezone.utc).year
@@ -50,6 +52,9 @@ class TickConverter:
             if ev is not None and ev.action is not None:
                 out.append(ev)
         for d in tick.events:
+            if d.get("type") in HEALTH_EVENT_TYPES:
+                self.skipped_events += 1  # host/VM health, not security
+                continue
             try:
                 out.append(parse_platform_event(d))
             except ParseError as exc:

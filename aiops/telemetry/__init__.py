@@ -14,6 +14,7 @@ __all__ = [
     "prometheus_vector_to_records", "HOST_METRICS", "VM_METRICS", "DAY", "FAILURE_KINDS", "ATTACK_STEPS",
     "Scenario", "AttackStep", "AttackCampaign", "Tick", "FleetSimulator", "RealTimeClock",
     "IngestSettings", "TsBounds", "MAX_JSON_DEPTH", "json_too_deep",
+    "Episode", "HEALTH_EVENT_TYPES", "LOOKALIKE_KINDS",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
@@ -60,4 +61,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "TsBounds": ".bounds",
     "MAX_JSON_DEPTH": ".bounds",
     "json_too_deep": ".bounds",
+    "Episode": ".scenarios",
+    "HEALTH_EVENT_TYPES": ".scenarios",
+    "LOOKALIKE_KINDS": ".scenarios",
 })

@@ -1,12 +1,16 @@
 """Deterministic fleet simulator: metrics, syslog lines and events with labelled scenarios.
 
-Same seed and same clock give the same telemetry, whatever the tick size used to
-walk it, because scenarios are drawn per simulated day from a day-seeded RNG.
-Failure scenarios carry realistic precursors (disk latency and read errors before a
-disk failure, a correctable-ECC storm before a crash, a temperature climb, a memory
-leak before OOM, rising packet errors before a partition). Attack campaigns chain
-ssh brute force -> login -> sudo -> lateral ssh -> exfiltration. Ground truth is
-kept beside the telemetry for evaluation.
+Same seed and same clock give the same telemetry, whatever the tick size used to walk it,
+because everything is drawn per simulated day from a day-seeded RNG. The fleet is as messy as a
+real one (see ``aiops.telemetry.scenarios``): failures whose precursors are strong, weak or
+absent, precursors that fade without a failure, benign look-alikes of every precursor, and
+per-host baselines that drift. Failures and recoveries are emitted as platform events
+(``host_failed``, ``vm_crashed``, ``host_recovered``, ``disk_replaced``, ...) on the event
+stream, like any other platform event; the ground truth (scenarios, look-alikes, campaigns)
+stays beside the telemetry for scoring the simulator only.
+
+VM placement lives in one place, ``_vm_host`` (VM index -> host index): every VM-to-host lookup
+goes through it (or :meth:`FleetSimulator.host_of`).
 """
 from __future__ import annotations
 
@@ -20,9 +24,13 @@ import numpy as np
 
 from aiops.settings import SimulatorSettings
 from aiops.telemetry.batch import SampleBatch
+from aiops.telemetry.effects import TickState, apply_episode, apply_precursor
 from aiops.telemetry.fleet import Fleet, build_fleet
+from aiops.telemetry.scenarios import (FADE_P, FAILURE_KINDS, Episode, Scenario, draw_lookalikes, draw_strength,
+                                       draw_traits, faded_episode)
+from aiops.telemetry.sim_traffic import ATTACK_STEPS, AttackCampaign, AttackStep, TrafficMixin
 
-__all__ = ["HOST_METRICS", "VM_METRICS", "DAY", "FAILURE_KINDS", "ATTACK_STEPS", "Scenario", "AttackStep",
+__all__ = ["HOST_METRICS", "VM_METRICS", "DAY", "FAILURE_KINDS", "ATTACK_STEPS", "Scenario", "Episode", "AttackStep",
            "AttackCampaign", "Tick", "FleetSimulator", "RealTimeClock"]
 
 HOST_METRICS = ("cpu_utilization", "memory_pressure", "disk_io_latency_ms", "network_error_rate",
@@ -30,51 +38,8 @@ HOST_METRICS = ("cpu_utilization", "memory_pressure", "disk_io_latency_ms", "net
 VM_METRICS = ("cpu_utilization", "memory_pressure", "disk_io_latency_ms", "network_error_rate",
               "throughput_mbps", "response_time_ms")
 DAY = 86_400.0
-
-# kind -> (precursor seconds, jitter fraction, outage seconds, level)
-FAILURE_KINDS: dict[str, tuple[float, float, float, str]] = {
-    "disk_failure": (6 * 3600, 0.3, 4 * 3600, "host"),
-    "ecc_host_crash": (2 * 3600, 0.3, 2 * 3600, "host"),
-    "thermal_runaway": (90 * 60, 0.3, 3 * 3600, "host"),
-    "memory_leak_oom": (3 * 3600, 0.3, 10 * 60, "vm"),
-    "network_partition": (45 * 60, 0.3, 30 * 60, "host"),
-}
-ATTACK_STEPS = (
-    ("brute_force", "credential_access", "T1110"),
-    ("valid_login", "initial_access", "T1078"),
-    ("privilege_escalation", "privilege_escalation", "T1548.003"),
-    ("lateral_movement", "lateral_movement", "T1021.004"),
-    ("exfiltration", "exfiltration", "T1048"),
-)
-
-
-@dataclass(frozen=True)
-class Scenario:
-    scenario_id: str
-    kind: str
-    target_id: str
-    host_id: str
-    onset_ts: float
-    failure_ts: float
-    recovery_ts: float
-
-
-@dataclass(frozen=True)
-class AttackStep:
-    step: str
-    tactic: str
-    technique: str
-    ts: float
-    host_id: str
-    user: str
-    src_ip: str
-    dst_ip: str
-
-
-@dataclass(frozen=True)
-class AttackCampaign:
-    campaign_id: str
-    steps: tuple[AttackStep, ...]
+_FAILURE_REASON = {"disk_failure": "disk", "ecc_host_crash": "memory_uncorrectable", "thermal_runaway": "thermal",
+                   "network_partition": "network", "memory_leak_oom": "oom_killed"}
 
 
 @dataclass
@@ -90,7 +55,7 @@ def _syslog_time(ts: float) -> str:
     return f"{d.strftime('%b')} {d.day:2d} {d.strftime('%H:%M:%S')}"
 
 
-class FleetSimulator:
+class FleetSimulator(TrafficMixin):
     """Walk a simulated clock and emit telemetry for every interval crossed."""
 
     def __init__(self, settings: SimulatorSettings) -> None:
@@ -102,7 +67,8 @@ class FleetSimulator:
         self._hosts = [h.host_id for h in self.fleet.hosts]
         self._vms = [v.vm_id for v in self.fleet.vms]
         self._host_index = {h: i for i, h in enumerate(self._hosts)}
-        self._vm_host = np.array([self._host_index[v.host_id] for v in self.fleet.vms], np.int64)
+        self._vm_index = {v: i for i, v in enumerate(self._vms)}
+        self._vm_host = np.array([self._host_index[v.host_id] for v in self.fleet.vms], np.int64)  # placement
         nh, nv = len(self._hosts), len(self._vms)
         self._host_base = rng.uniform(0.15, 0.55, nh)
         self._host_mem = rng.uniform(0.35, 0.65, nh)
@@ -110,6 +76,10 @@ class FleetSimulator:
         self._vm_base = rng.uniform(0.1, 0.7, nv)
         self._vm_mem = rng.uniform(0.3, 0.6, nv)
         self._host_ip = [f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256 + 1}" for i in range(nh)]
+        zones = [h.zone for h in self.fleet.hosts]
+        self._zones = sorted(set(zones))
+        self._zone_hosts = {z: np.array([i for i, hz in enumerate(zones) if hz == z], np.int64) for z in self._zones}
+        self._traits = draw_traits(nh, settings.seed)
         self.targets = tuple(self._hosts) + tuple(self._vms)
         self.metrics = tuple(dict.fromkeys(HOST_METRICS + VM_METRICS))
         self.target_types = {**{h: "host" for h in self._hosts}, **{v: "vm" for v in self._vms}}
@@ -117,69 +87,106 @@ class FleetSimulator:
         self._host_cols = np.array([m_index[m] for m in HOST_METRICS], np.int16)
         self._vm_cols = np.array([m_index[m] for m in VM_METRICS], np.int16)
         self.scenarios: list[Scenario] = []
+        self.episodes: list[Episode] = []
         self.campaigns: list[AttackCampaign] = []
+        self._by_day: dict[int, list[Scenario | Episode]] = {}
+        self._injected: list[Scenario | Episode] = []
+        self._drift: list[np.ndarray] = []  # per day: (4, hosts) temp, disk factor, resp, mem offsets
+        self._ecc_mult: dict[int, np.ndarray] = {}
         self._days_scheduled = -1
-        self._pending_logs: list[tuple[float, str]] = []
-        self._pending_events: list[dict[str, Any]] = []
+
+    # ---- placement ---------------------------------------------------------
+    def host_of(self, vm_id: str) -> str:
+        """The host a VM runs on now (the one VM-to-host mapping)."""
+        return self._hosts[int(self._vm_host[self._vm_index[vm_id]])]
 
     # ---- scheduling ------------------------------------------------------
-    def inject(self, kind: str, target_id: str, failure_ts: float, precursor_s: float | None = None) -> Scenario:
+    def inject(self, kind: str, target_id: str, failure_ts: float, precursor_s: float | None = None,
+               strength: float = 1.0) -> Scenario:
         """Add a scenario by hand (tests, demos)."""
         pre, _, outage, level = FAILURE_KINDS[kind]
-        host = target_id if level == "host" else self.fleet.vms[self._vms.index(target_id)].host_id
+        host = target_id if level == "host" else self.host_of(target_id)
         pre = precursor_s or pre
-        sc = Scenario(f"sc-{len(self.scenarios):05d}", kind, target_id, host, failure_ts - pre, failure_ts, failure_ts + outage)
+        sc = Scenario(f"sc-{len(self.scenarios):05d}", kind, target_id, host, failure_ts - pre, failure_ts,
+                      failure_ts + outage, strength)
         self.scenarios.append(sc)
+        self._injected.append(sc)
         return sc
+
+    def inject_episode(self, kind: str, target_id: str, start_ts: float, duration_s: float, strength: float = 1.0,
+                       peak_s: float | None = None) -> Episode:
+        """Add a look-alike (a ``LOOKALIKE_KINDS`` kind) or a faded precursor (``faded_<failure kind>``) by hand."""
+        vm = self.target_types.get(target_id) == "vm"
+        host = self.host_of(target_id) if vm else "" if target_id in self._zone_hosts else target_id
+        ep = Episode(f"ep-{len(self.episodes):05d}", kind, target_id, host, start_ts, start_ts + duration_s, strength,
+                     start_ts + (duration_s if peak_s is None else peak_s))
+        self.episodes.append(ep)
+        self._injected.append(ep)
+        return ep
+
+    def _busy(self, host: str, lo: float, hi: float) -> bool:
+        return any(s.host_id == host and s.onset_ts < hi and lo < s.recovery_ts for s in self.scenarios)
 
     def _schedule_day(self, day: int) -> None:
         rng = np.random.default_rng([self.cfg.seed, day, 1])
         day_start = self.cfg.start_ts + day * DAY
+        items: list[Scenario | Episode] = []
         n_fail = rng.poisson(self.cfg.scenario_rate_per_day * len(self._hosts))
         kinds = list(FAILURE_KINDS)
         for _ in range(n_fail):
             kind = kinds[rng.integers(len(kinds))]
             pre, jit, outage, level = FAILURE_KINDS[kind]
             if level == "vm" and self._vms:
-                vm = self.fleet.vms[rng.integers(len(self._vms))]
-                target, host = vm.vm_id, vm.host_id
+                vi = int(rng.integers(len(self._vms)))
+                target, host = self._vms[vi], self._hosts[int(self._vm_host[vi])]
             else:
                 target = host = self._hosts[rng.integers(len(self._hosts))]
             fail = day_start + rng.uniform(0, DAY)
             pre = pre * (1 + rng.uniform(-jit, jit))
-            if any(s.host_id == host and s.onset_ts < fail + outage and fail < s.recovery_ts for s in self.scenarios):
+            strength, fades = draw_strength(rng), rng.random() < FADE_P
+            if self._busy(host, fail - pre, fail + outage):
                 continue  # one incident per host at a time keeps the ground truth unambiguous
-            self.scenarios.append(Scenario(f"sc-{day:04d}-{len(self.scenarios):05d}", kind, target, host, fail - pre, fail, fail + outage))
-        n_att = rng.poisson(self.cfg.attack_rate_per_day)
-        for k in range(n_att):
+            if fades:  # the same warning, but it fades and nothing fails
+                ep = faded_episode(rng, f"fd-{day:04d}-{len(self.episodes):05d}", kind, target, host, fail - pre, pre)
+                self.episodes.append(ep)
+                items.append(ep)
+                continue
+            sc = Scenario(f"sc-{day:04d}-{len(self.scenarios):05d}", kind, target, host, fail - pre, fail, fail + outage,
+                          strength)
+            self.scenarios.append(sc)
+            items.append(sc)
+        look = draw_lookalikes(np.random.default_rng([self.cfg.seed, day, 3]), day, day_start, self._hosts, self._vms,
+                               [self._hosts[i] for i in self._vm_host], self._zones, self._traits,
+                               self.cfg.lookalike_rate)
+        self.episodes.extend(look)
+        items.extend(look)
+        self._by_day[day] = items
+        self._schedule_drift(day)
+        for k in range(rng.poisson(self.cfg.attack_rate_per_day)):
             self.campaigns.append(self._draw_campaign(rng, day_start + rng.uniform(0, DAY - 4 * 3600), f"atk-{day:04d}-{k}"))
 
-    def _draw_campaign(self, rng: np.random.Generator, t0: float, cid: str) -> AttackCampaign:
+    def _schedule_drift(self, day: int) -> None:
+        """Per-host baselines wander day by day (a random walk; ticks interpolate within the day)."""
+        rng = np.random.default_rng([self.cfg.seed, day, 4])
         nh = len(self._hosts)
-        x = int(rng.integers(nh))
-        y = int((x + 1 + rng.integers(max(1, nh - 1))) % nh) if nh > 1 else x
-        attacker = f"203.0.113.{rng.integers(1, 254)}"
-        drop = f"198.51.100.{rng.integers(1, 254)}"
-        user = str(rng.choice(["admin", "deploy", "ubuntu", "oracle"]))
-        t1 = t0 + rng.uniform(300, 600)
-        t2 = t1 + rng.uniform(60, 300)
-        t3 = t2 + rng.uniform(300, 900)
-        t4 = t3 + rng.uniform(600, 1800)
-        hx, hy = self._hosts[x], self._hosts[y]
-        steps = (
-            AttackStep("brute_force", "credential_access", "T1110", t0, hx, user, attacker, self._host_ip[x]),
-            AttackStep("valid_login", "initial_access", "T1078", t1, hx, user, attacker, self._host_ip[x]),
-            AttackStep("privilege_escalation", "privilege_escalation", "T1548.003", t2, hx, user, self._host_ip[x], self._host_ip[x]),
-            AttackStep("lateral_movement", "lateral_movement", "T1021.004", t3, hy, "root", self._host_ip[x], self._host_ip[y]),
-            AttackStep("exfiltration", "exfiltration", "T1048", t4, hy, "root", self._host_ip[y], drop),
-        )
-        return AttackCampaign(cid, steps)
+        step = rng.normal(0, 1, (4, nh)) * np.array([[0.8], [0.05], [1.5], [0.01]]) * min(1.0, self.cfg.lookalike_rate)
+        prev = self._drift[-1] if self._drift else np.zeros((4, nh))
+        self._drift.append(prev + step)
+        self._ecc_mult[day] = rng.lognormal(0, 0.6, nh)
 
     def _ensure_scheduled(self, until: float) -> None:
         last_day = int((until - self.cfg.start_ts) // DAY) + 1
         while self._days_scheduled < last_day:
             self._days_scheduled += 1
             self._schedule_day(self._days_scheduled)
+
+    def _active(self, t: float) -> list[Scenario | Episode]:
+        day = int((t - self.cfg.start_ts) // DAY)
+        out: list[Scenario | Episode] = []
+        for d in (day - 1, day, day + 1):
+            out.extend(self._by_day.get(d, ()))
+        out.extend(self._injected)
+        return out
 
     # ---- generation ------------------------------------------------------
     def advance(self, seconds: float) -> list[Tick]:
@@ -191,76 +198,120 @@ class FleetSimulator:
             out.append(self.tick(self.now))
         return out
 
-    def tick(self, t: float) -> Tick:
-        self._ensure_scheduled(t)
-        iv = self.cfg.interval_s
-        rng = np.random.default_rng([self.cfg.seed, int(round((t - self.cfg.start_ts) / iv)), 2])
+    def _base(self, t: float, rng: np.random.Generator) -> TickState:
+        """Healthy telemetry: diurnal load, per-host drift, noise."""
         nh, nv = len(self._hosts), len(self._vms)
+        day_f = (t - self.cfg.start_ts) / DAY
+        d0 = min(int(day_f), len(self._drift) - 2)
+        w = day_f - d0
+        drift = self._drift[d0] * (1 - w) + self._drift[d0 + 1] * w
         hour = ((t % DAY) / 3600.0)
         diurnal = 0.5 + 0.3 * math.sin(2 * math.pi * (hour - 8) / 24)
         cpu = np.clip(self._host_base * (0.6 + 0.6 * diurnal) + rng.normal(0, 0.03, nh), 0, 1)
-        mem = np.clip(self._host_mem + 0.05 * diurnal + rng.normal(0, 0.01, nh), 0, 1)
-        disk = 2 + 3 * cpu + rng.lognormal(0, 0.2, nh)
+        mem = np.clip(self._host_mem + drift[3] + 0.05 * diurnal + rng.normal(0, 0.01, nh), 0, 1)
+        disk = (2 + 3 * cpu + rng.lognormal(0, 0.2, nh)) * np.exp(drift[1])
         neterr = 1e-5 * rng.lognormal(0, 0.5, nh)
-        temp = 45 + 20 * cpu + rng.normal(0, 0.7, nh)
+        temp = 45 + drift[0] + 20 * cpu + rng.normal(0, 0.7, nh)
         thr = self._nic * 100 * cpu * rng.uniform(0.8, 1.2, nh)
-        resp = 20 + 30 * cpu**2 + rng.normal(0, 2, nh)
+        resp = 20 + drift[2] + 30 * cpu**2 + rng.normal(0, 2, nh)
+        vh = self._vm_host
         vcpu = np.clip(self._vm_base * (0.5 + 0.7 * diurnal) + rng.normal(0, 0.04, nv), 0, 1)
-        vmem = np.clip(self._vm_mem + rng.normal(0, 0.01, nv), 0, 1)
-        vdisk = disk[self._vm_host] * rng.uniform(0.9, 1.3, nv)
-        vnet = neterr[self._vm_host] * rng.uniform(0.8, 1.2, nv)
-        vthr = 200 * vcpu * rng.uniform(0.8, 1.2, nv)
-        vresp = resp[self._vm_host] * 0.8 + 25 * vcpu**2 + rng.normal(0, 2, nv)
-        host_up = np.ones(nh, bool)
-        vm_up = np.ones(nv, bool)
-        logs: list[tuple[float, str, str]] = []
-        for sc in self.scenarios:
-            if t < sc.onset_ts or t >= sc.recovery_ts:
-                continue
-            hi = self._host_index[sc.host_id]
-            if t >= sc.failure_ts:
-                if FAILURE_KINDS[sc.kind][3] == "host":
-                    host_up[hi] = False
-                    vm_up[self._vm_host == hi] = False
-                    if t - iv < sc.failure_ts:
-                        logs.append((sc.failure_ts, sc.host_id, self._failure_line(sc)))
-                else:
-                    vi = self._vms.index(sc.target_id)
-                    if t - iv < sc.failure_ts:
-                        logs.append((sc.failure_ts, sc.host_id, f"kernel: [{t % 1e5:.6f}] Out of memory: Killed process {4000 + vi} (qemu-{sc.target_id})"))
-                    vmem[vi] = self._vm_mem[vi] * 0.5  # restarted after the OOM kill
-                continue
-            p = (t - sc.onset_ts) / (sc.failure_ts - sc.onset_ts)
-            lam = 0.0
-            if sc.kind == "disk_failure":
-                disk[hi] += 40 * p**2 + (rng.random() < p) * rng.exponential(15 * p)
-                lam, line = (0.002 + 0.05 * p**2) * iv, "disk"
-            elif sc.kind == "ecc_host_crash":
-                lam, line = (0.003 + 0.3 * p**1.5) * iv, "ecc"
-                temp[hi] += 2 * p
-            elif sc.kind == "thermal_runaway":
-                temp[hi] += 40 * p**1.5
-                resp[hi] += 60 * max(0.0, p - 0.5)
-                lam, line = (0.05 * p**3) * iv, "thermal"
-            elif sc.kind == "memory_leak_oom":
-                vi = self._vms.index(sc.target_id)
-                vmem[vi] = self._vm_mem[vi] + (0.99 - self._vm_mem[vi]) * p
-                vresp[vi] += 40 * p**3
-            elif sc.kind == "network_partition":
-                neterr[hi] += 0.02 * p**2 * rng.lognormal(0, 0.4)
-                resp[hi] += 80 * p**2
-                vnet[self._vm_host == hi] += 0.02 * p**2
-            for _ in range(rng.poisson(lam) if lam else 0):
-                ts = t - rng.uniform(0, iv)
-                logs.append((ts, sc.host_id, self._precursor_line(line, rng, ts)))
-        # security and benign auth traffic
-        logs.extend(self._auth_lines(t, rng))
-        events = self._events(t, rng)
-        h_cols = np.stack([cpu, mem, disk, neterr, temp, thr, resp])  # metrics x hosts
-        v_cols = np.stack([vcpu, vmem, vdisk, vnet, vthr, vresp])
-        batch = self._batch(t, h_cols, v_cols, host_up, vm_up, rng)
-        lines = [f"{_syslog_time(ts)} {host} {msg}" for ts, host, msg in sorted(logs)]
+        vm = {"cpu": vcpu, "mem": np.clip(self._vm_mem + rng.normal(0, 0.01, nv), 0, 1),
+              "disk": disk[vh] * rng.uniform(0.9, 1.3, nv), "net": neterr[vh] * rng.uniform(0.8, 1.2, nv),
+              "thr": 200 * vcpu * rng.uniform(0.8, 1.2, nv), "resp": resp[vh] * 0.8 + 25 * vcpu**2 + rng.normal(0, 2, nv)}
+        host = {"cpu": cpu, "mem": mem, "disk": disk, "neterr": neterr, "temp": temp, "thr": thr, "resp": resp}
+        return TickState(t, self.cfg.interval_s, rng, host, vm, vh, self._vm_mem, self._hosts,
+                         np.ones(nh, bool), np.ones(nv, bool))
+
+    def tick(self, t: float) -> Tick:
+        self._ensure_scheduled(t)
+        rng = np.random.default_rng([self.cfg.seed, int(round((t - self.cfg.start_ts) / self.cfg.interval_s)), 2])
+        st = self._base(t, rng)
+        events: list[dict[str, Any]] = []
+        for item in self._active(t):
+            if isinstance(item, Scenario):
+                self._scenario(st, item, events)
+            elif item.start_ts <= t < item.end_ts:
+                idx = (self._zone_hosts[item.target_id] if item.kind == "summer_heat"
+                       else self._vm_index[item.target_id] if self.target_types.get(item.target_id) == "vm"
+                       else self._host_index[item.target_id])
+                apply_episode(st, item, idx)
+                self._maintenance_events(st, item, events)
+        self._chronic_ecc(st)
+        st.logs.extend(self._auth_lines(t, rng))
+        events.extend(self._events(t, rng))
+        events.sort(key=lambda e: e["ts"])
+        h, v = st.host, st.vm
+        h_cols = np.stack([h["cpu"], h["mem"], h["disk"], h["neterr"], h["temp"], h["thr"], h["resp"]])
+        v_cols = np.stack([v["cpu"], np.clip(v["mem"], 0, 1), v["disk"], v["net"], v["thr"], v["resp"]])
+        batch = self._batch(t, h_cols, v_cols, st.host_up, st.vm_up, rng)
+        lines = [f"{_syslog_time(ts)} {host} {msg}" for ts, host, msg in sorted(st.logs)]
         return Tick(t, batch, lines, events)
+
+    def _scenario(self, st: TickState, sc: Scenario, events: list[dict[str, Any]]) -> None:
+        """A failure's precursor, its outage, and the failure/recovery events when they happen."""
+        t, iv = st.t, st.iv
+        hi = self._host_index[sc.host_id]
+        host_level = FAILURE_KINDS[sc.kind][3] == "host"
+        if t - iv < sc.recovery_ts <= t:
+            events.extend(self._recovery_events(sc, hi, host_level))
+        if t < sc.onset_ts or t >= sc.recovery_ts:
+            return
+        if t < sc.failure_ts:
+            vi = -1 if host_level else self._vm_index[sc.target_id]
+            apply_precursor(st, sc.kind, hi, vi, (t - sc.onset_ts) / (sc.failure_ts - sc.onset_ts), sc.strength)
+            return
+        first = t - iv < sc.failure_ts
+        if host_level:
+            st.host_up[hi] = False
+            st.vm_up[st.vm_host == hi] = False
+            if first:
+                st.logs.append((sc.failure_ts, sc.host_id, self._failure_line(sc)))
+                events.extend(self._failure_events(sc, hi))
+        else:
+            vi = self._vm_index[sc.target_id]
+            if first:
+                st.logs.append((sc.failure_ts, sc.host_id, f"kernel: [{t % 1e5:.6f}] Out of memory: Killed process {4000 + vi} (qemu-{sc.target_id})"))
+                events.extend(self._failure_events(sc, hi))
+            st.vm["mem"][vi] = self._vm_mem[vi] * 0.5  # restarted after the OOM kill
+
+    def _event(self, ts: float, typ: str, host: str, **extra: Any) -> dict[str, Any]:
+        return {"ts": ts, "type": typ, "host": host, "source": "simulator", **extra}
+
+    def _failure_events(self, sc: Scenario, hi: int) -> list[dict[str, Any]]:
+        """``host_failed`` and a ``vm_crashed`` per VM taken down, or one ``vm_crashed`` for an OOM kill."""
+        reason = _FAILURE_REASON[sc.kind]
+        if FAILURE_KINDS[sc.kind][3] != "host":
+            return [self._event(sc.failure_ts, "vm_crashed", sc.host_id, vm_id=sc.target_id, reason=reason)]
+        out = [self._event(sc.failure_ts, "host_failed", sc.host_id, reason=reason)]
+        out += [self._event(sc.failure_ts, "vm_crashed", sc.host_id, vm_id=self._vms[vi], reason="host_failed")
+                for vi in np.flatnonzero(self._vm_host == hi)]
+        return out
+
+    def _recovery_events(self, sc: Scenario, hi: int, host_level: bool) -> list[dict[str, Any]]:
+        if not host_level:
+            return [self._event(sc.recovery_ts, "vm_recovered", sc.host_id, vm_id=sc.target_id)]
+        out = [self._event(sc.recovery_ts - 60, "disk_replaced", sc.host_id, device="sdb")] if sc.kind == "disk_failure" else []
+        out.append(self._event(sc.recovery_ts, "host_recovered", sc.host_id))
+        out += [self._event(sc.recovery_ts, "vm_recovered", sc.host_id, vm_id=self._vms[vi])
+                for vi in np.flatnonzero(self._vm_host == hi)]
+        return out
+
+    def _maintenance_events(self, st: TickState, ep: Episode, events: list[dict[str, Any]]) -> None:
+        """Planned reboots are announced (start and end), so they never read as failures."""
+        if ep.kind != "maintenance_reboot":
+            return
+        if st.t - st.iv < ep.start_ts:
+            events.append(self._event(ep.start_ts, "host_maintenance", ep.host_id, action="start"))
+        if ep.end_ts - st.iv <= st.t:
+            events.append(self._event(ep.end_ts, "host_maintenance", ep.host_id, action="end"))
+
+    def _chronic_ecc(self, st: TickState) -> None:
+        """Hosts with a DIMM that logs correctable errors for ever, at a rate that varies by day."""
+        day = int((st.t - self.cfg.start_ts) // DAY)
+        rate = self._traits.ecc_chronic_per_h * self._ecc_mult[day] * min(1.0, self.cfg.lookalike_rate)
+        for hi in np.flatnonzero(rate > 0):
+            st.lines(rate[hi] / 3600 * st.iv, int(hi), "ecc")
 
     def _batch(self, t: float, h_cols: np.ndarray, v_cols: np.ndarray, host_up: np.ndarray, vm_up: np.ndarray,
                rng: np.random.Generator) -> SampleBatch:
@@ -285,83 +336,12 @@ class FleetSimulator:
         }[sc.kind]
         return msg
 
-    def _precursor_line(self, kind: str, rng: np.random.Generator, ts: float) -> str:
-        up = ts % 1e5
-        if kind == "disk":
-            return f"kernel: [{up:.6f}] blk_update_request: I/O error, dev sdb, sector {rng.integers(1e9)} op 0x0:(READ) flags 0x0 phys_seg 1 prio class 0"
-        if kind == "ecc":
-            return (f"kernel: [{up:.6f}] EDAC MC0: 1 CE memory read error on CPU_SrcID#0_MC#0_Chan#{rng.integers(4)}_DIMM#0 "
-                    f"(channel:{rng.integers(4)} slot:0 page:0x{rng.integers(1 << 20):x} offset:0x0 grain:32 syndrome:0x0)")
-        return f"kernel: [{up:.6f}] CPU{rng.integers(64)}: Core temperature above threshold, cpu clock throttled"
-
-    def _auth_lines(self, t: float, rng: np.random.Generator) -> list[tuple[float, str, str]]:
-        iv = self.cfg.interval_s
-        out: list[tuple[float, str, str]] = []
-        nh = len(self._hosts)
-        # benign: occasional typos by staff from inside, then success
-        for _ in range(rng.poisson(0.002 * nh * iv / 10)):
-            h = self._hosts[rng.integers(nh)]
-            ip = f"10.200.0.{rng.integers(2, 250)}"
-            user = str(rng.choice(["alice", "bob", "carol", "dave"]))
-            ts = t - rng.uniform(0, iv)
-            port = rng.integers(30000, 65000)
-            if rng.random() < 0.3:
-                out.append((ts, h, f"sshd[{rng.integers(1000, 60000)}]: Failed password for {user} from {ip} port {port} ssh2"))
-            out.append((ts + 0.5, h, f"sshd[{rng.integers(1000, 60000)}]: Accepted publickey for {user} from {ip} port {port} ssh2"))
-        for camp in self.campaigns:
-            for st in camp.steps:
-                pid = 20000 + int(st.ts) % 30000
-                if st.step == "brute_force":
-                    t_end = camp.steps[1].ts
-                    if t - iv < t_end and t >= st.ts:
-                        lo, hi = max(st.ts, t - iv), min(t, t_end)
-                        for _ in range(rng.poisson(max(0.0, hi - lo) * 0.15)):
-                            ts = rng.uniform(lo, hi)
-                            u = str(rng.choice([st.user, "root", "test", "guest"]))
-                            out.append((ts, st.host_id, f"sshd[{pid}]: Failed password for invalid user {u} from {st.src_ip} port {rng.integers(30000, 65000)} ssh2"))
-                elif t - iv < st.ts <= t:
-                    if st.step == "valid_login":
-                        out.append((st.ts, st.host_id, f"sshd[{pid}]: Accepted password for {st.user} from {st.src_ip} port {rng.integers(30000, 65000)} ssh2"))
-                    elif st.step == "privilege_escalation":
-                        out.append((st.ts, st.host_id, f"sudo: {st.user} : TTY=pts/0 ; PWD=/home/{st.user} ; USER=root ; COMMAND=/bin/bash"))
-                    elif st.step == "lateral_movement":
-                        out.append((st.ts, st.host_id, f"sshd[{pid}]: Accepted publickey for root from {st.src_ip} port {rng.integers(30000, 65000)} ssh2"))
-        return out
-
-    def _events(self, t: float, rng: np.random.Generator) -> list[dict[str, Any]]:
-        iv = self.cfg.interval_s
-        ev: list[dict[str, Any]] = []
-        nh, nv = len(self._hosts), len(self._vms)
-        for _ in range(rng.poisson(0.01 * nh * iv / 10)):
-            i = int(rng.integers(nh))
-            ev.append({"ts": t - rng.uniform(0, iv), "type": "network_flow", "host": self._hosts[i], "src_ip": self._host_ip[i],
-                       "dst_ip": f"10.{rng.integers(256)}.{rng.integers(256)}.{rng.integers(1, 255)}", "dst_port": int(rng.choice([443, 5432, 6379, 8080])),
-                       "bytes_out": int(rng.lognormal(10, 1.5)), "bytes_in": int(rng.lognormal(11, 1.5))})
-        if nv:
-            for _ in range(rng.poisson(0.002 * nv * iv / 10)):
-                vm = self.fleet.vms[rng.integers(nv)]
-                ev.append({"ts": t - rng.uniform(0, iv), "type": "vm_lifecycle", "host": vm.host_id, "vm_id": vm.vm_id,
-                           "tenant": vm.tenant, "action": str(rng.choice(["start", "stop", "reboot", "snapshot", "migrate"]))})
-            for _ in range(rng.poisson(0.005 * nv * iv / 10)):
-                vm = self.fleet.vms[rng.integers(nv)]
-                ev.append({"ts": t - rng.uniform(0, iv), "type": "api_call", "user": f"svc-{vm.tenant}", "tenant": vm.tenant,
-                           "action": str(rng.choice(["GetVM", "ListVMs", "UpdateVM", "GetMetrics"])), "vm_id": vm.vm_id, "outcome": "success"})
-        for camp in self.campaigns:
-            for st in camp.steps:
-                if t - iv < st.ts <= t and st.step in ("lateral_movement", "exfiltration"):
-                    big = st.step == "exfiltration"
-                    ev.append({"ts": st.ts, "type": "network_flow", "host": st.host_id if big else camp.steps[2].host_id,
-                               "src_ip": st.src_ip, "dst_ip": st.dst_ip, "dst_port": 443 if big else 22,
-                               "bytes_out": int(rng.uniform(2e9, 1e10)) if big else int(rng.uniform(5e3, 5e4)),
-                               "bytes_in": int(rng.uniform(1e3, 1e4))})
-        ev.sort(key=lambda e: e["ts"])
-        return ev
-
     # ---- ground truth ------------------------------------------------------
     def ground_truth(self) -> dict[str, Any]:
-        """Scenarios and attack steps drawn so far, for evaluation."""
+        """Scenarios, look-alikes / faded precursors and attack steps drawn so far, for scoring only."""
         return {
             "scenarios": [asdict(s) for s in self.scenarios],
+            "episodes": [asdict(e) for e in self.episodes],
             "campaigns": [{"campaign_id": c.campaign_id, "steps": [asdict(s) for s in c.steps]} for c in self.campaigns],
         }
 

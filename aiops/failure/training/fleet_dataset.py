@@ -32,6 +32,7 @@ from aiops.features.shard import ShardState
 from aiops.settings import PROJECT_ROOT, SimulatorSettings
 from aiops.telemetry.batch import concat
 from aiops.telemetry.logparse import events_to_batch, parse_line
+from aiops.telemetry.scenarios import SIM_VERSION
 from aiops.telemetry.simulator import FAILURE_KINDS, FleetSimulator
 
 # The failure-prediction features of configs/features.yaml plus the error-log and gap counters.
@@ -50,9 +51,11 @@ FAILURE_FEATURES: tuple[str, ...] = (
 # Error counters (0 when healthy), slopes and the bounded memory pressure are used as they are.
 BASELINED: tuple[str, ...] = ("disk_io_latency_p95_5m", "temperature_max_5m", "network_error_rate_mean_5m",
                               "response_time_p99_5m", "memory_pressure_max_5m")
+# CPU load is an input too: heat, latency and response time that load explains are benign (the
+# simulator's load spikes and backups); the same rise without load is not.
 MODEL_FEATURES: tuple[str, ...] = (
-    "memory_pressure_max_5m", "memory_pressure_trend_1h", "disk_io_latency_trend_1h", "disk_read_errors_rate_1h",
-    "ecc_errors_count_1h", "io_errors_count_1h", "temperature_trend_30m",
+    "cpu_utilization_mean_5m", "memory_pressure_max_5m", "memory_pressure_trend_1h", "disk_io_latency_trend_1h",
+    "disk_read_errors_rate_1h", "ecc_errors_count_1h", "io_errors_count_1h", "temperature_trend_30m",
     *(f"{c}_vs_baseline" for c in BASELINED),
 )
 HOST_KINDS = tuple(k for k, v in FAILURE_KINDS.items() if v[3] == "host")
@@ -71,6 +74,7 @@ class FleetDatasetConfig:
     interval_s: float = 30.0
     scenario_rate_per_day: float = 0.1
     attack_rate_per_day: float = 1.0
+    lookalike_rate: float = 1.0
     seed: int = 7
     horizon_s: float = 8 * 3600.0
     warmup_s: float = 3600.0
@@ -79,12 +83,13 @@ class FleetDatasetConfig:
     def simulator_settings(self) -> SimulatorSettings:
         return SimulatorSettings(hosts=self.hosts, vms_per_host=self.vms_per_host, seed=self.seed,
                                  interval_s=self.interval_s, scenario_rate_per_day=self.scenario_rate_per_day,
-                                 attack_rate_per_day=self.attack_rate_per_day)
+                                 attack_rate_per_day=self.attack_rate_per_day, lookalike_rate=self.lookalike_rate)
 
     def fingerprint(self) -> str:
         """Stable hash of everything that changes the features (the cache key; labels are recomputed)."""
         d = {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
              for k, v in asdict(self).items() if k != "horizon_s"}
+        d["simulator_version"] = SIM_VERSION
         blob = json.dumps(d, sort_keys=True, default=list).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -74,7 +74,8 @@ def _series(sim, ticks, target, metric):
     ("network_partition", "network_error_rate"),
 ])
 def test_precursors_show_before_failure_then_host_goes_dark(kind, metric):
-    sim = FleetSimulator(SimulatorSettings(hosts=10, vms_per_host=2, seed=1, scenario_rate_per_day=0, attack_rate_per_day=0))
+    sim = FleetSimulator(SimulatorSettings(hosts=10, vms_per_host=2, seed=1, scenario_rate_per_day=0, attack_rate_per_day=0,
+                                           lookalike_rate=0))
     pre = FAILURE_KINDS[kind][0]
     fail_at = sim.now + pre + 3600
     sim.inject(kind, "host-0004", fail_at)
@@ -88,7 +89,8 @@ def test_precursors_show_before_failure_then_host_goes_dark(kind, metric):
 
 
 def test_memory_leak_and_ecc_storm_precursors():
-    sim = FleetSimulator(SimulatorSettings(hosts=10, vms_per_host=2, seed=1, scenario_rate_per_day=0, attack_rate_per_day=0))
+    sim = FleetSimulator(SimulatorSettings(hosts=10, vms_per_host=2, seed=1, scenario_rate_per_day=0, attack_rate_per_day=0,
+                                           lookalike_rate=0))
     vm = sim.fleet.vms[0].vm_id
     sim.inject("memory_leak_oom", vm, sim.now + 3 * 3600)
     sim.inject("ecc_host_crash", "host-0007", sim.now + 2 * 3600)
