@@ -92,8 +92,11 @@ def data_fingerprint(*arrays: Any) -> str:
 
 class ModelRegistry:
     def __init__(self, root: str, cache_dir: str | Path | None = None) -> None:
-        self.fs, self.root = pafs.FileSystem.from_uri(root if "://" in root else str(Path(root).resolve()))
-        self.cache = Path(cache_dir or Path(tempfile.gettempdir()) / "aiops-model-cache")
+        uri = root if "://" in root else str(Path(root).resolve())
+        self.fs, self.root = pafs.FileSystem.from_uri(uri)
+        # one cache folder per registry: two registries may both hold fleet-failure:v0001
+        registry_key = hashlib.sha256(uri.encode()).hexdigest()[:12]
+        self.cache = Path(cache_dir or Path(tempfile.gettempdir()) / "aiops-model-cache") / registry_key
 
     def _p(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
