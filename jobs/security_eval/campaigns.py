@@ -9,6 +9,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from aiops.security.correlation.graph import CorrelatorConfig, GraphCorrelator, Incident
 from aiops.security.correlation.signals import Signal
 from aiops.security.correlation.export import incident_report, render_png, write_json
@@ -216,11 +218,12 @@ def eval_network_detectors(events: list[SecurityEvent], gt: dict[str, Any], t_fr
     scores: dict[str, list[float]] = defaultdict(list)
     for b in range(0, len(test), 1000):
         chunk = test[b:b + 1000]
-        for s in net.score(chunk, min_score=0.0):
-            d = s.detail
-            scores["isolation forest (conformal)"].append(1 - d["p_iforest"])
-            scores["per-host baseline (bytes + port)"].append(1 - min(1.0, 2 * min(d["p_host_bytes"], d["p_host_port"])))
-            scores["combined (ours: forest + host, Bonferroni)"].append(s.score)
+        ps = net.part_p_values(chunk)
+        host = np.nan_to_num(np.minimum(1.0, 2 * np.fmin(ps["host_bytes"], ps["host_port"])), nan=1.0)
+        scores["isolation forest (conformal)"].extend((1 - ps["iforest"]).tolist())
+        scores["nearest neighbours (conformal)"].extend((1 - ps["knn"]).tolist())
+        scores["per-host baseline (bytes + port)"].extend((1 - host).tolist())
+        scores["combined (ours: all parts, calibrated Fisher)"].extend((1 - ps["combined"]).tolist())
         for s in seq.score(chunk):
             scores["GRU flow-sequence model (conformal)"].append(s.score if s is not None else 0.0)
     out: dict[str, Any] = {"warm_flows": len(warm), "test_flows": len(test), "labels": dict(Counter(y)), "gru_fit": fit_info}

@@ -8,7 +8,8 @@ from aiops.lazy_exports import lazy_exports
 
 __all__ = ["conformal_p", "flow_port", "NetworkConfig", "NetworkAnomalyDetector", "HostBaseline", "flow_features",
            "flow_tactic", "UebaConfig", "UebaDetector", "Profile", "SequenceConfig", "FlowSequenceDetector",
-           "StackedIsolationForest", "PyodIForestScorer", "sigma_alert_signal"]
+           "StackedIsolationForest", "PyodIForestScorer", "sigma_alert_signal", "PartCalibration",
+           "NearestNeighbours", "FLOW_COLUMNS", "flow_matrix"]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(["conformal_p", "flow_port"], ".common"),
@@ -17,4 +18,6 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(["SequenceConfig", "FlowSequenceDetector"], ".sequence"),
     **dict.fromkeys(["StackedIsolationForest", "PyodIForestScorer"], ".forest_scoring"),
     **dict.fromkeys(["sigma_alert_signal"], ".sigma_alerts"),
+    **dict.fromkeys(["PartCalibration", "NearestNeighbours"], ".calibration"),
+    **dict.fromkeys(["FLOW_COLUMNS", "flow_matrix"], ".flow_features"),
 })

@@ -5,12 +5,15 @@ benign activity is at least this unusual. That makes scores from different detec
 comparable, and lets the correlator use one pair of thresholds (0.99 ≈ 1 in 100,
 0.999 ≈ 1 in 1,000 benign observations).
 
-* Network: a pyod IsolationForest fitted on a warm-up window of flows and calibrated by split
-  conformal prediction (fit on one half, rank against the other half: p = (k+1)/(n+1)); plus
-  a per-host robust baseline of bytes out (median / MAD, normal tail) and per-host destination
-  port rarity. The three p-values are Bonferroni-combined. Flows are scored in micro-batches
-  (a flush bound on count, wall time and event time) with the trees stacked into numpy arrays
-  (aiops.security.detection.forest_scoring), so a small batch costs well under a millisecond.
+* Network: four parts, each a split-conformal p-value against held-back benign flows (fit on one half of
+  the warm-up, calibrate on the other): an isolation forest (pyod) and the mean distance to the nearest
+  training flows, both on the flow's shape (bytes, packets, duration, protocol, ports:
+  aiops.security.detection.flow_features), and per source host a robust baseline of bytes out and
+  destination-port rarity (Good–Turing). The smallest p-value is ranked against the calibration flows'
+  minima (aiops.security.detection.calibration), so the combination is calibrated as a whole. A host
+  without history has only the flow-shape parts and is ranked against their minima: unknown, not guilty.
+  Flows are scored in micro-batches (a flush bound on count, wall time and event time) with the trees
+  stacked into numpy arrays (aiops.security.detection.forest_scoring).
 """
 from __future__ import annotations
 
@@ -26,7 +29,9 @@ import numpy as np
 from aiops.security.correlation.entities import EntityResolver, is_external
 from aiops.security.correlation.signals import Signal
 from aiops.security.events import SecurityEvent
+from aiops.security.detection.calibration import NearestNeighbours, PartCalibration
 from aiops.security.detection.common import conformal_p, flow_port
+from aiops.security.detection.flow_features import field, flow_matrix, number
 from aiops.security.detection.forest_scoring import PyodIForestScorer, StackedIsolationForest
 
 LATERAL_PORTS = frozenset({22, 23, 135, 139, 445, 3389, 5985, 5986})
@@ -42,29 +47,14 @@ class NetworkConfig:
     n_estimators: int = 100
     seed: int = 0
     host_min_flows: int = 30
+    neighbours: int = 5  # k of the nearest-neighbour part
+    combine: str = "fisher"  # how part p-values combine before calibration: "fisher" (−Σ log p) or "min"
     sequence: bool = False  # also run the GRU flow-sequence model (detectors_sequence.py) on the same batches
 
 
 def flow_features(evs: list[SecurityEvent], port_freq: dict[int, float]) -> np.ndarray:
-    """[log bytes out, log bytes in, out/in log-ratio, destination external, fleet port frequency]."""
-    x = np.empty((len(evs), 5), np.float64)
-    for i, e in enumerate(evs):
-        f = e.fields
-        bo = _bytes(f.get("bytes_out") or f.get("OriginatingBytes") or f.get("orig_bytes"))
-        bi = _bytes(f.get("bytes_in") or f.get("RespondingBytes") or f.get("resp_bytes"))
-        lo, li = math.log1p(bo), math.log1p(bi)
-        port = flow_port(e)
-        x[i] = (lo, li, lo - li, 1.0 if is_external(e.dst_ip) else 0.0, port_freq.get(port, 0.0))
-    return x
-
-
-def _bytes(v: Any) -> float:
-    """A byte count from any source field: numbers or numeric text; anything else (None, "-", NaN) is 0."""
-    try:
-        x = float(v or 0)
-    except (TypeError, ValueError):
-        return 0.0
-    return x if x > 0 and math.isfinite(x) else 0.0
+    """The flow-shape columns (aiops.security.detection.flow_features.FLOW_COLUMNS) of a batch of flows."""
+    return flow_matrix(evs, port_freq)
 
 
 def flow_tactic(e: SecurityEvent, port: int, large_out: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -142,14 +132,16 @@ class HostBaseline:
 
 
 class NetworkAnomalyDetector:
-    """IsolationForest (pyod) on flow features + per-host baselines; scores are 1 − p."""
+    """Isolation forest + nearest neighbours on flow shape, per-host baselines; one calibrated score 1 − p."""
 
     def __init__(self, config: NetworkConfig | None = None, resolver: EntityResolver | None = None) -> None:
         self.cfg = config or NetworkConfig()
         self.resolver = resolver or EntityResolver()
         self.model: Any = None
         self._forest: Any = None
-        self.calib: np.ndarray | None = None
+        self._knn: NearestNeighbours | None = None
+        self.calib: np.ndarray | None = None  # the forest part's calibration scores (sorted)
+        self.parts = PartCalibration()
         self._warm: list[SecurityEvent] = []
         self._port_count: dict[int, int] = defaultdict(int)
         self._port_freq: dict[int, float] = {}
@@ -166,8 +158,8 @@ class NetworkAnomalyDetector:
     def snapshot(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Learned state as (JSON document, numpy arrays), so it is saved without pickle.
 
-        The arrays (conformal calibration and the stacked forest) are empty, and ``ready`` is False,
-        when no stacked forest exists: a pyod fallback forest is refitted after a restart instead.
+        The arrays (calibration, the stacked forest, the neighbours' reference flows) are empty, and
+        ``ready`` is False, when no stacked forest exists: a pyod fallback forest is refitted after a restart.
         """
         doc: dict[str, Any] = {
             "ready": self.ready,
@@ -177,10 +169,10 @@ class NetworkAnomalyDetector:
             "hosts": {h: b.snapshot() for h, b in self._hosts.items()},
         }
         stacked = self._forest.stacked if self._forest is not None else None
-        if stacked is None or self.calib is None:
+        if stacked is None or self.calib is None or self._knn is None:
             doc["ready"] = False
             return doc, {}
-        return doc, {"calib": self.calib, **stacked.to_arrays()}
+        return doc, {"calib": self.calib, **stacked.to_arrays(), **self._knn.to_arrays(), **self.parts.to_arrays()}
 
     def restore(self, doc: dict[str, Any], arrays: Mapping[str, np.ndarray] | None = None) -> None:
         """Load :meth:`snapshot` output into this (fresh) detector."""
@@ -193,13 +185,16 @@ class NetworkAnomalyDetector:
         if doc["ready"] and arrays:
             self.calib = np.asarray(arrays["calib"])
             self._forest = PyodIForestScorer(None, StackedIsolationForest.from_arrays(arrays))
+            self._knn = NearestNeighbours.from_arrays(arrays)
+            self.parts = PartCalibration.from_arrays(arrays)
 
     @property
     def ready(self) -> bool:
         return self._forest is not None
 
     def fit(self, flows: list[SecurityEvent]) -> None:
-        """Fit on benign-majority flows: even half trains the forest, odd half calibrates p-values."""
+        """Fit on benign-majority flows: the even half trains the forest, the neighbours and the host
+        baselines; the odd half (held back) calibrates every part and their combination."""
         from pyod.models.iforest import IForest
 
         t0 = time.perf_counter()
@@ -212,9 +207,10 @@ class NetworkAnomalyDetector:
         self.model = IForest(n_estimators=self.cfg.n_estimators, random_state=self.cfg.seed, n_jobs=1)
         self.model.fit(tr)
         self._forest = PyodIForestScorer(self.model)  # same scores, without the per-tree call overhead
-        self.calib = np.sort(self._forest(ca))
-        for e in flows:
-            self._learn_host(e, x_lo=math.log1p(float(e.fields.get("bytes_out") or 0)))
+        self._knn = NearestNeighbours(tr, self.cfg.neighbours)
+        for e in flows[0::2]:
+            self._learn_host(e, _log_bytes_out(e))
+        self._calibrate(flows[1::2], ca)  # host baselines stay as calibrated: the calibration flows are not learned
         if self.cfg.sequence:
             from aiops.security.detection.sequence import FlowSequenceDetector
 
@@ -225,6 +221,52 @@ class NetworkAnomalyDetector:
             except ValueError as exc:  # too little per-host history: run without it, say why
                 self.sequence_error = str(exc)
         self.fit_seconds = time.perf_counter() - t0
+
+    def _calibrate(self, flows: list[SecurityEvent], x: np.ndarray) -> None:
+        """Calibration statistics of every part on held-back flows, and of their minima per set of parts."""
+        assert self._forest is not None and self._knn is not None
+        self.parts = PartCalibration(self.cfg.combine)
+        s_if = self._forest(x)
+        self.calib = np.sort(s_if)
+        shape = [self.parts.add_part("iforest", s_if), self.parts.add_part("knn", self._knn(x))]
+        self.parts.add_set("shape", shape)
+        host = self._host_stats(flows, x)
+        known = ~np.isnan(host[:, 0])
+        if known.any():
+            hb = self.parts.add_part("host_bytes", host[known, 0])
+            hp = self.parts.add_part("host_port", host[known, 1])
+            self.parts.add_set("full", [shape[0][known], shape[1][known], hb, hp])
+
+    def _host_stats(self, evs: list[SecurityEvent], x: np.ndarray) -> np.ndarray:
+        """Per flow: [robust z of log bytes out, −log port rarity] against its host's history; NaN when the
+        host has too little history (unknown)."""
+        out = np.full((len(evs), 2), np.nan)
+        for i, e in enumerate(evs):
+            hb = self._hosts.get(e.host) if e.host else None
+            if hb is not None and hb.n >= self.cfg.host_min_flows:
+                med, mad = hb.stats()
+                out[i] = ((x[i, 0] - med) / mad, -math.log(hb.p_port(flow_port(e))))
+        return out
+
+    def part_p_values(self, evs: list[SecurityEvent], x: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Each part's conformal p-value (host parts NaN for hosts without history) and the combined one."""
+        assert self._forest is not None and self._knn is not None
+        x = flow_features(evs, self._port_freq) if x is None else x
+        p_if = conformal_p(self.calib, self._forest(x)) if self.calib is not None else np.ones(len(evs))
+        p_knn = self.parts.p("knn", self._knn(x)) if "knn" in self.parts.parts else np.ones(len(evs))
+        host = self._host_stats(evs, x)
+        known = ~np.isnan(host[:, 0])
+        p_hb, p_hp = np.full(len(evs), np.nan), np.full(len(evs), np.nan)
+        p = self.parts.combine("shape", [p_if, p_knn])
+        if known.any():
+            if "host_bytes" in self.parts.parts:
+                p_hb[known] = self.parts.p("host_bytes", host[known, 0])
+                p_hp[known] = self.parts.p("host_port", host[known, 1])
+            else:  # no calibration flow had host history: the raw tails, Bonferroni-combined below
+                p_hb[known] = 0.5 * np.vectorize(math.erfc)(host[known, 0] / math.sqrt(2.0))
+                p_hp[known] = np.exp(-host[known, 1])
+            p[known] = self.parts.combine("full", [p_if[known], p_knn[known], p_hb[known], p_hp[known]])
+        return {"iforest": p_if, "knn": p_knn, "host_bytes": p_hb, "host_port": p_hp, "combined": p}
 
     def _learn_host(self, e: SecurityEvent, x_lo: float) -> None:
         if e.host:
@@ -266,40 +308,34 @@ class NetworkAnomalyDetector:
         evs, self._buf = self._buf, []
         walls, self._walls = self._walls, []
         return self.score(evs, walls=walls)
-
     def score(self, evs: list[SecurityEvent], learn: bool = True, min_score: float = 0.99,
               walls: list[float] | None = None) -> list[Signal]:
         """Score flows; return signals for those with score ≥ ``min_score``."""
-        assert self.calib is not None
         x = flow_features(evs, self._port_freq)
-        p_if = conformal_p(self.calib, self._forest(x))
+        ps = self.part_p_values(evs, x)
         out: list[Signal] = []
         self.scored += len(evs)
         for i, e in enumerate(evs):
-            lo = x[i, 0]
-            port = flow_port(e)
-            p_host = p_port = 1.0
-            hb = self._hosts.get(e.host) if e.host else None
-            if hb is not None and hb.n >= self.cfg.host_min_flows:
-                med, mad = hb.stats()
-                z = (lo - med) / mad
-                p_host = 0.5 * math.erfc(z / math.sqrt(2.0))
-                p_port = hb.p_port(port)
-            p = min(1.0, 3.0 * min(float(p_if[i]), p_host, p_port))
-            s = 1.0 - p
+            lo, port = x[i, 0], flow_port(e)
+            s = 1.0 - float(ps["combined"][i])
             if learn and s < 0.999:  # keep alerted flows out of the host baseline (no self-poisoning)
                 self._learn_host(e, lo)
             if s < min_score:
                 continue
-            ents, edges = self.resolver.nodes(e)
-            big = p_host < 0.01 or float(p_if[i]) < 0.01
+            p_host = float(ps["host_bytes"][i]) if not math.isnan(ps["host_bytes"][i]) else None
+            p_port = float(ps["host_port"][i]) if not math.isnan(ps["host_port"][i]) else None
+            hb = self._hosts.get(e.host) if e.host else None
+            big = (p_host is not None and p_host < 0.01) or float(ps["iforest"][i]) < 0.01
             tactics, tech = flow_tactic(e, port, big and lo > (hb.med if hb else 0.0))
+            ents, edges = self.resolver.nodes(e)
             out.append(Signal(ts=e.timestamp, kind="network", name="network_flow_anomaly", score=s, entities=ents,
                               edges=edges, tactics=tactics, techniques=tech, severity="high" if s >= 0.999 else "medium",
                               summary=f"unusual flow {e.src_ip}→{e.dst_ip}:{port} ({int(math.expm1(lo))} bytes out)",
-                              detail={"p_iforest": float(p_if[i]), "p_host_bytes": p_host, "p_host_port": p_port,
+                              detail={"p_iforest": float(ps["iforest"][i]), "p_knn": float(ps["knn"][i]),
+                                      "p_host_bytes": p_host, "p_host_port": p_port, "host_history": p_host is not None,
                                       "bytes_out": int(math.expm1(lo)), "dst_port": port,
                                       "ingest_wall": walls[i] if walls else None}))
+
         if self.sequence is not None:
             for i, sig in enumerate(self.sequence.score(evs, min_score=min_score, learn=learn)):
                 if sig is not None:
@@ -312,3 +348,7 @@ class NetworkAnomalyDetector:
         return out
 
 
+
+
+def _log_bytes_out(e: SecurityEvent) -> float:
+    return math.log1p(number(field(e.fields, "bytes_out")))

@@ -40,19 +40,44 @@ def _text(d: dict[str, Any], key: str, required: bool = False) -> str | None:
     return v
 
 
+def _port(d: dict[str, Any], key: str) -> int | None:
+    port = d.get(key)
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535):
+        raise ParseError(f"bad_{key}", repr(port)[:50])
+    return port
+
+
+def _optional(d: dict[str, Any], key: str, number: type) -> Any:
+    """An optional non-negative number: None when absent (the detector then knows it is unknown, not 0)."""
+    if d.get(key) is None:
+        return None
+    return number(_count(d, key)) if number is int else _seconds(d, key)
+
+
+def _seconds(d: dict[str, Any], key: str) -> float:
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1e9:
+        raise ParseError(f"bad_{key}", repr(v)[:50])
+    return float(v)
+
+
 def flow_event(d: dict[str, Any]) -> SecurityEvent:
-    """A VM network flow (host, src_ip, dst_ip, dst_port, bytes_out, bytes_in)."""
+    """A VM network flow: host, src_ip, dst_ip, dst_port, bytes_out, bytes_in and, when the exporter has them,
+    src_port, protocol (name or IANA number), duration (seconds), packets_out, packets_in."""
     if not d.get("src_ip") or not d.get("dst_ip"):
         raise ParseError("missing_ip")
     src, dst = _text(d, "src_ip"), _text(d, "dst_ip")
-    port = d.get("dst_port")
-    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535):
-        raise ParseError("bad_dst_port", repr(port)[:50])
+    proto = d.get("protocol")
+    if proto is not None and (isinstance(proto, bool) or not isinstance(proto, (int, str)) or len(str(proto)) > 16):
+        raise ParseError("bad_protocol", repr(proto)[:50])
+    fields = {"dst_port": _port(d, "dst_port"), "bytes_out": _count(d, "bytes_out"), "bytes_in": _count(d, "bytes_in")}
+    extra = {"src_port": _port(d, "src_port"), "protocol": proto, "duration": _optional(d, "duration", float),
+             "packets_out": _optional(d, "packets_out", int), "packets_in": _optional(d, "packets_in", int)}
+    fields.update({k: v for k, v in extra.items() if v is not None})
     return SecurityEvent(
         timestamp=record_timestamp(d.get("ts")), source="novacron_flow", logsource=FLOW_LOGSOURCE, host=_text(d, "host"),
         vm_id=_text(d, "vm_id"), src_ip=src, dst_ip=dst, action="network_flow", outcome="success",
-        fields={"dst_port": port, "bytes_out": _count(d, "bytes_out"), "bytes_in": _count(d, "bytes_in")},
-        raw=d,
+        fields=fields, raw=d,
     )
 
 
