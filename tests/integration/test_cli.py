@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import API_HEADERS, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def test_aiops_up_serves_features_and_stops_on_ctrl_c(tmp_path):
         feats = None
         while time.time() - start < 60 and feats is None:
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-0001", timeout=2)
+                r = httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-0001", timeout=2, headers=API_HEADERS)
                 feats = r.json() if r.status_code == 200 else None
             except httpx.HTTPError:
                 pass
@@ -35,7 +35,7 @@ def test_aiops_up_serves_features_and_stops_on_ctrl_c(tmp_path):
         assert feats is not None, "API did not serve features within 60 s"
         assert feats["features"]["cpu_utilization_mean_5m"] is not None
         time.sleep(2)
-        later = httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-0001", timeout=5).json()
+        later = httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-0001", timeout=5, headers=API_HEADERS).json()
         assert later["as_of"] > feats["as_of"]
     finally:
         proc.send_signal(signal.SIGINT)
