@@ -24,7 +24,7 @@ from aiops.errors import PermissionDeniedError, UnauthenticatedError
 __all__ = ["ROLES", "Role", "ApiToken", "ApiSettings", "Principal", "TokenAuth", "UnauthenticatedError",
            "default_token_file", "token_file_of", "read_token_file", "write_token_file", "client_token",
            "token_configured", "is_loopback", "ALL_ROLES_NAME", "TokenSetupError", "ensure_api_token",
-           "with_pinned_token"]
+           "with_pinned_token", "api_headers"]
 
 Role = Literal["viewer", "operator", "approver", "responder", "admin"]
 ROLES: tuple[str, ...] = ("viewer", "operator", "approver", "responder", "admin")
@@ -157,6 +157,12 @@ def client_token(api: ApiSettings, environ: Mapping[str, str] | None = None) -> 
     """The all-roles token a shipped client sends: the variable (AIOPS_API_TOKEN), else the token file."""
     env = os.environ if environ is None else environ
     return env.get(api.token_env) or read_token_file(token_file_of(api, env))
+
+
+def api_headers(api: ApiSettings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The Authorization header the project's own clients (benchmarks, scripts) send; {} without a token."""
+    token = client_token(api, environ)
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def token_configured(api: ApiSettings, environ: Mapping[str, str] | None = None) -> bool:
