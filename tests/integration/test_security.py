@@ -144,7 +144,8 @@ def test_a_restarted_correlator_keeps_its_anomalies_and_acts_once_per_request(ra
 
     import ray
 
-    from actors.security_service import SecurityProxy, start_security_correlator
+    from actors.security_service import start_security_correlator
+    from aiops.auth import TokenAuth
     from aiops.security.intake import SecurityIntake
 
     settings = _settings(**{"redis.url": clean_redis, "redis.key_prefix": "aiops-restart"})
@@ -156,8 +157,7 @@ def test_a_restarted_correlator_keeps_its_anomalies_and_acts_once_per_request(ra
         listed = ray.get(actor.list_anomalies.remote())
         assert listed["total"] >= 1
         target = listed["anomalies"][0]
-        proxy = SecurityProxy(settings)
-        who = proxy.authenticate("test-responder")
+        who = TokenAuth.from_settings(settings.api).authenticate("test-responder")
         first = ray.get(actor.respond.remote(target["id"], "snapshot_vm", {"vm_id": "vm-000001"}, True, "it", who, "restart-1", False))
         assert first["status"] == "executed"
 
