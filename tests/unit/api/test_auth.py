@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from fastapi import FastAPI
@@ -95,7 +96,7 @@ def test_required_roles(method, path, role):
 
 
 def test_a_viewer_cannot_ingest_and_an_operator_can(client):
-    body = {"records": [{"target_id": "host-1", "target_type": "host", "ts": 1767225600.0, "metrics": {"cpu_utilization": 0.5}}]}
+    body = {"records": [{"target_id": "host-1", "target_type": "host", "ts": time.time() - 5, "metrics": {"cpu_utilization": 0.5}}]}
     assert client.post("/api/ai/ingest", json=body, headers={"Authorization": f"Bearer {role_token('viewer')}"}).status_code == 403
     r = client.post("/api/ai/ingest", json=body, headers={"Authorization": f"Bearer {role_token('operator')}"})
     assert r.status_code == 200 and r.json()["accepted_samples"] == 1
