@@ -37,8 +37,11 @@ def test_aiops_up_serves_features_and_stops_on_ctrl_c(tmp_path):
         time.sleep(2)
         later = httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-0001", timeout=5, headers=API_HEADERS).json()
         assert later["as_of"] > feats["as_of"]
+        anonymous = httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-0001", timeout=5)
+        assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthorized"
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, out[-2000:]
+    assert "API token: from $AIOPS_API_TOKEN" in out  # conftest sets it; without it a 0600 token file is made
     assert "API docs:" in out and "/docs" in out and "Ray dashboard:" in out and "shutting down" in out
