@@ -11,6 +11,7 @@ from typing import Any
 from actors.placement_service import build_placement_routers
 from actors.platform_service import RayPlatformService
 from aiops.api.app import create_app
+from aiops.auth import TokenAuth
 from aiops.placement.inventory import DEFAULT_REFRESH_S
 from aiops.settings import Settings
 
@@ -27,7 +28,8 @@ class PlacementIngress:
 
     def __serve_build_asgi_app__(self) -> Any:
         return create_app(RayPlatformService(self.settings), self.settings.serve,
-                          build_placement_routers(self.settings, self.refresh_s), ingest=self.settings.ingest)
+                          build_placement_routers(self.settings, self.refresh_s), ingest=self.settings.ingest,
+                          auth=TokenAuth.from_settings(self.settings.api))
 
 
 def build_placement_app(settings: Settings, refresh_s: float = DEFAULT_REFRESH_S, name: str = "aiops-placement-api") -> Any:

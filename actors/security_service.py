@@ -7,7 +7,7 @@ on `<prefix>.events.security.<format>`, formats: aiops.security.parsers.formats(
 one batch of events per call with the rejections they counted, so parsing runs on the
 collectors' cores and the correlator's core only correlates. A timer
 closes incidents whose window has passed and runs escalations. The ingress talks to it
-through `SecurityProxy`, which checks API tokens locally so a 401/403 costs no actor hop.
+through `SecurityProxy`; API tokens are checked in the ingress (`aiops.api.auth`) before any actor hop.
 """
 from __future__ import annotations
 
@@ -155,13 +155,10 @@ def start_security_correlator(settings: Settings) -> Any:
 
 
 class SecurityProxy:
-    """SecurityApiService for the ingress: tokens checked here, everything else in the actor."""
+    """SecurityApiService for the ingress: every call goes to the correlator actor."""
 
     def __init__(self, settings: Settings) -> None:
-        from aiops.security.response.auth import TokenAuth
-
         self.settings = settings
-        self._auth = TokenAuth(self.settings.security.response.api_tokens)
         self._actor: Any = None
 
     @property
@@ -169,9 +166,6 @@ class SecurityProxy:
         if self._actor is None:
             self._actor = ray.get_actor(CORRELATOR_NAME, namespace=self.settings.ray.namespace)
         return self._actor
-
-    def authenticate(self, token: str | None) -> Any:
-        return self._auth.authenticate(token)
 
     async def list_anomalies(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return await awaited(self.actor.list_anomalies.remote(*args, **kwargs))

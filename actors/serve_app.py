@@ -17,6 +17,7 @@ from actors.names import INGRESS_NAME
 from actors.platform_service import RayPlatformService
 from aiops.api.app import create_app
 from aiops.api.platform import MetricSource, PlatformService
+from aiops.auth import TokenAuth
 from aiops.settings import Settings
 
 __all__ = ["AIOpsIngress", "EngineRoutes", "EngineMount", "build_app", "start_serve"]
@@ -45,7 +46,9 @@ class AIOpsIngress:
             engine_routers, engine_sources = mount(self.settings, self.deployments)
             routers.extend(engine_routers)
             sources.extend(engine_sources)
-        return create_app(self.service, self.settings.serve, routers, sources, self.settings.ingest)
+        # tokens resolved in this replica's process: digests from the settings, env tokens from its environment
+        return create_app(self.service, self.settings.serve, routers, sources, self.settings.ingest,
+                          auth=TokenAuth.from_settings(self.settings.api))
 
 
 def build_app(

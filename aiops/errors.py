@@ -7,7 +7,7 @@ no domain module knows about HTTP and no router translates errors on its own.
 from __future__ import annotations
 
 __all__ = ["DomainError", "NotFoundError", "InvalidRequestError", "ConflictError", "PermissionDeniedError",
-           "UnavailableError", "InfeasibleError"]
+           "UnauthenticatedError", "UnavailableError", "InfeasibleError"]
 
 
 class DomainError(Exception):
@@ -27,6 +27,10 @@ class InvalidRequestError(DomainError, ValueError):
 
 class ConflictError(DomainError):
     """The request clashes with the current state (already applied, already approved, stale)."""
+
+
+class UnauthenticatedError(DomainError):
+    """No credentials, or ones that match no configured token; the client must authenticate."""
 
 
 class PermissionDeniedError(DomainError, PermissionError):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aiops.alerting.config import AlertingSettings
+from aiops.auth import ApiSettings
 from aiops.config_io import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config_file, load_yaml, validate_config
 from aiops.failure.config import FailureConfig, TrainConfig
 from aiops.failure.health.config import HealthConfig
@@ -229,6 +230,7 @@ class Settings(_Strict):
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     alerting: AlertingSettings = AlertingSettings()
     patterns: PatternSettings = PatternSettings()
+    api: ApiSettings = ApiSettings()
     files: ConfigFiles = ConfigFiles()
 
     @model_validator(mode="before")

@@ -223,10 +223,13 @@ def bench_queries(settings, batches, n: int = 2000) -> dict[str, Any]:
         lat_actor.append(time.perf_counter() - s)
     from actors.engines import build_engine_app
     from actors.serve_app import start_serve
+    from aiops.auth import api_headers, ensure_api_token
 
+    api, _ = ensure_api_token(settings.api, settings.serve.host)  # as `aiops up` does: the token every route needs
+    settings = settings.model_copy(update={"api": api})
     system.url = start_serve(settings, build_engine_app(settings))
     lat_http = []
-    with httpx.Client(base_url=system.url, timeout=10) as client:
+    with httpx.Client(base_url=system.url, timeout=10, headers=api_headers(api)) as client:
         client.get(f"/api/ai/features/{targets[0]}")
         for i in range(n):
             t = targets[i % len(targets)]
@@ -245,15 +248,20 @@ def bench_system_rss(hosts: int, wait_s: float, port: int) -> dict[str, Any]:
     import httpx
     import psutil
 
+    from aiops.auth import api_headers
+    from aiops.settings import load_settings
+
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "jobs.cli", "up", "--hosts", str(hosts), "--port", str(port),
                              "--speedup", "30", "--duration", str(wait_s + 120)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
     deadline = time.time() + 180
     ok = False
+    headers: dict[str, str] = {}
     while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-{hosts - 1:04d}", timeout=2).status_code == 200:
+        try:  # `aiops up` uses AIOPS_API_TOKEN or its token file (made on its first start)
+            headers = headers or api_headers(load_settings().api)
+            if httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-{hosts - 1:04d}", timeout=2, headers=headers).status_code == 200:
                 ok = True
                 break
         except httpx.HTTPError:
@@ -273,8 +281,9 @@ def bench_system_rss(hosts: int, wait_s: float, port: int) -> dict[str, Any]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
     by_process.sort(key=lambda r: -r[1])
-    targets = httpx.get(f"http://127.0.0.1:{port}/api/ai/targets", timeout=30).json()["total"] if ok else 0
-    points = sum(t["points"] for t in httpx.get(f"http://127.0.0.1:{port}/api/ai/targets", timeout=30).json()["targets"]) if ok else 0
+    listed = httpx.get(f"http://127.0.0.1:{port}/api/ai/targets", timeout=30, headers=headers).json() if ok else {}
+    targets = listed.get("total", 0)
+    points = sum(t["points"] for t in listed.get("targets", []))
     proc.send_signal(2)
     try:
         proc.wait(timeout=60)

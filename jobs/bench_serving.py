@@ -32,8 +32,11 @@ end
 """
 
 
-def _wrk(url: str, connections: int, seconds: float, script: str | None = None) -> dict[str, float]:
+def _wrk(url: str, connections: int, seconds: float, script: str | None = None,
+         headers: dict[str, str] | None = None) -> dict[str, float]:
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "10s"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
     if script:
         cmd += ["-s", script]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
@@ -95,14 +98,14 @@ def _wait_for_model(client: Any, hosts: int, version: str, timeout_s: float = 24
     raise SystemExit("predictions never became available")
 
 
-def _measure_gets(base: str, hosts: int, seconds: float) -> dict[str, Any]:
+def _measure_gets(base: str, hosts: int, seconds: float, headers: dict[str, str]) -> dict[str, Any]:
     """wrk against the no-op and the GET endpoint (random hosts) at 8 and 32 connections, and their ratio."""
     results: dict[str, Any] = {}
     lua = Path(tempfile.mkstemp(suffix=".lua")[1])
     lua.write_text(_LUA.replace("{hosts}", str(hosts)))
     for conns in (8, 32):
         results[f"noop_c{conns}"] = _wrk(f"{base}/noop", conns, seconds)
-        results[f"get_c{conns}"] = _wrk(base, conns, seconds, str(lua))
+        results[f"get_c{conns}"] = _wrk(base, conns, seconds, str(lua), headers)
         results[f"ratio_c{conns}"] = results[f"get_c{conns}"]["requests_per_s"] / results[f"noop_c{conns}"]["requests_per_s"]
     return results
 
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     from ray import serve
 
     from actors.system import System
+    from aiops.auth import api_headers, ensure_api_token
     from aiops.settings import Settings
 
     reg_dir = tempfile.mkdtemp(prefix="aiops-bench-registry-")
@@ -153,14 +157,16 @@ def main(argv: list[str] | None = None) -> int:
         "failure.registry_uri": reg_dir, "failure.refresh_s": 10.0,
     })
     version = _ensure_model(reg_dir, Path(args.model_dir), settings.failure.model_name)
+    settings = settings.model_copy(update={"api": ensure_api_token(settings.api, settings.serve.host)[0]})  # as `aiops up`
+    headers = api_headers(settings.api)
     ray.init(num_cpus=2, object_store_memory=400 * 2**20, log_to_driver=False, include_dashboard=False)
     system = System(settings).start()
     _start_noop(settings.serve)
-    client = httpx.Client(base_url=system.url, timeout=30)
+    client = httpx.Client(base_url=system.url, timeout=30, headers=headers)
     _wait_for_model(client, args.hosts, version)
     time.sleep(settings.failure.refresh_s)  # let the fleet snapshot reach the ingress
     results: dict[str, Any] = {"args": vars(args), "model_version": version, "targets": len(client.get("/api/ai/targets").json()["targets"])}
-    results.update(_measure_gets(system.url, args.hosts, args.seconds))
+    results.update(_measure_gets(system.url, args.hosts, args.seconds, headers))
     results["batch"] = _measure_batch(client)
     serve.delete("noop")
     system.stop()

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from aiops.auth import TokenSetupError
 from aiops.redact import install_log_redaction
 from aiops.settings import ConfigError, Settings, load_settings
 
@@ -23,6 +24,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         "simulator.hosts": getattr(args, "hosts", None),
         "simulator.speedup": getattr(args, "speedup", None),
         "serve.port": getattr(args, "port", None),
+        "serve.host": getattr(args, "host", None),
+        "api.token_file": getattr(args, "token_file", None),
         "store.num_shards": getattr(args, "shards", None),
     }
     if getattr(args, "no_simulator", False):
@@ -35,9 +38,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     import ray
 
     from actors.system import System, init_ray, validate_settings
+    from aiops.auth import ensure_api_token
 
     settings = _settings(args)
     validate_settings(settings)
+    api, token_line = ensure_api_token(settings.api, settings.serve.host)  # before anything starts
+    settings = settings.model_copy(update={"api": api})
     ctx = init_ray(settings)
     dashboard = getattr(ctx, "dashboard_url", None) if ctx is not None else None
     system = System(settings)
@@ -54,6 +60,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  API docs:       {system.url}/docs")
         print(f"  Health:         {system.url}/healthz")
         print(f"  Metrics:        {system.url}/metrics")
+        print(f"  {token_line}")
         print(f"  Ray dashboard:  {'http://' + dashboard if dashboard and not dashboard.startswith('http') else dashboard or 'see your cluster'}")
         print("Press Ctrl-C to stop.", flush=True)
         deadline = time.monotonic() + args.duration if args.duration else None
@@ -153,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--speedup", type=float, help="simulated seconds per wall second")
     up.add_argument("--shards", type=int, help="number of feature-store shards")
     up.add_argument("--port", type=int, help="HTTP port of the API (default 8000)")
+    up.add_argument("--host", help="address the API binds to (default 127.0.0.1; any other needs a configured token)")
+    up.add_argument("--token-file", help="all-roles API token file (default ~/.config/aiops/token; made, 0600, "
+                                         "when no token is configured)")
     up.add_argument("--no-simulator", action="store_true", help="do not run the built-in fleet simulator")
     up.add_argument("--duration", type=float, help="stop after this many seconds (demos, benchmarks)")
     up.set_defaults(func=cmd_up)
@@ -169,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except TokenSetupError as exc:
+        print(f"aiops: {exc}", file=sys.stderr)
         return 2
 
 

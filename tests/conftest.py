@@ -20,9 +20,13 @@ from aiops.settings import Settings  # noqa: E402
 REDIS_URL = os.environ.get("AIOPS_TEST_REDIS", "redis://127.0.0.1:6379/15")
 NATS_URL = os.environ.get("AIOPS_TEST_NATS", "nats://127.0.0.1:4222")
 SERVE_PORT = int(os.environ.get("AIOPS_TEST_SERVE_PORT", "8765"))
-# API tokens for the security endpoints, handed to every Ray worker of the test cluster.
+# API tokens (aiops.auth): role tokens through the default api.tokens env entries, and AIOPS_API_TOKEN with
+# every role. Set here for this process (clients, `aiops up` subprocesses) and handed to every Ray worker.
+API_TOKEN = "test-api-token-all-roles"
+API_HEADERS = {"Authorization": f"Bearer {API_TOKEN}"}
 SECURITY_TOKENS = {"AIOPS_SECURITY_RESPONDER_TOKEN": "test-responder", "AIOPS_SECURITY_VIEWER_TOKEN": "test-viewer",
-                   "AIOPS_SECURITY_APPROVER_TOKEN": "test-approver"}
+                   "AIOPS_SECURITY_APPROVER_TOKEN": "test-approver", "AIOPS_API_TOKEN": API_TOKEN}
+os.environ.update(SECURITY_TOKENS)
 
 
 # Fixtures that start Ray or talk to Redis, NATS or Prometheus: a test that uses one (directly or through

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from aiops.redact import redact
 from aiops.api.schemas import ErrorBody
 from aiops.errors import (ConflictError, DomainError, InfeasibleError, InvalidRequestError, NotFoundError,
-                          PermissionDeniedError, UnavailableError)
+                          PermissionDeniedError, UnauthenticatedError, UnavailableError)
 
 __all__ = ["STATUS_CODES", "ERROR_TABLE", "RETRY_AFTER_S", "error_response", "status_of", "domain_error_response",
            "validation_message", "install_error_handlers"]
@@ -31,6 +31,7 @@ STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
 # Domain error kind -> HTTP status. InfeasibleError is 409: the placement API has always answered
 # "no feasible node/plan" with 409 (the request is valid, the fleet's current state rules it out).
 ERROR_TABLE: tuple[tuple[type[DomainError], int], ...] = (
+    (UnauthenticatedError, 401),
     (NotFoundError, 404),
     (InvalidRequestError, 422),
     (ConflictError, 409),
@@ -58,6 +59,8 @@ def domain_error_response(exc: DomainError) -> JSONResponse:
     """Map a domain error through the table; its optional `code`/`details` refine the body."""
     status = status_of(exc)
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     return error_response(status, redact(exc), getattr(exc, "details", None), getattr(exc, "code", None), headers)
 
 
@@ -74,7 +77,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, redact(exc.detail))
+    return error_response(exc.status_code, redact(exc.detail), headers=getattr(exc, "headers", None))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -7,25 +7,29 @@ Mounted by the lead under ``/api/ai``:
 * ``GET  /security/anomalies/{id}``, ``GET /security/incidents/{id}`` (timeline + graph + pivots),
   ``GET /security/incidents/{id}/graph.svg`` (the graph drawn).
 * ``GET  /security/threats`` → active_threats, overall_risk_score, last_updated.
-* ``POST /security/anomalies/{id}/respond`` (action, parameters, manual, comment[, dry_run]); needs a bearer
-  token with role ``responder``: 401 without a valid token, 403 with a token lacking the role. Parameters
+* ``POST /security/anomalies/{id}/respond`` (action, parameters, manual, comment[, dry_run]); role
+  ``responder``. Parameters
   are validated per action (422 for an extra key, a malformed IP or VM id). An ``Idempotency-Key`` header
   (scoped to the anomaly and action) or the same body twice makes a repeated request act once; the same
   key with other parameters is a 409. 503 when the audit trail cannot be written (nothing was done).
 * ``POST /security/responses/{id}/approve`` needs role ``approver``.
 * ``GET /security/suppressions`` (entries with their suppressed-alert counts), ``POST /security/suppressions``
   and ``DELETE /security/suppressions/{id}`` (role ``responder``; audited, and re-applied after a restart).
+
+Tokens and roles are checked for every /api/ai route by `aiops.api.auth` (mounted by `create_app`);
+the routes that record who acted read the caller with `current_principal`.
 """
 from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiops.alerting.severity import Severity
-from aiops.security.response.auth import Principal
+from aiops.api.auth import current_principal
+from aiops.auth import Principal
 from aiops.security.sigma.suppression import Suppression
 
 
@@ -124,7 +128,6 @@ class ResponseResult(BaseModel):
 
 
 class SecurityApiService(Protocol):
-    def authenticate(self, token: str | None) -> Principal | None: ...
     async def list_anomalies(self, severity: str | None, entity: str | None, status: str | None, start: float | None,
                              end: float | None, kind: str | None, offset: int, limit: int, bucket_s: float | None) -> dict[str, Any]: ...
     async def get_anomaly(self, anomaly_id: str) -> dict[str, Any] | None: ...
@@ -136,24 +139,6 @@ class SecurityApiService(Protocol):
     async def list_suppressions(self) -> list[dict[str, Any]]: ...
     async def add_suppression(self, entry: dict[str, Any], principal: Principal) -> dict[str, Any]: ...
     async def remove_suppression(self, sid: str, principal: Principal) -> dict[str, Any] | None: ...
-
-
-def _token(authorization: str | None, x_api_token: str | None) -> str | None:
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-        return None
-    return x_api_token
-
-
-def _require(service: SecurityApiService, role: str, authorization: str | None, x_api_token: str | None) -> Principal:
-    principal = service.authenticate(_token(authorization, x_api_token))
-    if principal is None:
-        raise HTTPException(401, "missing or invalid API token", headers={"WWW-Authenticate": "Bearer"})
-    if role not in principal.roles:
-        raise HTTPException(403, f"token {principal.name!r} lacks the {role!r} role")
-    return principal
 
 
 def make_router(service: SecurityApiService) -> APIRouter:
@@ -217,9 +202,8 @@ def _response_routes(r: APIRouter, service: SecurityApiService) -> None:
     """Respond to an anomaly and approve a pending response (token roles responder / approver)."""
     @r.post("/anomalies/{anomaly_id}/respond", response_model=ResponseResult,
             responses={202: {"model": ResponseResult, "description": "waiting for approval"}})
-    async def respond(anomaly_id: str, body: RespondRequest, authorization: str | None = Header(None),
-                      x_api_token: str | None = Header(None), idempotency_key: str | None = Header(None, max_length=200)) -> Any:
-        principal = _require(service, "responder", authorization, x_api_token)
+    async def respond(anomaly_id: str, body: RespondRequest, principal: Principal = Depends(current_principal),
+                      idempotency_key: str | None = Header(None, max_length=200)) -> Any:
         rec = await service.respond(anomaly_id, body.action, body.parameters, body.manual, body.comment, principal,
                                     idempotency_key=idempotency_key, dry_run=body.dry_run)  # ResponseError: 422
         if rec is None:
@@ -227,8 +211,7 @@ def _response_routes(r: APIRouter, service: SecurityApiService) -> None:
         return JSONResponse(ResponseResult.model_validate(rec).model_dump(), status_code=202 if rec["status"] == "pending_approval" else 200)
 
     @r.post("/responses/{response_id}/approve", response_model=ResponseResult)
-    async def approve(response_id: str, authorization: str | None = Header(None), x_api_token: str | None = Header(None)) -> Any:
-        principal = _require(service, "approver", authorization, x_api_token)
+    async def approve(response_id: str, principal: Principal = Depends(current_principal)) -> Any:
         rec = await service.approve(response_id, principal)
         if rec is None:
             raise HTTPException(404, f"unknown response {response_id!r}")
@@ -245,18 +228,14 @@ def _suppression_routes(r: APIRouter, service: SecurityApiService) -> None:
         return await service.list_suppressions()
 
     @r.post("/suppressions", response_model=Suppression, status_code=201)
-    async def add_suppression(body: Suppression, authorization: str | None = Header(None),
-                              x_api_token: str | None = Header(None)) -> Any:
+    async def add_suppression(body: Suppression, principal: Principal = Depends(current_principal)) -> Any:
         """Add a suppression (role ``responder``; audited). ``created_by`` and ``suppressed`` are set here."""
-        principal = _require(service, "responder", authorization, x_api_token)
         # SuppressionExists / SuppressionsUnavailable are ConflictErrors: the error table answers 409
         return await service.add_suppression(body.model_dump(exclude={"created_by", "suppressed"}), principal)
 
     @r.delete("/suppressions/{suppression_id}", response_model=Suppression)
-    async def remove_suppression(suppression_id: str, authorization: str | None = Header(None),
-                                 x_api_token: str | None = Header(None)) -> Any:
+    async def remove_suppression(suppression_id: str, principal: Principal = Depends(current_principal)) -> Any:
         """Remove a suppression (role ``responder``; audited); the answer holds its final count."""
-        principal = _require(service, "responder", authorization, x_api_token)
         sup = await service.remove_suppression(suppression_id, principal)
         if sup is None:
             raise HTTPException(404, f"unknown suppression {suppression_id!r}")

@@ -21,7 +21,7 @@ from aiops.security.correlation.signals import Signal
 from aiops.security.correlation.export import incident_report
 from aiops.security.pipeline import SecurityPipeline
 from aiops.security.events import SecurityEvent
-from aiops.security.response.auth import Principal, TokenAuth
+from aiops.security.response.auth import Principal
 from aiops.security.response.config import ResponseConfig
 from aiops.security.response.engine import ResponseEngine, ResponseError, ResponseRecord
 
@@ -57,7 +57,6 @@ class SecurityService:
         self.pipeline = pipeline or SecurityPipeline()
         cfg = response_config or (response.cfg if response else ResponseConfig(audit_log=None))
         self.response = response or ResponseEngine(cfg)
-        self.auth = TokenAuth(cfg.api_tokens)
         self.anomalies: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.max_anomalies = max_anomalies
         self.last_updated = time.time()
@@ -195,9 +194,6 @@ class SecurityService:
                 self._dirty.add(rec["id"])
 
     # ---- API ----------------------------------------------------------------
-    def authenticate(self, token: str | None) -> Principal | None:
-        return self.auth.authenticate(token)
-
     async def list_anomalies(self, severity: str | None = None, entity: str | None = None, status: str | None = None,
                              start: float | None = None, end: float | None = None, kind: str | None = None,
                              offset: int = 0, limit: int = 50, bucket_s: float | None = None) -> dict[str, Any]:

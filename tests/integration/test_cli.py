@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import API_HEADERS, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def test_aiops_up_serves_features_and_stops_on_ctrl_c(tmp_path):
         feats = None
         while time.time() - start < 60 and feats is None:
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-0001", timeout=2)
+                r = httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-0001", timeout=2, headers=API_HEADERS)
                 feats = r.json() if r.status_code == 200 else None
             except httpx.HTTPError:
                 pass
@@ -35,10 +35,13 @@ def test_aiops_up_serves_features_and_stops_on_ctrl_c(tmp_path):
         assert feats is not None, "API did not serve features within 60 s"
         assert feats["features"]["cpu_utilization_mean_5m"] is not None
         time.sleep(2)
-        later = httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-0001", timeout=5).json()
+        later = httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-0001", timeout=5, headers=API_HEADERS).json()
         assert later["as_of"] > feats["as_of"]
+        anonymous = httpx.get(f"http://127.0.0.1:{port}/api/ai/features/host-0001", timeout=5)
+        assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthorized"
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, out[-2000:]
+    assert "API token: from $AIOPS_API_TOKEN" in out  # conftest sets it; without it a 0600 token file is made
     assert "API docs:" in out and "/docs" in out and "Ray dashboard:" in out and "shutting down" in out

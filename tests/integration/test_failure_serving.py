@@ -13,6 +13,7 @@ from aiops.failure.models import XGBoostFailureModel
 from aiops.features.definitions import load_definitions
 from aiops.failure.registry import ModelRegistry, data_fingerprint
 from aiops.settings import PROJECT_ROOT
+from tests.conftest import API_HEADERS
 from tests.integration.helpers import make_settings as _settings, system_factory, wait_for as _wait  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,7 @@ def test_predictions_follow_promotions_without_restart(system_factory, tmp_path)
     reg_dir = tmp_path / "registry"
     settings = _settings(**{"failure.registry_uri": str(reg_dir), "failure.refresh_s": 1.0, "failure.registry_poll_s": 1.0})
     system = system_factory(settings)
-    client = httpx.Client(base_url=system.url, timeout=10)
+    client = httpx.Client(base_url=system.url, timeout=10, headers=API_HEADERS)
     _wait(lambda: client.get("/api/ai/features/host-0002").status_code == 200, 60, what="features")
     r = client.get("/api/ai/predictions/failures/host-0002")
     assert r.status_code == 503 and "no failure model" in r.json()["message"]
@@ -91,7 +92,7 @@ def test_training_job_registers_and_serving_follows_without_restart(system_facto
                    "acceptance: {min_recall: 0.0, min_precision: 0.0, min_median_lead_min: 0}\nouter_folds: 2\n")
     settings = _settings(**{"failure.registry_uri": str(reg_dir), "failure.refresh_s": 1.0, "failure.registry_poll_s": 1.0})
     system = system_factory(settings)
-    client = httpx.Client(base_url=system.url, timeout=10)
+    client = httpx.Client(base_url=system.url, timeout=10, headers=API_HEADERS)
     args = ["--config", str(cfg), "--registry", str(reg_dir), "--cache", str(tmp_path / "cache"),
             "--out", str(tmp_path / "out.json"), "--force-promote"]
     assert train_failure.main(args) == 0

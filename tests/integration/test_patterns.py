@@ -9,6 +9,7 @@ import httpx
 import pytest
 import ray
 
+from tests.conftest import API_HEADERS
 from tests.integration.helpers import delete_stream, nats_settings, publish, system_factory, wait_consumer, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ def test_metric_after_backtracking_bait_is_stored_within_30s(system_factory, nat
         t0 = time.monotonic()
         asyncio.run(publish(nats_url, settings.nats.subject_prefix,
                             [("logs.host-0200", line) for line in BAIT] + [("metrics.a", json.dumps(good).encode())]))
-        client = httpx.Client(base_url=system.url, timeout=10)
+        client = httpx.Client(base_url=system.url, timeout=10, headers=API_HEADERS)
         wait_for(lambda: client.get("/api/ai/features/host-0201").status_code == 200, 30, what="metric after the bait")
         assert time.monotonic() - t0 < 30
         stats = ray.get(system.collectors["collector-nats"].stats.remote())

@@ -13,6 +13,7 @@ from actors.placement_service import RayFleetSource
 from aiops.placement.optimise.constraints import PlacementConstraints, VMRequest
 from aiops.placement.feedback_redis import RedisFeedbackStore
 from aiops.placement.plan_problem import DIMENSIONS, static_mask
+from tests.conftest import API_HEADERS
 from tests.integration.helpers import make_settings as _settings, system_factory, wait_for as _wait  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,7 @@ def placement_api(system_factory, clean_redis):  # noqa: F811
     system = system_factory(settings)
     serve.run(build_placement_app(settings, refresh_s=1.0, name="placement-it"), name="placement-it",
               route_prefix=PREFIX, blocking=False)
-    client = httpx.Client(base_url=system.url + PREFIX, timeout=120)
+    client = httpx.Client(base_url=system.url + PREFIX, timeout=120, headers=API_HEADERS)
     _wait(lambda: client.get("/api/ai/features/host-0003").status_code == 200, 90, what="features through the placement app")
     yield settings, client
     try:
@@ -196,7 +197,7 @@ def test_default_evacuation_follows_the_failure_monitor_snapshot(system_factory)
     monitor = ray.remote(Monitor).options(name="failure-monitor", namespace=ns, num_cpus=0.01).remote(probs)
     serve.run(build_placement_app(settings, refresh_s=1.0, name="placement-risk"), name="placement-risk",
               route_prefix=PREFIX, blocking=False)
-    client = httpx.Client(base_url=system.url + PREFIX, timeout=120)
+    client = httpx.Client(base_url=system.url + PREFIX, timeout=120, headers=API_HEADERS)
     try:
         _wait(lambda: client.get("/api/ai/features/host-0003").status_code == 200, 90, what="features")
         r = client.post("/api/ai/placement/evacuations", json={})       # default threshold: failure.alert_threshold 0.7

@@ -13,6 +13,7 @@ import ray
 from actors.collectors import LogTailer, PrometheusCollector
 from actors.router import ShardRouter
 from aiops.settings import LogSource
+from tests.conftest import API_HEADERS
 from tests.integration.helpers import (consumer_drained, delete_stream, make_settings, nats_settings, publish,
                                        system_factory, try_call, wait_for, wait_consumer)  # noqa: F401
 
@@ -25,7 +26,7 @@ FAILURE_FEATURES = ["cpu_utilization_mean_5m", "memory_pressure_max_5m", "memory
 
 def test_api_serves_features_that_move_with_simulated_load(system_factory):
     system = system_factory(make_settings())
-    client = httpx.Client(base_url=system.url, timeout=10)
+    client = httpx.Client(base_url=system.url, timeout=10, headers=API_HEADERS)
 
     def ready():
         r = client.get("/api/ai/features/host-0003")
@@ -99,7 +100,7 @@ def test_bad_nats_and_http_input_is_counted_and_good_records_kept(system_factory
             ("events.api", json.dumps({"type": "api_call"}).encode()),
             ("logs.host-0100", b"Jan  1 00:00:01 host-0100 kernel: [1.0] EDAC MC0: 1 CE memory read error on DIMM#0\nrandom text"),
         ]))
-        client = httpx.Client(base_url=system.url, timeout=10)
+        client = httpx.Client(base_url=system.url, timeout=10, headers=API_HEADERS)
         r = client.post("/api/ai/ingest", json={"records": [{**good, "target_id": "host-0102"}, {"target_id": "host-0102", "ts": -5, "metrics": {"x": 1}}]})
         assert r.status_code == 200 and r.json()["rejected"][0]["reason"].startswith("ts out of range")
 

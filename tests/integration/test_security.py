@@ -7,6 +7,7 @@ import json
 import httpx
 import pytest
 
+from tests.conftest import API_HEADERS
 from tests.integration.helpers import consumer_drained as _consumer_drained, delete_stream as _delete_stream  # noqa: F401
 from tests.integration.helpers import make_settings as _settings, nats_settings as _nats_settings, publish as _publish
 from tests.integration.helpers import system_factory, try_call as _try, wait_consumer as _wait_consumer  # noqa: F401
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.integration
 def test_simulated_attack_becomes_an_incident_and_respond_needs_the_right_token(system_factory):  # noqa: F811
     settings = _settings(**{"simulator.attack_rate_per_day": 48.0, "simulator.speedup": 600.0})
     system = system_factory(settings)
-    client = httpx.Client(base_url=system.url, timeout=10)
+    client = httpx.Client(base_url=system.url, timeout=10, headers=API_HEADERS)
+    anon = httpx.Client(base_url=system.url, timeout=10)
 
     def incident():
         r = client.get("/api/ai/security/anomalies", params={"kind": "incident"})
@@ -36,7 +38,7 @@ def test_simulated_attack_becomes_an_incident_and_respond_needs_the_right_token(
 
     sup = {"id": "it-scanner", "reason": "scanner", "entities": {"src_ip": "10.254.1.0/24"}}
     responder = {"Authorization": "Bearer test-responder"}
-    assert client.post("/api/ai/security/suppressions", json=sup).status_code == 401
+    assert anon.post("/api/ai/security/suppressions", json=sup).status_code == 401
     assert client.post("/api/ai/security/suppressions", json=sup, headers=responder).status_code == 201
     assert client.post("/api/ai/security/suppressions", json=sup, headers=responder).status_code == 409  # through Ray
     assert "it-scanner" in [x["id"] for x in client.get("/api/ai/security/suppressions").json()]
@@ -45,7 +47,7 @@ def test_simulated_attack_becomes_an_incident_and_respond_needs_the_right_token(
 
     body = {"action": "snapshot_vm", "parameters": {"vm_id": "vm-000001"}, "comment": "forensics", "manual": True}
     url = f"/api/ai/security/anomalies/{inc['id']}/respond"
-    assert client.post(url, json=body).status_code == 401
+    assert anon.post(url, json=body).status_code == 401
     assert client.post(url, json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.post(url, json=body, headers={"Authorization": "Bearer test-viewer"}).status_code == 403
     headers = {"Authorization": "Bearer test-responder", "Idempotency-Key": "it-1"}
@@ -89,7 +91,7 @@ def test_security_records_over_nats_reach_the_correlator(system_factory, nats_ur
         collector = system.collectors["collector-nats"]  # counts once the correlator's call returned
         nats_stats = _wait(lambda: (c := ray.get(collector.stats.remote()))["events"] >= 42 and c, 30, what="collector counts")
         assert nats_stats["rejections"].get("bad_security_record") == 3 and nats_stats["events"] == 42
-        client = httpx.Client(base_url=system.url, timeout=10)
+        client = httpx.Client(base_url=system.url, timeout=10, headers=API_HEADERS)
         anomalies = _wait(lambda: client.get("/api/ai/security/anomalies").json()["anomalies"], 30, what="anomalies")
         assert any("203.0.113.7" in " ".join(a["entities"]) for a in anomalies)
     finally:
@@ -142,7 +144,8 @@ def test_a_restarted_correlator_keeps_its_anomalies_and_acts_once_per_request(ra
 
     import ray
 
-    from actors.security_service import SecurityProxy, start_security_correlator
+    from actors.security_service import start_security_correlator
+    from aiops.auth import TokenAuth
     from aiops.security.intake import SecurityIntake
 
     settings = _settings(**{"redis.url": clean_redis, "redis.key_prefix": "aiops-restart"})
@@ -154,8 +157,7 @@ def test_a_restarted_correlator_keeps_its_anomalies_and_acts_once_per_request(ra
         listed = ray.get(actor.list_anomalies.remote())
         assert listed["total"] >= 1
         target = listed["anomalies"][0]
-        proxy = SecurityProxy(settings)
-        who = proxy.authenticate("test-responder")
+        who = TokenAuth.from_settings(settings.api).authenticate("test-responder")
         first = ray.get(actor.respond.remote(target["id"], "snapshot_vm", {"vm_id": "vm-000001"}, True, "it", who, "restart-1", False))
         assert first["status"] == "executed"
 

@@ -15,19 +15,19 @@ def test_defaults_are_the_shipped_engine_files() -> None:
     shipped = yaml.safe_load((CONFIG_DIR / "factors.yaml").read_text())
     assert len(s.placement.factors.factors) == len(shipped["factors"])
     assert s.security.detection.rules.project_dirs == ("configs/rules",)
-    assert s.security.response.api_tokens  # the shipped token table
+    assert s.security.response.destructive_actions  # the shipped response policy
     assert s.failure.evaluation.primary.kind == "xgboost"
 
 
 def test_files_section_points_an_engine_at_another_file(tmp_path: Path) -> None:
     response = tmp_path / "response.yaml"
-    response.write_text(yaml.safe_dump({"api_tokens": []}))
+    response.write_text(yaml.safe_dump({"dry_run": True}))
     cfg = tmp_path / "aiops.yaml"
     cfg.write_text(yaml.safe_dump({"files": {"response": str(response)}}))
     s = load_settings(cfg)
-    assert s.security.response.api_tokens == ()
+    assert s.security.response.dry_run is True
     assert s.security.detection == Settings().security.detection  # the other files stay the shipped ones
-    assert s.with_overrides(**{"store.num_shards": 3}).security.response.api_tokens == ()  # overrides keep it
+    assert s.with_overrides(**{"store.num_shards": 3}).security.response.dry_run is True  # overrides keep it
 
 
 def test_inline_section_wins_over_the_file(tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""Response policy (configs/security_response.yaml): what may run automatically, escalation, tokens.
+"""Response policy (configs/security_response.yaml): what may run automatically and escalation.
+
+API tokens moved to the settings' `api:` section (`aiops.auth`); `ApiToken` is re-exported here.
 
 The loader is explicit: the engine takes a ResponseConfig and never reads the file itself.
 """
@@ -8,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiops.auth import ApiToken as ApiToken  # re-exported: the token table moved to aiops.auth
 from aiops.config_io import PROJECT_ROOT, load_config_file
 
 
@@ -40,13 +43,6 @@ class EscalationRule(_Strict):
     notify: str = Field("oncall", description="escalation target (pager, channel); recorded in the audit log")
 
 
-class ApiToken(_Strict):
-    name: str
-    sha256: str | None = Field(None, pattern="^[0-9a-f]{64}$", description="hex SHA-256 of the token (never the token)")
-    env: str | None = Field(None, description="or: environment variable holding the token")
-    roles: tuple[str, ...] = ("viewer",)
-
-
 class ResponseConfig(_Strict):
     dry_run: bool = False
     timeout_s: float = Field(10.0, gt=0, le=600)
@@ -57,7 +53,6 @@ class ResponseConfig(_Strict):
     control_plane: str = Field("simulated", pattern="^(simulated|novacron)$")
     novacron_url: str | None = None
     novacron_token_env: str = "NOVACRON_API_TOKEN"
-    api_tokens: tuple[ApiToken, ...] = ()
 
 
 def load_response_config(path: Path | str | None = None) -> ResponseConfig:

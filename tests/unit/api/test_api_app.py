@@ -11,6 +11,7 @@ from aiops.settings import PROJECT_ROOT, ServeSettings
 from aiops.telemetry.bounds import IngestSettings
 
 REPLAY = IngestSettings(max_age_s=None)  # these tests post fixed 2026-01-01 timestamps
+from tests.unit.api.auth_helpers import HEADERS, test_auth
 
 
 class InMemoryService:
@@ -62,7 +63,8 @@ class InMemoryService:
 @pytest.fixture
 def client():
     svc = InMemoryService()
-    c = TestClient(create_app(svc, ServeSettings(max_body_bytes=20_000, max_records_per_request=50), ingest=REPLAY))
+    c = TestClient(create_app(svc, ServeSettings(max_body_bytes=20_000, max_records_per_request=50), ingest=REPLAY,
+                              auth=test_auth()), headers=HEADERS)
     c.service = svc
     return c
 
@@ -146,7 +148,7 @@ def test_engine_routers_mount_under_api_ai_with_full_route_labels():
     async def thing(thing_id: str):
         return {"id": thing_id}
 
-    c = TestClient(create_app(InMemoryService(), ServeSettings(), [r]))
+    c = TestClient(create_app(InMemoryService(), ServeSettings(), [r], auth=test_auth()), headers=HEADERS)
     assert c.get("/api/ai/engine/things/7").json() == {"id": "7"}
     text = c.get("/metrics").text
     assert 'aiops_http_request_duration_seconds_count{method="GET",route="/api/ai/engine/things/{thing_id}",status="200"} 1.0' in text

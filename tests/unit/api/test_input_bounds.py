@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from aiops.api.app import create_app
 from aiops.settings import ServeSettings
 from aiops.telemetry.bounds import IngestSettings
+from tests.unit.api.auth_helpers import HEADERS, test_auth
 from tests.unit.api.test_api_app import InMemoryService
 
 MAX_BODY = 20_000
@@ -16,7 +17,8 @@ MAX_BODY = 20_000
 @pytest.fixture
 def client():
     svc = InMemoryService()
-    c = TestClient(create_app(svc, ServeSettings(max_body_bytes=MAX_BODY), ingest=IngestSettings()))
+    c = TestClient(create_app(svc, ServeSettings(max_body_bytes=MAX_BODY), ingest=IngestSettings(), auth=test_auth()),
+                   headers=HEADERS)
     c.service = svc
     return c
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
+from aiops.api.auth import AuthGuard
 from aiops.api.errors import install_error_handlers
 from aiops.api.security import make_router
+from aiops.auth import ApiToken, TokenAuth
 from aiops.security.correlation.signals import Signal
 from aiops.security.service import SecurityService
-from aiops.security.response.config import ApiToken, ResponseConfig
+from aiops.security.response.config import ResponseConfig
 from aiops.security.response.engine import ResponseEngine
 from aiops.security.response.control_plane import SimulatedControlPlane
 
@@ -24,10 +26,7 @@ def h(tok: str) -> str:
 
 @pytest.fixture()
 def setup():
-    cfg = ResponseConfig(audit_log=None, api_tokens=(
-        ApiToken(name="resp", sha256=h("tok-resp"), roles=("viewer", "responder")),
-        ApiToken(name="lead", sha256=h("tok-lead"), roles=("viewer", "responder", "approver")),
-        ApiToken(name="dash", sha256=h("tok-view"), roles=("viewer",))))
+    cfg = ResponseConfig(audit_log=None)
     cp = SimulatedControlPlane()
     svc = SecurityService(response=ResponseEngine(cfg, cp), response_config=cfg)
     g = svc.pipeline
@@ -37,10 +36,20 @@ def setup():
                      tactics=("privilege_escalation",), severity="high"),
               Signal(T0 + 7200, "network", "network_flow_anomaly", 0.9999, ("host:h5", "ip:198.51.100.3"), severity="high")):
         g._correlate([s])
+    return TestClient(_guarded(svc)), svc, cp
+
+
+AUTH = TokenAuth([ApiToken(name="resp", sha256=h("tok-resp"), roles=("viewer", "responder")),
+                  ApiToken(name="lead", sha256=h("tok-lead"), roles=("viewer", "responder", "approver")),
+                  ApiToken(name="dash", sha256=h("tok-view"), roles=("viewer",))], environ={})
+
+
+def _guarded(svc) -> FastAPI:
+    """The router behind the same token check `create_app` puts on every /api/ai route."""
     app = FastAPI()
-    install_error_handlers(app)  # the app's one error table answers domain errors
-    app.include_router(make_router(svc), prefix="/api/ai")
-    return TestClient(app), svc, cp
+    install_error_handlers(app)
+    app.include_router(make_router(svc), prefix="/api/ai", dependencies=[Depends(AuthGuard(AUTH))])
+    return app
 
 
 def auth(tok):
@@ -93,7 +102,7 @@ def test_domain_errors_propagate_to_the_error_table(setup):
     """The router translates nothing: ResponseError is a 422 and suppression conflicts a 409, same bodies."""
     client, _, _ = setup
     hdr = auth("tok-resp")
-    network = client.get("/api/ai/security/anomalies?kind=network").json()["anomalies"][0]["id"]
+    network = client.get("/api/ai/security/anomalies?kind=network", headers=hdr).json()["anomalies"][0]["id"]
     r = client.post(f"/api/ai/security/anomalies/{network}/respond", json={"action": "disable_user"}, headers=hdr)
     assert r.status_code == 422 and r.json() == {
         "error": "invalid_input", "message": "disable_user needs parameters.user (the anomaly names no user)", "status": 422}
@@ -104,6 +113,8 @@ def test_domain_errors_propagate_to_the_error_table(setup):
 
 def test_anomalies_filters_paging_and_threats(setup):
     client, _, _ = setup
+    assert client.get("/api/ai/security/anomalies").status_code == 401  # reads need a token too
+    client.headers.update(auth("tok-view"))
     r = client.get("/api/ai/security/anomalies")
     assert r.status_code == 200
     body = r.json()
@@ -139,9 +150,7 @@ def test_suppressions_through_the_api_are_audited_counted_and_survive_a_restart(
     from aiops.security.sigma.rules import load_rules
     from aiops.settings import PROJECT_ROOT
 
-    cfg = ResponseConfig(audit_log=None, api_tokens=(
-        ApiToken(name="resp", sha256=h("tok-resp"), roles=("viewer", "responder")),
-        ApiToken(name="dash", sha256=h("tok-view"), roles=("viewer",))))
+    cfg = ResponseConfig(audit_log=None)
     audit = MemoryAuditStore()
 
     def service() -> SecurityService:
@@ -149,10 +158,7 @@ def test_suppressions_through_the_api_are_audited_counted_and_survive_a_restart(
         return SecurityService(SecurityPipeline(sigma=sigma), ResponseEngine(cfg, audit=AuditLog(audit)), response_config=cfg)
 
     svc = service()
-    app = FastAPI()
-    install_error_handlers(app)  # the app's one error table answers domain errors
-    app.include_router(make_router(svc), prefix="/api/ai")
-    client = TestClient(app)
+    client = TestClient(_guarded(svc))
     url = "/api/ai/security/suppressions"
     body = {"id": "backup-sweep", "reason": "the vulnerability scanner's subnet", "rules": ["ssh_bruteforce"],
             "entities": {"src_ip": "203.0.113.0/24"}}
@@ -169,14 +175,14 @@ def test_suppressions_through_the_api_are_audited_counted_and_survive_a_restart(
     fails = [SecurityEvent(timestamp=T0 + i, source="auth", logsource=ssh, host="h1", user=f"u{i}", src_ip=ip,
                            action="ssh_login", outcome="failure") for ip in ("203.0.113.9", "198.51.100.7") for i in range(12)]
     svc.ingest_events(fails)
-    listed = {s["id"]: s for s in client.get(url).json()}
+    listed = {s["id"]: s for s in client.get(url, headers=auth("tok-view")).json()}
     assert listed["backup-sweep"]["suppressed"] >= 1
     kept = [s for s in svc.pipeline.recent if s.name == "ssh_bruteforce"]
     assert kept and all("ip:198.51.100.7" in s.entities for s in kept)  # the other source still alerts
     count = listed["backup-sweep"]["suppressed"]
 
     again = service()  # a restart: the API-added entry comes back from the audit trail
-    assert [s["id"] for s in TestClient(_app(again)).get(url).json()] == ["backup-sweep"]
+    assert [s["id"] for s in TestClient(_guarded(again)).get(url, headers=auth("tok-view")).json()] == ["backup-sweep"]
     gone = client.delete(f"{url}/backup-sweep", headers=auth("tok-resp"))
     assert gone.status_code == 200 and gone.json()["suppressed"] == count
     assert client.delete(f"{url}/backup-sweep", headers=auth("tok-resp")).status_code == 404
@@ -184,9 +190,3 @@ def test_suppressions_through_the_api_are_audited_counted_and_survive_a_restart(
     events = [r["event"] for r in audit.records()]
     assert events.count("suppression_added") == 1 and events.count("suppression_removed") == 1
 
-
-def _app(svc):
-    app = FastAPI()
-    install_error_handlers(app)  # the app's one error table answers domain errors
-    app.include_router(make_router(svc), prefix="/api/ai")
-    return app

@@ -6,14 +6,16 @@ import hashlib
 import time
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
+from aiops.api.auth import AuthGuard
 from aiops.api.errors import install_error_handlers
 from aiops.api.security import make_router
 from aiops.security.correlation.signals import Signal
 from aiops.security.response.audit import AuditLog, MemoryAuditStore
-from aiops.security.response.config import ApiToken, AutoRule, EscalationRule, ResponseConfig
+from aiops.auth import ApiToken, TokenAuth
+from aiops.security.response.config import AutoRule, EscalationRule, ResponseConfig
 from aiops.security.response.control_plane import SimulatedControlPlane
 from aiops.security.response.engine import ResponseEngine
 from aiops.security.service import SecurityService
@@ -21,6 +23,8 @@ from aiops.security.service import SecurityService
 T0 = 1_767_225_600.0
 URL = "/api/ai/security/anomalies/inc-000001/respond"
 RESP = {"Authorization": "Bearer tok-resp"}
+AUTH = TokenAuth([ApiToken(name="resp", sha256=hashlib.sha256(b"tok-resp").hexdigest(), roles=("viewer", "responder"))],
+                 environ={})
 
 
 class Store(MemoryAuditStore):
@@ -33,8 +37,7 @@ class Store(MemoryAuditStore):
 
 
 def _service(cp: SimulatedControlPlane, store: Store, **cfg) -> SecurityService:
-    tokens = (ApiToken(name="resp", sha256=hashlib.sha256(b"tok-resp").hexdigest(), roles=("viewer", "responder")),)
-    conf = ResponseConfig(audit_log=None, api_tokens=tokens, **cfg)
+    conf = ResponseConfig(audit_log=None, **cfg)
     svc = SecurityService(response=ResponseEngine(conf, cp, audit=AuditLog(store)), response_config=conf)
     for s in (Signal(T0, "sigma", "ssh_bruteforce", 0.999, ("ip:203.0.113.5", "host:h1"), tactics=("credential_access",),
                      severity="high"),
@@ -53,7 +56,7 @@ def api():
                    escalation=(EscalationRule(when="pending_approval", after_s=60, min_severity="high", notify="lead"),))
     app = FastAPI()
     install_error_handlers(app)
-    app.include_router(make_router(svc), prefix="/api/ai")
+    app.include_router(make_router(svc), prefix="/api/ai", dependencies=[Depends(AuthGuard(AUTH))])
     return TestClient(app), svc, cp, store
 
 
