@@ -32,7 +32,7 @@ class Suppression(BaseModel):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     reason: str = ""
     created_by: str = "config"
-    rules: list[str] = Field(default_factory=list, description="rule ids, names or title globs; empty = every rule")
+    rules: list[str] = Field(default_factory=list, description="rule ids, names or title globs ('*' = every rule); at least one of rules, entities, fields is required")
     entities: dict[str, str | list[str]] = Field(default_factory=dict, description="normalised entity -> value(s); IPs may be CIDRs")
     fields: dict[str, str | int | float | bool | list[Any]] = Field(default_factory=dict, description="event field -> value(s), globs allowed")
     start: float | None = Field(None, description="active from (epoch s or ISO-8601)")
@@ -61,9 +61,12 @@ class Suppression(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _window(self) -> "Suppression":
+    def _window_and_scope(self) -> "Suppression":
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ValueError("end must be after start")
+        if not (self.rules or self.entities or self.fields):
+            # an entry with no scope would silence every alert: that must be said explicitly
+            raise ValueError("a suppression needs rules, entities or fields; to silence every rule say rules: ['*']")
         return self
 
     def active(self, ts: float) -> bool:

@@ -106,7 +106,7 @@ def test_domain_errors_propagate_to_the_error_table(setup):
     r = client.post(f"/api/ai/security/anomalies/{network}/respond", json={"action": "disable_user"}, headers=hdr)
     assert r.status_code == 422 and r.json() == {
         "error": "invalid_input", "message": "disable_user needs parameters.user (the anomaly names no user)", "status": 422}
-    r = client.post("/api/ai/security/suppressions", json={"id": "s1", "reason": "r"}, headers=hdr)
+    r = client.post("/api/ai/security/suppressions", json={"id": "s1", "reason": "r", "rules": ["*"]}, headers=hdr)
     assert r.status_code == 409 and r.json() == {
         "error": "conflict", "message": "no Sigma rules are loaded, so there is nothing to suppress", "status": 409}
 

@@ -43,9 +43,9 @@ def test_field_value_with_glob_and_list() -> None:
 
 
 def test_absolute_and_daily_windows() -> None:
-    s = Suppression(id="w", start="2026-01-01T00:00:00Z", end="2026-01-02T00:00:00Z")
+    s = Suppression(id="w", rules=["*"], start="2026-01-01T00:00:00Z", end="2026-01-02T00:00:00Z")
     assert s.active(T0) and s.active(T0 + 86_399) and not s.active(T0 + 86_400) and not s.active(T0 - 1)
-    d = Suppression(id="d", daily="23:00-01:00")  # wraps midnight
+    d = Suppression(id="d", rules=["*"], daily="23:00-01:00")  # wraps midnight
     assert d.active(T0 + 1800) and d.active(T0 - 1800) and not d.active(T0 + 7200)
     store = SuppressionStore([d])
     assert store.check(alert(ts=T0 + 1800)) is not None and store.check(alert(ts=T0 + 7200)) is None
@@ -58,6 +58,8 @@ def test_absolute_and_daily_windows() -> None:
     {"daily": "noon"},
     {"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
     {"unknown_key": 1},
+    {},  # no scope: would silence every alert
+    {"reason": "maintenance", "daily": "01:00-03:00"},
 ])
 def test_invalid_suppressions_rejected(bad: dict) -> None:
     with pytest.raises(ValidationError):
@@ -69,7 +71,7 @@ def test_runtime_add_remove() -> None:
     s = store.add({"reason": "api", "created_by": "alice", "entities": {"host": "web-1"}})
     assert store.check(alert(host="web-1")) is s and s.suppressed == 1
     with pytest.raises(KeyError):
-        store.add(Suppression(id=s.id))
+        store.add(Suppression(id=s.id, entities={"host": "web-2"}))
     store.remove(s.id)
     assert store.check(alert(host="web-1")) is None
     with pytest.raises(KeyError):
