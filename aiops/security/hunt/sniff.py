@@ -23,6 +23,8 @@ HUNT_FORMATS = ("auto", "windows", "winlogbeat", "sysmon", "zeek", "zeek_tsv", "
 UNSUPPORTED = {
     "pcap": "packet captures: run Zeek over them first and hunt its logs",
     "xlsx": "spreadsheets (emulation plans, ground truth) are not telemetry",
+    "csv": "tool-specific CSV exports (e.g. a honey-bucket alarm list) have no fixed columns; export the source "
+           "logs (CloudTrail JSON) instead. Their lines are counted as unknown_text_format",
 }
 
 
