@@ -146,6 +146,19 @@ def engine_lines(settings: Any) -> list[tuple[str, str]]:
     return out
 
 
+def cmd_hunt(args: argparse.Namespace) -> int:
+    """Offline hunt over recorded files: the logic is in aiops.security.hunt; this prints and writes."""
+    from pathlib import Path
+
+    from aiops.security.hunt import file_table, hunt_with_settings, write_outputs
+
+    res = hunt_with_settings(args.files, load_settings(args.config), rules=args.rules, fmt=args.format, year=args.year)
+    paths = write_outputs(res, Path(args.out))
+    print("\n".join(file_table(res)))
+    print(f"\n{len(res.incidents)} incidents -> {paths['incidents']}; per-file summary -> {paths['summary']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aiops", description="NovaCron AIOps engine")
     p.add_argument("--config", help="settings YAML (default configs/aiops.yaml)")
@@ -169,6 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="show shards, collectors and engine actors")
     st.add_argument("--address", help="Ray cluster address (default auto)")
     st.set_defaults(func=cmd_status)
+    from aiops.security.hunt.sniff import HUNT_FORMATS
+
+    hu = sub.add_parser("hunt", help="run parsers, Sigma, detectors and the correlator over recorded files")
+    hu.add_argument("files", nargs="+", help="files, folders or archives (.zip/.tar.gz/.gz, any case; EVTX; JSON; Zeek)")
+    hu.add_argument("--format", default="auto", choices=HUNT_FORMATS, help="record format (default: detect per record)")
+    hu.add_argument("--rules", default="pack", choices=("pack", "configured"),
+                    help="pack: configs/rules; configured: also the SigmaHQ folders of configs/security.yaml")
+    hu.add_argument("--year", type=int, help="year for BSD syslog timestamps (they carry none)")
+    hu.add_argument("--out", required=True, help="folder for incidents.json and summary.json")
+    hu.set_defaults(func=cmd_hunt)
     return p
 
 

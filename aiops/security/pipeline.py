@@ -113,6 +113,10 @@ class SecurityPipeline:
             out.extend(got)
         return out
 
+    def correlate(self, sigs: Iterable[Signal]) -> list[Incident]:
+        """Feed signals from :meth:`signals_for` (after a caller annotated them, e.g. with provenance)."""
+        return self._correlate(sigs)
+
     def process(self, ev: SecurityEvent, arrived: float | None = None) -> list[Incident]:
         """Incidents created or grown by this event."""
         return self._correlate(self.signals_for(ev, arrived))

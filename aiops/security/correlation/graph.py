@@ -70,6 +70,8 @@ class Component:
     n_signals: int = 0
     max_score: float = 0.0
     intel: float = 0.0
+    chain: set[str] = field(default_factory=set)  # distinct ATT&CK-tagged Sigma rules (low and up) in the component
+    chain_strong: int = 0  # how many of them are medium or higher
     incident: Incident | None = None
 
     def absorb(self, other: "Component", max_signals: int) -> None:
@@ -92,6 +94,8 @@ class Component:
         self.n_signals += other.n_signals
         self.max_score = max(self.max_score, other.max_score)
         self.intel = max(self.intel, other.intel)
+        self.chain_strong += sum(1 for r in other.chain if r not in self.chain and r.startswith("!"))
+        self.chain |= other.chain
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,10 @@ class CorrelatorConfig:
     min_tactics: int = 2
     solo_score: float = 0.9995  # a single sigma (level high+) or intel signal this strong raises an incident alone
     solo_kinds: tuple[str, ...] = ("sigma", "intel")
+    # a chain: this many distinct ATT&CK-tagged Sigma rules on one host/identity inside the window, at least
+    # chain_strong of them medium or higher, raise an incident even within a single tactic (0 disables)
+    chain_rules: int = 2
+    chain_strong: int = 1
     max_signals: int = 500
     sweep_every_s: float = 600.0
     id_prefix: str = ""  # e.g. the engine's start time: ids stay unique across restarts (persisted records)
@@ -271,6 +279,12 @@ class GraphCorrelator:
             c.max_score = sig.score
         if sig.kind == "intel":
             c.intel = max(c.intel, float(sig.detail.get("confidence", sig.score)))
+        elif sig.kind == "sigma" and sig.techniques:
+            strong = sig.score >= self.cfg.seed_score
+            key = ("!" if strong else "") + sig.name
+            if key not in c.chain:
+                c.chain.add(key)
+                c.chain_strong += strong
         for t in sig.tactics or ("anomaly",):
             if sig.score > c.tactic_score.get(t, 0.0):
                 c.tactic_score[t] = sig.score
@@ -286,7 +300,8 @@ class GraphCorrelator:
             n_tac = sum(1 for t in c.tactic_score if t != "anomaly")
             solo = c.max_score >= self.cfg.solo_score and any(s.kind in self.cfg.solo_kinds and s.score >= self.cfg.solo_score
                                                                for s in c.signals)
-            if not ((n_tac >= self.cfg.min_tactics and risk >= self.cfg.raise_risk) or solo):
+            chain = 0 < self.cfg.chain_rules <= len({r.lstrip("!") for r in c.chain}) and c.chain_strong >= self.cfg.chain_strong
+            if not ((n_tac >= self.cfg.min_tactics and risk >= self.cfg.raise_risk) or solo or chain):
                 return []
             self._n_inc += 1
             inc = Incident(incident_id=f"inc-{self.cfg.id_prefix}{self._n_inc:06d}", created_ts=ts, raised_wall=time.perf_counter(), root=root)

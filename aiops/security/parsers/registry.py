@@ -21,7 +21,8 @@ from aiops.security.parsers.base import BadJSON, ParseError, RecordParser
 
 
 # Formats whose records are JSON objects (one per line, a JSON array, or concatenated objects).
-JSON_FORMATS = {"windows", "sysmon", "cloudtrail", "zeek", "novacron", "vmconnection", "azure_syslog", "platform"}
+JSON_FORMATS = {"windows", "sysmon", "winlogbeat", "cloudtrail", "zeek", "novacron", "vmconnection", "azure_syslog", "platform",
+                "azure_ad", "m365", "office"}
 
 
 def _registry(year: int | None = None) -> dict[str, RecordParser]:
@@ -29,17 +30,24 @@ def _registry(year: int | None = None) -> dict[str, RecordParser]:
     from aiops.security.parsers import cloud as parsers_cloud
     from aiops.security.parsers import linux as parsers_linux
     from aiops.security.parsers import platform_events as parsers_platform
-    from aiops.security.parsers import windows as parsers_windows
+    from aiops.security.parsers import microsoft as parsers_ms
+    from aiops.security.parsers import windows_shapes as parsers_winshapes
+    from aiops.security.parsers import zeek_tsv as parsers_zeek_tsv
 
     return {
         "sshd": parsers_linux.AuthSyslogParser(year),
         "auth": parsers_linux.AuthSyslogParser(year),
         "auditd": parsers_linux.AuditdParser(),
         "azure_syslog": parsers_linux.parse_azure_syslog,
-        "windows": parsers_windows.parse_windows_event,
-        "sysmon": parsers_windows.parse_windows_event,
+        "windows": parsers_winshapes.parse_windows_any,
+        "sysmon": parsers_winshapes.parse_windows_any,
+        "winlogbeat": parsers_winshapes.parse_windows_any,
         "cloudtrail": parsers_cloud.parse_cloudtrail,
         "zeek": parsers_cloud.parse_zeek,
+        "zeek_tsv": parsers_zeek_tsv.ZeekTsvParser(),
+        "azure_ad": parsers_ms.parse_azure_ad,
+        "m365": parsers_ms.parse_m365_defender,
+        "office": parsers_ms.parse_office_activity,
         "novacron": parsers_cloud.parse_novacron_audit,
         "vmconnection": parsers_cloud.parse_vmconnection,
         "platform": parsers_platform.parse_platform_event,

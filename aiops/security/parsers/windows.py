@@ -130,6 +130,11 @@ def _event_data(ed: Any) -> dict[str, Any]:
     raise ParseError("bad_eventdata", type(ed).__name__)
 
 
+def event_data(ed: Any) -> dict[str, Any]:
+    """Public name for other shape parsers: EventData in any encoding → flat name/value dict."""
+    return _event_data(ed)
+
+
 def _xml_event_data(s: str) -> dict[str, Any]:
     try:
         root = ET.fromstring(s)
