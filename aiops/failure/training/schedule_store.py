@@ -50,6 +50,6 @@ def count_stored_episodes(client: Any | None, cfg: RetrainConfig, prefix: str) -
         key = cfg.events_key.format(prefix=prefix, type=typ)
         kind = client.type(key)
         kind = kind.decode() if isinstance(kind, bytes) else kind
-        size = {"zset": client.zcard, "stream": client.xlen, "list": client.llen, "set": client.scard}.get(kind)
-        total += int(size(key)) if size is not None else 0
+        size = {"zset": "zcard", "stream": "xlen", "list": "llen", "set": "scard"}.get(kind)
+        total += int(getattr(client, size)(key)) if size is not None else 0
     return total
