@@ -6,7 +6,7 @@ live here and nowhere else.
 from __future__ import annotations
 
 __all__ = ["INGRESS_NAME", "COLLECTOR_PREFIX", "SIMULATOR_COLLECTOR_NAME", "PREDICTOR_NAME", "MONITOR_NAME",
-           "OPTIMIZER_NAME", "CORRELATOR_NAME", "SHARD_PREFIX", "shard_name", "collector_name"]
+           "OPTIMIZER_NAME", "CORRELATOR_NAME", "RETRAIN_NAME", "SHARD_PREFIX", "shard_name", "collector_name"]
 
 INGRESS_NAME = "aiops-api"
 COLLECTOR_PREFIX = "collector-"
@@ -15,6 +15,7 @@ PREDICTOR_NAME = "failure-predictor"
 MONITOR_NAME = "failure-monitor"
 OPTIMIZER_NAME = "placement-optimizer"
 CORRELATOR_NAME = "security-correlator"
+RETRAIN_NAME = "retrain-scheduler"
 SHARD_PREFIX = "feature-shard-"
 
 

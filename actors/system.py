@@ -16,8 +16,9 @@ from actors.collectors import LogTailer, NatsCollector, PrometheusCollector, Sim
 from actors.engines import build_engine_app
 from actors.failure_monitor import FailureMonitor
 from actors.feature_shard import FeatureShardActor
-from actors.names import CORRELATOR_NAME, MONITOR_NAME, OPTIMIZER_NAME, collector_name, shard_name
+from actors.names import CORRELATOR_NAME, MONITOR_NAME, OPTIMIZER_NAME, RETRAIN_NAME, collector_name, shard_name
 from actors.placement_service import start_placement_optimizer
+from actors.retrain_scheduler import start_retrain_scheduler
 from actors.security_service import start_security_correlator
 from actors.serve_app import start_serve
 from aiops.features.definitions import load_definitions
@@ -62,6 +63,7 @@ class System:
     collectors: dict[str, Any] = field(default_factory=dict)
     _runs: dict[str, Any] = field(default_factory=dict)
     url: str | None = None
+    jobs_address: str | None = None  # the Ray dashboard (Jobs API) the retraining schedule submits to
 
     def start_shards(self) -> None:
         s = self.settings
@@ -100,6 +102,9 @@ class System:
         ).remote(s)
         self._runs[name] = self.collectors[name].run.remote()
         self.collectors[OPTIMIZER_NAME] = start_placement_optimizer(s)
+        if s.failure.retrain.enabled:
+            self.collectors[RETRAIN_NAME] = start_retrain_scheduler(s, self.jobs_address)
+            self._runs[RETRAIN_NAME] = self.collectors[RETRAIN_NAME].run.remote()
 
     def start_security(self) -> None:
         """The security correlator, before the collectors: their first security records find it."""

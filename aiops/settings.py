@@ -17,6 +17,7 @@ from aiops.auth import ApiSettings
 from aiops.config_io import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config_file, load_yaml, validate_config
 from aiops.failure.config import FailureConfig, TrainConfig
 from aiops.failure.health.config import HealthConfig
+from aiops.failure.training.schedule import RetrainConfig
 from aiops.placement.factors.catalog import FactorCatalog, parse_catalog
 from aiops.security.config import SecurityConfig
 from aiops.security.response.config import ResponseConfig
@@ -157,6 +158,9 @@ class FailureSettings(_Strict):
                                   description="configs/train_failure.yaml: what jobs.train_failure learns from, searches, accepts")
     health: HealthConfig = Field(default_factory=HealthConfig,
                                  description="the label-free multivariate health score (aiops/failure/health/multivariate.py)")
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig,
+                                   description="the retraining schedule (actors/retrain_scheduler.py): a Ray job when enough "
+                                               "new labelled episodes arrived or every N hours")
 
 
 class SecuritySettings(_Strict):

@@ -46,7 +46,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = settings.model_copy(update={"api": api})
     ctx = init_ray(settings)
     dashboard = getattr(ctx, "dashboard_url", None) if ctx is not None else None
-    system = System(settings)
+    system = System(settings, jobs_address=dashboard)
     stopping = {"flag": False}
 
     def _stop(signum: int, frame: Any) -> None:
@@ -113,6 +113,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"{'engine':<24}state")
     for name, line in engine_lines(settings):
         print(f"{name:<24}{line}")
+    print()
+    for line in retrain_lines(settings):
+        print(line)
     ray.shutdown()
     return 0
 
@@ -157,6 +160,33 @@ def cmd_hunt(args: argparse.Namespace) -> int:
     print("\n".join(file_table(res)))
     print(f"\n{len(res.incidents)} incidents -> {paths['incidents']}; per-file summary -> {paths['summary']}")
     return 0
+
+
+def retrain_lines(settings: Any) -> list[str]:
+    """The retraining schedule: next due and why, new episodes, the last job and its outcome."""
+    import ray
+
+    from actors.names import RETRAIN_NAME
+
+    try:
+        st = ray.get(ray.get_actor(RETRAIN_NAME, namespace=settings.ray.namespace).stats.remote(), timeout=10)
+    except ValueError:
+        return [f"retraining: not running (failure.retrain.enabled: {settings.failure.retrain.enabled})"]
+    except Exception as exc:  # noqa: BLE001 - report, do not fail the status command
+        return [f"retraining: not answering: {exc}"[:160]]
+    due = st.get("next_due_ts")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(due)) if due else "-"
+    new = st.get("new_episodes")
+    lines = [f"retraining: {st.get('decision') or 'not evaluated yet'}",
+             f"  next due {when}; new labelled episodes {'-' if new is None else new}/{st['min_new_episodes']}; "
+             f"jobs API {st.get('jobs_api') or 'unavailable: ' + str(st.get('jobs_error'))}"]
+    if st.get("last_job_id"):
+        lines.append(f"  last job {st['last_job_id']} {st.get('last_job_status')} (trigger: {st.get('last_trigger')})"
+                     f"{'; failures in a row ' + str(st['consecutive_failures']) if st.get('consecutive_failures') else ''}")
+        lines.append(f"  outcome: {st.get('last_outcome') or 'pending'}")
+    if st.get("last_error"):
+        lines.append(f"  last error: {st['last_error']}")
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:

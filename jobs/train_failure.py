@@ -1,7 +1,11 @@
 """Train, validate, register and (if it earns it) promote the fleet failure model.
 
-    python -m jobs.train_failure [--config configs/train_failure.yaml] [--samples 8]
+    python -m jobs.train_failure [--config configs/train_failure.yaml] [--samples 8] [--dry-run]
     RAY_AUTH_MODE=token ray job submit --working-dir . -- python -m jobs.train_failure
+
+The engine's retraining schedule (actors/retrain_scheduler.py) submits this same job through the Jobs API.
+The last line printed is the verdict as one JSON object (`train_failure result: {...}`): promoted or not,
+and when not, each threshold missed, by how much and what to change.
 
 load -> point-in-time features (the feature store's own code) -> Ray Tune (ASHA) over model
 types and hyperparameters, scored by host-grouped k-fold CV on the training period -> episode
@@ -22,8 +26,10 @@ from typing import Any
 import numpy as np
 
 from aiops.failure.config import TuneConfig, load_train_config
+from aiops.failure.training.verdict import explain_decision, result_line
 from aiops.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
 from jobs.results import write_json
+from jobs.progress import PhaseProgress
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
@@ -71,6 +77,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--cache", default=str(PROJECT_ROOT / "results" / "cache"))
     ap.add_argument("--out", default=str(PROJECT_ROOT / "results" / "train_failure.json"))
     ap.add_argument("--force-promote", action="store_true", help="promote even if it does not beat production")
+    ap.add_argument("--redis", default=os.environ.get("AIOPS_REDIS_URL"),
+                    help="Redis URL (overrides settings.redis.url; default $AIOPS_REDIS_URL, which the scheduler sets)")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="validate the configuration and reach the registry and Redis, then exit (no training)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     return ap.parse_args(argv)
 
 
@@ -79,21 +90,58 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.settings)
         cfg = load_train_config(args.config) if args.config else settings.failure.training
+        settings = settings.with_overrides(**{"redis.url": args.redis})
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
+    if args.dry_run:
+        return dry_run(settings, cfg, args)
 
     from aiops.failure.registry import ModelRegistry
     from aiops.failure.training.pipeline import load_mitigations, run_pipeline
 
     t0 = time.time()
-    log = lambda msg: print(f"[train_failure {time.time() - t0:6.0f}s] {msg}", flush=True)  # noqa: E731
+    progress = PhaseProgress(disable=args.no_progress)
+    log = progress.wrap(lambda msg: print(f"[train_failure {time.time() - t0:6.0f}s] {msg}", flush=True))
     search = lambda X, y, folds, feats: tune_search(X, y, folds, feats, cfg.tune, args.samples, settings, t0)  # noqa: E731
     report = run_pipeline(cfg, ModelRegistry(args.registry or settings.failure.registry_uri), search,
                           cache=Path(args.cache), mitigations=load_mitigations(settings.redis.url, settings.redis.key_prefix),
                           force_promote=args.force_promote, log=log)
-    write_json(args.out, {**report, "seconds": round(time.time() - t0, 1)})
+    progress.close()
+    verdict = explain_decision(report, cfg.acceptance)
+    for line in verdict["what_to_change"]:
+        print(f"  what to change: {line}", flush=True)
+    write_json(args.out, {**report, "verdict": verdict, "seconds": round(time.time() - t0, 1)})
+    print(result_line(verdict), flush=True)
     return 0
+
+
+def dry_run(settings: Settings, cfg: Any, args: argparse.Namespace) -> int:
+    """Check what a training run needs (configuration, registry, Redis) without training; for the scheduler's
+    and the Jobs API's smoke tests."""
+    from aiops.failure.registry import ModelRegistry
+
+    checks: dict[str, str] = {"configuration": f"ok ({cfg.model_name}, {cfg.tune.num_samples} trials)"}
+    ok = True
+    try:
+        versions = ModelRegistry(args.registry or settings.failure.registry_uri).versions(cfg.model_name)
+        checks["registry"] = f"ok ({len(versions)} versions)"
+    except Exception as exc:  # noqa: BLE001 - reported, the exit code says it failed
+        ok, checks["registry"] = False, f"unreachable: {exc}"[:300]
+    if settings.redis.url:
+        try:
+            import redis
+
+            redis.Redis.from_url(settings.redis.url, socket_connect_timeout=5).ping()
+            checks["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            ok, checks["redis"] = False, f"unreachable: {type(exc).__name__}"
+    for name, line in checks.items():
+        print(f"  {name:<14}{line}")
+    result = {"dry_run": True, "ok": ok, "checks": checks}
+    write_json(args.out, result)
+    print(result_line(result), flush=True)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
