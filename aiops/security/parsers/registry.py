@@ -124,6 +124,8 @@ _CAP_DEPTH = 64  # nesting walked for long strings; deeper garbage is the parser
 
 def cap_fields(ev: SecurityEvent, limit: int) -> int:
     """Cut every string field value (nested ones too) and the raw record to ``limit``; how many were cut."""
+    if not _big(ev.fields, limit) and not _long_attr(ev, limit):
+        return 0  # the common case, decided in one pass over the values
     cut = 0
 
     def walk(node: Any, depth: int) -> Any:
@@ -150,7 +152,25 @@ def cap_fields(ev: SecurityEvent, limit: int) -> int:
 
 
 def _big(node: Any, limit: int) -> bool:
-    """Cheap pre-check (iterative, depth-bounded): only events with a long string pay for the rebuild."""
+    """Cheap pre-check: only events with a long string pay for the rebuild. Flat field dicts (what
+    line parsers make) take one loop; nested ones the iterative, depth-bounded walk."""
+    for v in node.values():
+        if isinstance(v, str):
+            if len(v) > limit:
+                return True
+        elif isinstance(v, (dict, list)):
+            return _big_nested(node, limit)
+    return False
+
+
+def _long_attr(ev: SecurityEvent, limit: int) -> bool:
+    for v in (ev.raw, ev.host, ev.user, ev.src_ip, ev.process):
+        if isinstance(v, str) and len(v) > limit:
+            return True
+    return False
+
+
+def _big_nested(node: Any, limit: int) -> bool:
     stack = [(node, 0)]
     while stack:
         v, depth = stack.pop()
