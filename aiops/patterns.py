@@ -177,41 +177,47 @@ class AnyOf:
 
     def __init__(self, *alts: str | tuple[str, str], flags: int = 0) -> None:
         self._dotall = bool(flags & re.DOTALL)
-        self._alts: list[tuple[re.Pattern[str] | None, re.Pattern[str]]] = []
+        self._alts: list[tuple[str | re.Pattern[str] | None, re.Pattern[str]]] = []
         for alt in alts:
             if isinstance(alt, tuple):
                 lead, pattern = alt
                 if not pattern.startswith(re.escape(lead)) and not pattern.startswith(lead):
                     raise PatternError(f"{pattern[:40]!r} does not start with its lead {lead!r}")
-                self._alts.append((own(re.escape(lead), flags), own(pattern, flags)))
+                # a case-sensitive lead is found by str.find, a case-insensitive one by its regex
+                self._alts.append((own(re.escape(lead), flags) if flags & re.I else lead, own(pattern, flags)))
             else:
                 if any(op in _REPEATS and av[1] == _sre.MAXREPEAT and av[2] and av[2][0][0] == _sre.ANY
                        for op, av in _flat(_sre_parse.parse(alt, flags))):
                     raise PatternError(f"searched alternative {alt[:40]!r} has an unbounded '.' repeat: give it a lead")
                 self._alts.append((None, own(alt, flags)))
+        if len(self._alts) == 1 and self._alts[0][0] is None:
+            self.search = self._alts[0][1].search  # type: ignore[method-assign]  # one searched pattern: no loop
 
     def search(self, text: str) -> re.Match[str] | None:
         """The leftmost match of any alternative, or None."""
         best: re.Match[str] | None = None
         for lead, rx in self._alts:
-            if lead is None:
-                m = rx.search(text)
-            else:
-                m = self._from_first(lead, rx, text)
+            m = rx.search(text) if lead is None else self._from_first(lead, rx, text)
             if m is not None and (best is None or m.start() < best.start()):
                 best = m
         return best
 
-    def _from_first(self, lead: re.Pattern[str], rx: re.Pattern[str], text: str) -> re.Match[str] | None:
+    def _from_first(self, lead: str | re.Pattern[str], rx: re.Pattern[str], text: str) -> re.Match[str] | None:
         pos = 0
-        while (first := lead.search(text, pos)) is not None:
-            m = rx.match(text, first.start())
+        while True:
+            if isinstance(lead, str):
+                at = text.find(lead, pos)
+            else:
+                found = lead.search(text, pos)
+                at = -1 if found is None else found.start()
+            if at < 0:
+                return None
+            m = rx.match(text, at)
             if m is not None or self._dotall:
                 return m
-            pos = text.find("\n", first.start()) + 1  # the next line: a fresh first occurrence
+            pos = text.find("\n", at) + 1  # the next line: a fresh first occurrence
             if pos == 0:
                 return None
-        return None
 
 
 def _flat(items: Any) -> Any:

@@ -98,9 +98,9 @@ def parse_records(
     parser = parser or get_parser(fmt, year)
     rej = rejections if rejections is not None else RejectionCounter()
     for n, rec in enumerate(records, 1):
-        if isinstance(rec, str):
-            rec, cut = cap(rec, max_line_chars)
-            rej.truncated[fmt] += cut
+        if isinstance(rec, str) and len(rec) > max_line_chars:
+            rec = rec[:max_line_chars]
+            rej.truncated[fmt] += 1
         try:
             ev = parser(rec)
         except ParseError as exc:
@@ -110,7 +110,8 @@ def parse_records(
             rej.add(Rejection(fmt, f"malformed:{type(exc).__name__}", n, _sample(rec)))
             continue
         for e in ev if isinstance(ev, list) else () if ev is None else (ev,):
-            rej.truncated[fmt] += cap_fields(e, max_field_chars)
+            if cut := cap_fields(e, max_field_chars):
+                rej.truncated[fmt] += cut
             yield e
     flush = getattr(parser, "flush", None)
     if flush is not None:
