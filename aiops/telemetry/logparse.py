@@ -13,48 +13,58 @@ from typing import Any
 
 import numpy as np
 
-from aiops.patterns import MAX_LINE_CHARS, cap, linear
+from aiops.patterns import MAX_LINE_CHARS, AnyOf, cap, own
 from aiops.telemetry.batch import SampleBatch
 from aiops.telemetry.sshd import match_auth
 
 __all__ = ["METRIC_FOR_KIND", "LogEvent", "ParsedLines", "parse_line", "parse_lines", "events_to_batch"]
 
-# The two line headers are anchored and every quantifier in them stops at a character its class
-# excludes (\s+ before a digit, \S+ before a space, ...), so Python's engine runs them in linear time
-# (the bait tests check it) at a thirtieth of the RE2 binding's cost per match with groups. The
-# message rules below run on RE2 behind a substring gate, on a line capped at MAX_LINE_CHARS.
-_SYSLOG = re.compile(
+# Every rule is ours, so it runs on Python's re through aiops.patterns.own: no variable repeat nests
+# in another (checked at import). The two line headers are anchored and each quantifier stops at a
+# character its class excludes (\s+ before a digit, \S+ before a space, ...); the message rules
+# are unanchored alternatives (aiops.patterns.AnyOf) where a `LIT.*TAIL` one starts only at LIT's
+# first occurrence. The bait tests feed each 100 KB; the line is capped at MAX_LINE_CHARS anyway.
+_SYSLOG = own(
     r"^(?P<mon>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s(?P<time>\d{2}:\d{2}:\d{2})\s(?P<host>\S+)\s(?P<prog>[^:\[\s]+(?:\([^()]*\))?)(?:\[(?P<pid>\d+)\])?:\s?(?P<msg>.*)$"
 )
-_BGL = re.compile(r"^(?P<label>\S+)\s(?P<epoch>\d{9,11})\s\S+\s(?P<node>\S+)\s\S+\s\S+\s(?P<kind>RAS)\s(?P<comp>\S+)\s(?P<level>\S+)\s(?P<msg>.*)$")
+_BGL = own(r"^(?P<label>\S+)\s(?P<epoch>\d{9,11})\s\S+\s(?P<node>\S+)\s\S+\s\S+\s(?P<kind>RAS)\s(?P<comp>\S+)\s(?P<level>\S+)\s(?P<msg>.*)$")
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 
-# Kernel rules: (kind, lower-case literals one of which every match contains, regex on the
-# message); first match wins. sshd / sudo lines go through the shared auth patterns
-# (aiops.telemetry.sshd) instead. The gate spares the RE2 call on lines a rule cannot match.
-_Rule = tuple[str, tuple[str, ...], Any]
+
+def _rule(*alts: str | tuple[str, str]) -> AnyOf:
+    return AnyOf(*alts, flags=re.I)
+
+
+# Kernel rules: (kind, lower-case literals one of which every match contains, rule on the
+# message); first match wins. sshd / sudo lines go through the shared auth rules
+# (aiops.telemetry.sshd) instead. The gate spares the regex on lines a rule cannot match.
+_Rule = tuple[str, tuple[str, ...], AnyOf]
 _KERNEL_RULES: tuple[_Rule, ...] = (
     ("disk_read_error", ("blk_update_request", "i/o error, dev", "critical medium error"),
-     linear(r"(?:blk_update_request|I/O error, dev|critical medium error).*(?:READ|read|sector)", re.I)),
+     _rule(*((lead, rf"{re.escape(lead)}.*(?:READ|read|sector)")
+             for lead in ("blk_update_request", "I/O error, dev", "critical medium error")))),
     ("io_error", ("buffer i/o error on dev", "ext4-fs error", "xfs "),
-     linear(r"Buffer I/O error on dev(?:ice)? (?P<dev>\w+)|EXT4-fs error|XFS .* I/O error", re.I)),
+     _rule(r"Buffer I/O error on dev(?:ice)? (?P<dev>\w+)", r"EXT4-fs error", ("XFS ", r"XFS .* I/O error"))),
     ("ecc_error", ("edac ", "corrected error", "ce_count", "machine check"),
-     linear(r"EDAC .*?\b(?P<n>\d+) CE |Corrected error|ce_count|machine check.*corrected", re.I)),
-    ("ecc_uncorrectable", ("edac ", "uncorrected error", "uncorrectable"), linear(r"EDAC .* UE |Uncorrected error|uncorrectable", re.I)),
-    ("oom_kill", ("out of memory: kill",), linear(r"Out of memory: Kill(?:ed)? process (?P<pid>\d+)", re.I)),
-    ("thermal", ("temperature above threshold", "thermal"), linear(r"temperature above threshold|thermal.*throttl", re.I)),
+     _rule(("EDAC ", r"EDAC .*?\b(?P<n>\d+) CE "), r"Corrected error", r"ce_count",
+           ("machine check", r"machine check.*corrected"))),
+    ("ecc_uncorrectable", ("edac ", "uncorrected error", "uncorrectable"),
+     _rule(("EDAC ", r"EDAC .* UE "), r"Uncorrected error", r"uncorrectable")),
+    ("oom_kill", ("out of memory: kill",), _rule(r"Out of memory: Kill(?:ed)? process (?P<pid>\d+)")),
+    ("thermal", ("temperature above threshold", "thermal"),
+     _rule(r"temperature above threshold", ("thermal", r"thermal.*throttl"))),
 )
 # ecc_error runs first, so a line left for ecc_uncorrectable has no "parity error corrected":
 # plain "parity error" is then the old lookahead rule `parity error(?! corrected)`.
 _BGL_RULES: tuple[_Rule, ...] = (
     ("ecc_error", ("parity error corrected", "ecc", "correctable error"),
-     linear(r"parity error corrected|ECC.*corrected|correctable error", re.I)),
-    ("ecc_uncorrectable", ("uncorrectable", "parity error"), linear(r"uncorrectable|parity error", re.I)),
-    ("io_error", ("i/o error", "ciod: error", "failed to read", "disk"), linear(r"I/O error|ciod: Error|failed to read|disk", re.I)),
+     _rule(r"parity error corrected", ("ECC", r"ECC.*corrected"), r"correctable error")),
+    ("ecc_uncorrectable", ("uncorrectable", "parity error"), _rule(r"uncorrectable|parity error")),
+    ("io_error", ("i/o error", "ciod: error", "failed to read", "disk"), _rule(r"I/O error|ciod: Error|failed to read|disk")),
 )
 
 
-def _first_rule(rules: tuple[_Rule, ...], msg: str) -> tuple[str, Any] | None:
+def _first_rule(rules: tuple[_Rule, ...], msg: str) -> tuple[str, re.Match[str]] | None:
     """The first rule whose gate and pattern match ``msg``: (kind, match)."""
     low = msg.lower()
     for kind, gate, rx in rules:
@@ -90,6 +100,10 @@ def _syslog_ts(mon: str, day: str, clock: str, year: int) -> float:
     return datetime(year, _MONTHS[mon], int(day), h, m, s, tzinfo=timezone.utc).timestamp()
 
 
+_AUTH_KINDS = {("ssh_login", "failure"): "ssh_auth_failure", ("ssh_login", "success"): "ssh_auth_success",
+               ("ssh_invalid_user", "failure"): "ssh_invalid_user"}
+
+
 def _auth_kind(prog: str, raw_prog: str, msg: str) -> tuple[str, dict[str, str]] | None:
     """sshd / PAM / sudo lines, classified by the shared auth patterns, as telemetry kinds."""
     if prog not in ("sshd", "sudo"):
@@ -102,8 +116,7 @@ def _auth_kind(prog: str, raw_prog: str, msg: str) -> tuple[str, dict[str, str]]
         if hit.action != "sudo" or "as_user" not in g:
             return None
         return "sudo", {"user": g["user"], "as_user": g["as_user"], "command": g.get("cmd", "")}
-    kind = {("ssh_login", "failure"): "ssh_auth_failure", ("ssh_login", "success"): "ssh_auth_success",
-            ("ssh_invalid_user", "failure"): "ssh_invalid_user"}.get((hit.action, hit.outcome))
+    kind = _AUTH_KINDS.get((hit.action, hit.outcome))
     if hit.action == "pam_auth" and raw_prog == "sshd(pam_unix)" and g.get("ip"):
         # old-style PAM lines are the only record of a failure; newer sshd logs both, so count only these
         kind = "ssh_auth_failure"

@@ -36,6 +36,8 @@ KERNEL_BAIT = {
     "ecc_words": "EDAC " * (BAIT // 5),
     "io_error": "XFS " * (BAIT // 4),
     "thermal": "thermal " * (BAIT // 8),
+    "machine_check": "machine check " * (BAIT // 14),
+    "disk_leads": "critical medium error blk_update_request " * (BAIT // 41),
 }
 AUTH_BAIT = {
     "failed": "Failed password for " + "x from " * (BAIT // 7),
@@ -43,6 +45,13 @@ AUTH_BAIT = {
     "pam": "authentication failure;" + " rhost=" * (BAIT // 7),
     "sudo": "alice : " + "USER=root ; " * (BAIT // 12),
     "too_many": "PAM" + " from" * (BAIT // 5),
+    "pam_leads": "authentication failure; rhost" * (BAIT // 29),
+    "pam_lines": "authentication failure;\n" * (BAIT // 24),
+    "too_many_leads": "PAM from" * (BAIT // 8),
+    "sudo_users": "alice : COMMAND=x " + "USER=root ; " * (BAIT // 12),
+    "sudo_spaces": "alice : " + "USER=r USER=" * (BAIT // 12) + " COMMAND=",
+    "break_in": "[1" * (BAIT // 2) + "] failed - POSSIBLE BREAK-IN",
+    "disconnect": "Disconnected from user " + "a" * BAIT,
 }
 
 
@@ -50,6 +59,16 @@ AUTH_BAIT = {
 def test_kernel_rules_are_linear(name: str) -> None:
     line = f"Mar  3 10:00:01 h1 kernel: {KERNEL_BAIT[name]}"
     _, dt = _timed(parse_line, line, 2026, None, len(line))  # no cap: the patterns themselves are linear
+    assert dt < BOUND_S, f"{name}: {dt:.2f}s"
+
+
+BGL_BAIT = {"ecc": "ECC " * (BAIT // 4), "parity": "parity error " * (BAIT // 13)}
+
+
+@pytest.mark.parametrize("name", sorted(BGL_BAIT))
+def test_bgl_rules_are_linear(name: str) -> None:
+    line = f"- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL INFO {BGL_BAIT[name]}"
+    _, dt = _timed(parse_line, line, 2026, None, len(line))
     assert dt < BOUND_S, f"{name}: {dt:.2f}s"
 
 

@@ -12,21 +12,22 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+from aiops.patterns import own
 from aiops.security.events import LogSource, SecurityEvent, parse_timestamp
 from aiops.security.parsers.base import ParseError, require_mapping
 from aiops.telemetry.sshd import match_auth
 
 # ----------------------------------------------------------------------------- syslog / sshd
 
-# Line headers: anchored, every quantifier stops at a character its class excludes, so Python's
-# engine runs them in linear time (tests/unit/test_patterns_bait.py) at a fraction of the RE2
-# binding's cost per match with groups. Message patterns are the shared RE2 set (telemetry.sshd).
+# Line headers: anchored, every quantifier stops at a character its class excludes, and no variable
+# repeat nests in another (aiops.patterns.own checks it), so Python's engine runs them in linear time
+# (tests/unit/test_patterns_bait.py). Message rules are the shared set in aiops.telemetry.sshd.
 
-_BSD = re.compile(
+_BSD = own(
     r"^(?P<mon>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s+(?P<time>\d{2}:\d{2}:\d{2})\s+(?P<host>\S+)\s+"
     r"(?P<prog>[^\s:\[]+?)(?:\((?P<sub>[^()]*)\))?(?:\[(?P<pid>\d+)\])?(?:\s+[\d.]+)?:\s?(?P<msg>.*)$"
 )
-_ISO = re.compile(
+_ISO = own(
     r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)\s+(?P<host>\S+)\s+"
     r"(?P<prog>[^\s:\[]+?)(?:\((?P<sub>[^()]*)\))?(?:\[(?P<pid>\d+)\])?:\s?(?P<msg>.*)$"
 )
@@ -108,10 +109,10 @@ def _auth_event(ts: float, host: str, prog: str, sub: str | None, pid: str | Non
 
 # ----------------------------------------------------------------------------- auditd
 
-_AUDIT = re.compile(r"^(?:node=(?P<node>\S+)\s+)?type=(?P<type>\S+)\s+msg=audit\((?P<ts>\d+(?:\.\d+)?):(?P<serial>\d+)\):\s?(?P<body>.*)$")
+_AUDIT = own(r"^(?:node=(?P<node>\S+)\s+)?type=(?P<type>\S+)\s+msg=audit\((?P<ts>\d+(?:\.\d+)?):(?P<serial>\d+)\):\s?(?P<body>.*)$")
 # a key starts only where no key character precedes it, so each run is scanned once (linear)
-_KV = re.compile(r"""(?<![\w-])(?P<k>[A-Za-z_][\w-]*)=(?P<v>"[^"]*"|'[^']*'|\S*)""")
-_AUOMS = re.compile(r"type=(?P<type>\S+)\s+audit\((?P<ts>\d+(?:\.\d+)?):(?P<serial>\d+)\):\s?(?P<body>.*)$", re.S)
+_KV = own(r"""(?<![\w-])(?P<k>[A-Za-z_][\w-]*)=(?P<v>"[^"]*"|'[^']*'|\S*)""")
+_AUOMS = own(r"type=(?P<type>\S+)\s+audit\((?P<ts>\d+(?:\.\d+)?):(?P<serial>\d+)\):\s?(?P<body>.*)$", re.S)
 _CONTEXT_KEYS = ("exe", "comm", "pid", "ppid", "uid", "auid", "euid", "success", "syscall", "tty", "ses")
 
 

@@ -98,9 +98,9 @@ def parse_records(
     parser = parser or get_parser(fmt, year)
     rej = rejections if rejections is not None else RejectionCounter()
     for n, rec in enumerate(records, 1):
-        if isinstance(rec, str):
-            rec, cut = cap(rec, max_line_chars)
-            rej.truncated[fmt] += cut
+        if isinstance(rec, str) and len(rec) > max_line_chars:
+            rec = rec[:max_line_chars]
+            rej.truncated[fmt] += 1
         try:
             ev = parser(rec)
         except ParseError as exc:
@@ -110,7 +110,8 @@ def parse_records(
             rej.add(Rejection(fmt, f"malformed:{type(exc).__name__}", n, _sample(rec)))
             continue
         for e in ev if isinstance(ev, list) else () if ev is None else (ev,):
-            rej.truncated[fmt] += cap_fields(e, max_field_chars)
+            if cut := cap_fields(e, max_field_chars):
+                rej.truncated[fmt] += cut
             yield e
     flush = getattr(parser, "flush", None)
     if flush is not None:
@@ -124,6 +125,8 @@ _CAP_DEPTH = 64  # nesting walked for long strings; deeper garbage is the parser
 
 def cap_fields(ev: SecurityEvent, limit: int) -> int:
     """Cut every string field value (nested ones too) and the raw record to ``limit``; how many were cut."""
+    if not _big(ev.fields, limit) and not _long_attr(ev, limit):
+        return 0  # the common case, decided in one pass over the values
     cut = 0
 
     def walk(node: Any, depth: int) -> Any:
@@ -150,7 +153,25 @@ def cap_fields(ev: SecurityEvent, limit: int) -> int:
 
 
 def _big(node: Any, limit: int) -> bool:
-    """Cheap pre-check (iterative, depth-bounded): only events with a long string pay for the rebuild."""
+    """Cheap pre-check: only events with a long string pay for the rebuild. Flat field dicts (what
+    line parsers make) take one loop; nested ones the iterative, depth-bounded walk."""
+    for v in node.values():
+        if isinstance(v, str):
+            if len(v) > limit:
+                return True
+        elif isinstance(v, (dict, list)):
+            return _big_nested(node, limit)
+    return False
+
+
+def _long_attr(ev: SecurityEvent, limit: int) -> bool:
+    for v in (ev.raw, ev.host, ev.user, ev.src_ip, ev.process):
+        if isinstance(v, str) and len(v) > limit:
+            return True
+    return False
+
+
+def _big_nested(node: Any, limit: int) -> bool:
     stack = [(node, 0)]
     while stack:
         v, depth = stack.pop()
