@@ -99,12 +99,13 @@ class FragmentationGradient:
     one milli-GPU) go to the least allocated node, which keeps CPU and memory next to free GPUs.
     """
 
-    def __init__(self, models: np.ndarray, cap: np.ndarray, scarcity: bool = True) -> None:
+    def __init__(self, models: np.ndarray, cap: np.ndarray, scarcity: bool = True, power: float = 0.5) -> None:
         names = tuple(sorted({str(m) for m in models}))
         self.model = np.array([names.index(str(m)) for m in models])
         self.cap = cap
         self.types = PodTypes(names)
         self.scarcity = scarcity
+        self.power = power  # scarcity ** power: 1 over-protects scarce models (unconstrained pods fail at the end)
         self._rows = np.zeros((len(models), 0))  # fragments per node and type in the state last seen
         self._gfree: np.ndarray | None = None
         self._load: np.ndarray | None = None
@@ -113,13 +114,13 @@ class FragmentationGradient:
         self.types.observe(cpu, mem, num_gpu, milli, spec)
 
     def weights(self, gfree: np.ndarray, types: tuple[np.ndarray, ...]) -> np.ndarray:
-        """Arrival share of each type times its scarcity (free GPU overall / free GPU it may use)."""
+        """Arrival share of each type times its scarcity (free GPU overall / free GPU it may use) ** power."""
         p = types[5]
         if not self.scarcity:
             return p
         per_model = np.bincount(self.model, weights=gfree.sum(axis=1), minlength=types[4].shape[1])
         reach = types[4].astype(float) @ per_model
-        return p * (per_model.sum() / np.maximum(reach, FULL)) ** float(__import__('os').environ.get('FGD_ALPHA', '1'))
+        return p * (per_model.sum() / np.maximum(reach, FULL)) ** self.power
 
     def choose(self, fits: np.ndarray, dem: np.ndarray, num_gpu: int, milli: float, gfree: np.ndarray,
                load: np.ndarray) -> int:
@@ -132,7 +133,7 @@ class FragmentationGradient:
         after_g = _take_gpus(g, num_gpu, milli)
         after = type_fragments(free[:, 0] - dem[0], free[:, 1] - dem[1], after_g, self.model[fits], types) @ w
         delta = after - before
-        near = np.flatnonzero(delta <= delta.min() + float(__import__('os').environ.get('FGD_TOL', '1')))
+        near = np.flatnonzero(delta <= delta.min() + 1.0)
         cand = fits[near]
         with np.errstate(divide="ignore", invalid="ignore"):
             alloc = np.where(self.cap[cand] > 0, (load[cand] + dem) / np.where(self.cap[cand] > 0, self.cap[cand], 1), 0.0)

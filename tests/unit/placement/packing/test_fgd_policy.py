@@ -43,7 +43,7 @@ def test_scarce_models_weigh_more():
         fgd.observe(1000, 1024, 1, 1000, spec)
     gfree = np.full((4, 2), 1000.0)
     w = fgd.weights(gfree, fgd.types.arrays())
-    assert w[0] == 4 * w[1]  # same arrival share; T4 holds a quarter of the free GPUs
+    assert w[0] == 2 * w[1]  # same arrival share; T4 holds a quarter of the free GPUs (square root)
     plain = FragmentationGradient(np.array(["T4", "G2", "G2", "G2"]), np.zeros((4, 3)), scarcity=False)
     plain.types = fgd.types
     assert plain.weights(gfree, fgd.types.arrays()).tolist() == [0.5, 0.5]
@@ -75,3 +75,31 @@ def test_cpu_only_pod_spares_the_cpu_a_gpu_needs():
     r = replay_openb(nodes, pods, OURS, log=log)
     assert r.failed == 0 and [e[1] for e in log] == [0, 1, 0]  # the CPU-only pod takes the GPU-less node
     assert replay_openb(nodes, pods, "FirstFit").failed == 1  # FirstFit fills the GPU node's CPU
+
+
+def test_cached_fragments_match_a_fresh_computation():
+    rng = np.random.default_rng(3)
+    n = 12
+    nodes = pd.DataFrame({"sn": [f"n{i}" for i in range(n)], "cpu_milli": [16000] * n, "memory_mib": [65536] * n,
+                          "gpu": rng.integers(1, 5, n), "model": rng.choice(["T4", "G2", "P100"], n)})
+    rows = [(int(rng.choice([1000, 4000])), 1024, int(rng.choice([0, 1, 1, 2])), int(rng.choice([250, 500, 1000])),
+             str(rng.choice(["", "", "T4", "G2|P100"]))) for _ in range(60)]
+    rows = [(c, m, g, 1000 if g != 1 else k, s) for c, m, g, k, s in rows]
+    fgd_holder: dict = {}
+    import aiops.placement.packing.openb as ob
+
+    real = ob.FragmentationGradient
+
+    def spy(*a, **k):
+        fgd_holder["fgd"] = real(*a, **k)
+        return fgd_holder["fgd"]
+
+    ob.FragmentationGradient = spy
+    try:
+        replay_openb(nodes, _pods(rows), OURS, fill_to=0.8)
+    finally:
+        ob.FragmentationGradient = real
+    fgd = fgd_holder["fgd"]
+    free = fgd.cap - fgd._load
+    fresh = type_fragments(free[:, 0], free[:, 1], fgd._gfree, fgd.model, fgd.types.arrays())
+    assert np.array_equal(fgd._rows, fresh)
