@@ -3,6 +3,7 @@
     python -m jobs.bench_placement                     # Panigrahy + Triplet + traces, < 10 min on 2 cores
     python -m jobs.bench_placement --limit 100         # quick look (every k-th instance)
     python -m jobs.bench_placement --skip-traces --workers 2
+    python -m jobs.bench_placement --openb gpuspec10,gpuspec25 --collections ""   # constrained GPU pods only
 
 Writes ``results/bench_placement.json`` (summary + per-instance rows), ``results/bench_placement.md``
 (the tables printed here) and ``results/bench_placement_assignments_<collection>.json``: for every
@@ -183,6 +184,42 @@ def verify_assignments(collection: str, path: Path, root: Path) -> dict[str, int
     return {"checked": checked, "in_file": len(data)}
 
 
+def bench_openb(lists: list[str], settings: Settings, out_dir: Path) -> tuple[dict[str, Any], str]:
+    """Every openb policy on each pod list; each assignment log re-checked by the independent checker."""
+    from aiops.placement.packing.openb import OPENB_POLICIES, replay_openb
+    from aiops.placement.packing.openb_check import check_openb_log
+    from aiops.placement.packing.trace_data import load_openb_nodes, load_openb_pods, placement_dir
+
+    root = placement_dir(settings) / "alibaba-openb"
+    node_csv = root / "openb_node_list_all_node.csv"
+    res: dict[str, Any] = {}
+    md: list[str] = []
+    for name in lists:
+        pod_csv = root / f"openb_pod_list_{name}.csv"
+        if not (node_csv.exists() and pod_csv.exists()):
+            print(f"skip openb {name}: {pod_csv} or {node_csv} missing")
+            continue
+        nodes, pods = load_openb_nodes(node_csv), load_openb_pods(pod_csv)
+        md += [f"### openb {name}: {len(pods)} pods replayed onto {len(nodes)} nodes until GPU requests reach 100% of capacity", "",
+               "| policy | failed pods | unallocated GPUs | GPU fragmented % | constraint violations (checker) | checker failed / unallocated | CPU s |",
+               "|---|---|---|---|---|---|---|"]
+        res[name] = {}
+        for policy in OPENB_POLICIES:
+            log: list = []
+            t0 = time.process_time()
+            r = replay_openb(nodes, pods, policy, log=log).as_dict()
+            r["cpu_seconds"] = round(time.process_time() - t0, 1)
+            r["check"] = check_openb_log(node_csv, pod_csv, log)
+            (out_dir / f"bench_placement_openb_{name}_{policy.split()[0]}.json").write_text(json.dumps(log))
+            res[name][policy] = r
+            c = r["check"]
+            md.append(f"| {policy} | {r['failed']} | {r['extra']['gpu_unallocated']} | {r['extra']['gpu_fragmented_pct']} | "
+                      f"{c['violations_total']} | {c['failed']} / {c['gpu_unallocated']} | {r['cpu_seconds']} |")
+            print(md[-1], flush=True)
+        md.append("")
+    return res, "\n".join(md)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--collections", default="Panigrahy,Triplet")
@@ -194,6 +231,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--no-exact-fill", action="store_true", help="ablation: drop the exact-fill member from our portfolio")
     p.add_argument("--skip-traces", action="store_true")
+    p.add_argument("--openb", default="", help="openb pod lists to replay with every GPU policy, e.g. gpuspec10,gpuspec25")
     p.add_argument("--trace-seconds", type=float, default=60.0, help="time budget for the trace replays")
     p.add_argument("--out", type=Path, default=PROJECT_ROOT / "results")
     p.add_argument("--verify", action="store_true", help="only re-check the assignment files already in --out")
@@ -224,6 +262,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results["traces"] = tr
         md += [tmd, ""]
         print(tmd, flush=True)
+    if args.openb:
+        ob, omd = bench_openb([x for x in args.openb.split(",") if x], settings, args.out)
+        results["openb"] = ob
+        md += [omd, ""]
+        print(omd, flush=True)
     results["wall_seconds"] = time.perf_counter() - t0
     (args.out / "bench_placement.json").write_text(json.dumps(results, indent=1, default=float))
     (args.out / "bench_placement.md").write_text("\n".join(md))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiops.lazy_exports import lazy_exports
 
-__all__ = ["InfeasiblePacking", "PackingResult", "compact", "bin_loads", "check_packing", "lower_bound", "ORDERINGS", "QUADRATIC", "normalised", "item_key", "decreasing_order", "first_fit", "ffd", "best_fit", "bfd", "dot_product_fit", "dot_product", "l2_norm_greedy", "kube_scorer", "exact_fill", "baseline_portfolio", "SearchConfig", "portfolio", "eliminate_bins", "solve", "COLLECTIONS", "KnownResult", "VbpInstance", "parse_vbp", "load_vbp_file", "vbp_dir", "load_known", "known_results", "iter_collection", "load_collection", "to_vbp_text", "placement_dir", "load_azure_workload", "azure_server_capacity", "load_openb_nodes", "load_openb_pods", "POLICIES", "ReplayResult", "replay_identical", "replay_openb", "azure_snapshot_packing", "consolidate", "run_traces"]
+__all__ = ["InfeasiblePacking", "PackingResult", "compact", "bin_loads", "check_packing", "lower_bound", "ORDERINGS", "QUADRATIC", "normalised", "item_key", "decreasing_order", "first_fit", "ffd", "best_fit", "bfd", "dot_product_fit", "dot_product", "l2_norm_greedy", "kube_scorer", "exact_fill", "baseline_portfolio", "SearchConfig", "portfolio", "eliminate_bins", "solve", "COLLECTIONS", "KnownResult", "VbpInstance", "parse_vbp", "load_vbp_file", "vbp_dir", "load_known", "known_results", "iter_collection", "load_collection", "to_vbp_text", "placement_dir", "load_azure_workload", "azure_server_capacity", "load_openb_nodes", "load_openb_pods", "POLICIES", "ReplayResult", "replay_identical", "replay_openb", "azure_snapshot_packing", "consolidate", "run_traces", "choose_node", "OPENB_POLICIES", "OURS", "PodTypes", "type_fragments", "FragmentationGradient", "check_openb_log"]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "InfeasiblePacking": ".bins",
@@ -48,10 +48,17 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "azure_server_capacity": ".trace_data",
     "load_openb_nodes": ".trace_data",
     "load_openb_pods": ".trace_data",
-    "POLICIES": ".traces",
-    "ReplayResult": ".traces",
+    "POLICIES": ".policies",
+    "ReplayResult": ".policies",
+    "choose_node": ".policies",
+    "OPENB_POLICIES": ".openb",
+    "OURS": ".openb",
+    "PodTypes": ".fgd",
+    "type_fragments": ".fgd",
+    "FragmentationGradient": ".fgd",
+    "check_openb_log": ".openb_check",
     "replay_identical": ".traces",
-    "replay_openb": ".traces",
+    "replay_openb": ".openb",
     "azure_snapshot_packing": ".traces",
     "consolidate": ".traces",
     "run_traces": ".traces",

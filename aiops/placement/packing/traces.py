@@ -25,44 +25,11 @@ import pandas as pd
 
 from aiops.placement.packing.trace_data import (azure_server_capacity, load_azure_workload, load_openb_nodes,
                                                  load_openb_pods, placement_dir)
+from aiops.placement.packing.openb import replay_openb
+from aiops.placement.packing.policies import POLICIES, ReplayResult, choose_node
 from aiops.settings import Settings
 
-POLICIES = ("FirstFit", "BestFit", "DotProduct", "kube-MostAllocated", "kube-LeastAllocated")
-
-
-def _choose(policy: str, fits: np.ndarray, load: np.ndarray, cap: np.ndarray, dem: np.ndarray) -> int:
-    """Pick among fitting nodes (indices ``fits``) by policy; scores use normalised resources."""
-    if policy == "FirstFit":
-        return int(fits[0])
-    capf = cap[fits]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        after = np.where(capf > 0, (load[fits] + dem) / np.where(capf > 0, capf, 1), 0.0)
-        resid = np.where(capf > 0, (capf - load[fits]) / np.where(capf > 0, capf, 1), 0.0)
-        dn = np.where(capf > 0, dem / np.where(capf > 0, capf, 1), 0.0)
-    if policy == "BestFit":
-        return int(fits[int(np.argmin((1 - after).sum(axis=1)))])
-    if policy == "DotProduct":
-        return int(fits[int(np.argmax((resid * dn).sum(axis=1)))])
-    if policy == "kube-MostAllocated":
-        return int(fits[int(np.argmax(after.mean(axis=1)))])
-    if policy == "kube-LeastAllocated":
-        return int(fits[int(np.argmin(after.mean(axis=1)))])
-    raise ValueError(f"unknown policy {policy!r}")
-
-
-@dataclass
-class ReplayResult:
-    policy: str
-    placed: int
-    failed: int
-    peak_nodes: int
-    mean_nodes: float
-    stranded_pct: list[float]  # time-averaged free capacity on nodes in use, % of their capacity, per dim
-    seconds: float
-    extra: dict[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+__all__ = ["POLICIES", "ReplayResult", "replay_identical", "replay_openb", "azure_snapshot_packing", "consolidate", "run_traces"]
 
 
 def replay_identical(demand: np.ndarray, start: np.ndarray, end: np.ndarray, capacity: np.ndarray, policy: str,
@@ -121,7 +88,7 @@ def replay_identical(demand: np.ndarray, start: np.ndarray, end: np.ndarray, cap
         used = np.flatnonzero(in_use)
         fits = used[(load[used] + demand[i] <= capacity).all(axis=1)] if used.size else used
         if fits.size:
-            b = _choose(policy, fits, load, np.broadcast_to(capacity, load.shape), demand[i])
+            b = choose_node(policy, fits, load, np.broadcast_to(capacity, load.shape), demand[i])
         elif free_slots and (demand[i] <= capacity).all():
             b = free_slots.pop()
             in_use[b] = True
@@ -169,108 +136,6 @@ def _repack(where: np.ndarray, demand: np.ndarray, load: np.ndarray, count: np.n
     in_use[:] = count > 0
     free_slots[:] = [j for j in range(load.shape[0] - 1, -1, -1) if not in_use[j]]
     return moved
-
-
-def replay_openb(nodes: pd.DataFrame, pods: pd.DataFrame, policy: str, fill_to: float = 1.0, seed: int = 0) -> ReplayResult:
-    """Fill a fixed heterogeneous GPU cluster with pods until the GPU requested reaches ``fill_to`` x capacity.
-
-    As in the FGD paper's simulator, pods arrive in trace (creation) order and stay; when the
-    list is exhausted it is replayed in a seeded random order.  Whole-GPU pods take
-    ``num_gpu`` fully free GPUs; sharing pods take ``gpu_milli`` of one GPU (tightest GPU on the
-    chosen node).  ``gpu_spec`` restricts the GPU model.  Failed pods are counted and skipped.
-    """
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    m = len(nodes)
-    cap = np.stack([nodes.cpu_milli.to_numpy(float), nodes.memory_mib.to_numpy(float), nodes.gpu.to_numpy(float) * 1000], 1)
-    ngpu = nodes.gpu.to_numpy(int)
-    gfree = np.zeros((m, max(1, ngpu.max())))
-    for j in range(m):
-        gfree[j, : ngpu[j]] = 1000.0
-    model = nodes.model.to_numpy()
-    load = np.zeros((m, 3))
-    count = np.zeros(m, dtype=np.int64)
-    pods = pods.sort_values("creation_time", kind="stable")
-    cpu, mem = pods.cpu_milli.to_numpy(float), pods.memory_mib.to_numpy(float)
-    num_gpu, gmilli = pods.num_gpu.to_numpy(int), pods.gpu_milli.to_numpy(float)
-    spec = pods.gpu_spec.to_numpy()
-    share = (num_gpu == 1) & (gmilli > 0) & (gmilli < 1000)
-    gdem_all = np.where(share, gmilli, num_gpu * 1000.0)
-    target = fill_to * cap[:, 2].sum()
-    arrived_gpu = 0.0
-    failed = failed_gpu = placed = 0
-    spec_ok: dict[str, np.ndarray] = {}
-    order = np.arange(len(pods))
-    passes = 0
-    gpu_per_pass = gdem_all.sum()
-    while passes == 0 or (arrived_gpu < target and gpu_per_pass > 0 and passes < 100):
-        passes += 1
-        for i in order:
-            if gpu_per_pass > 0 and arrived_gpu >= target:
-                break
-            arrived_gpu += gdem_all[i]
-            dem = np.array([cpu[i], mem[i], gdem_all[i]])
-            ok = (load + dem <= cap).all(axis=1)
-            if spec[i]:
-                if spec[i] not in spec_ok:
-                    spec_ok[spec[i]] = np.isin(model, spec[i].split("|"))
-                ok &= spec_ok[spec[i]]
-            if num_gpu[i] > 0:
-                ok &= (gfree >= gmilli[i]).any(axis=1) if share[i] else (gfree >= 1000).sum(axis=1) >= num_gpu[i]
-            fits = np.flatnonzero(ok)
-            if fits.size == 0:
-                failed += 1
-                failed_gpu += int(num_gpu[i] > 0)
-                continue
-            if policy == "GpuAware":
-                b = _gpu_aware(fits, i, share[i], num_gpu[i], gmilli[i], gfree, load, cap, dem)
-            else:
-                in_use = fits[count[fits] > 0]
-                pool = in_use if in_use.size and policy != "kube-LeastAllocated" else fits
-                b = _choose(policy, pool, load, cap, dem)
-            load[b] += dem
-            count[b] += 1
-            placed += 1
-            if num_gpu[i] > 0:
-                if share[i]:
-                    cand = np.flatnonzero(gfree[b] >= gmilli[i])
-                    gfree[b, int(cand[np.argmin(gfree[b, cand])])] -= gmilli[i]  # tightest GPU keeps whole GPUs free
-                else:
-                    gfree[b, np.flatnonzero(gfree[b] >= 1000)[: num_gpu[i]]] = 0
-        order = rng.permutation(len(pods))
-    used = np.flatnonzero(count > 0)
-    total = cap.sum(axis=0)
-    stranded = ((cap[used] - load[used]).sum(axis=0) / np.maximum(cap[used].sum(axis=0), 1) * 100).round(2).tolist()
-    partial = (gfree > 0) & (gfree < 1000)
-    # whole free GPUs on nodes that cannot host even the smallest GPU pod's CPU/memory are stranded too
-    gp = num_gpu > 0
-    starved = ((cap[:, 0] - load[:, 0] < cpu[gp].min()) | (cap[:, 1] - load[:, 1] < mem[gp].min())) if gp.any() else np.zeros(m, bool)
-    frag = gfree[partial].sum() + gfree[starved][gfree[starved] >= 1000].sum()
-    return ReplayResult(policy, placed, failed, int(used.size), float(used.size), stranded, time.perf_counter() - t0,
-                        {"failed_gpu_pods": failed_gpu, "gpu_fragmented_pct": round(float(frag / max(total[2], 1) * 100), 3),
-                         "gpu_allocated_pct": round(float(load[:, 2].sum() / max(total[2], 1) * 100), 3),
-                         "gpu_unallocated_pct": round(float(100 - load[:, 2].sum() / max(total[2], 1) * 100), 3)})
-
-
-def _gpu_aware(fits: np.ndarray, i: int, share: bool, num_gpu: int, gmilli: float, gfree: np.ndarray, load: np.ndarray,
-               cap: np.ndarray, dem: np.ndarray) -> int:
-    """Our fragmentation-aware rule for a fixed GPU cluster.
-
-    CPU-only pods go to GPU-less nodes when any fits, so they do not eat the CPU and memory a
-    GPU needs; GPU-sharing pods go to a node whose partly used GPU can take them (keeping whole
-    GPUs whole for multi-GPU pods); otherwise spread (least allocated), which keeps CPU and
-    memory next to every free GPU.
-    """
-    if num_gpu == 0:
-        plain = fits[cap[fits, 2] == 0]
-        return _choose("kube-LeastAllocated", plain if plain.size else fits, load, cap, dem)
-    if share:
-        g = gfree[fits]
-        left = np.where(g >= gmilli, g - gmilli, np.inf).min(axis=1)
-        partly_used = fits[left < 1000 - gmilli - 1e-9]
-        if partly_used.size:
-            return _choose("kube-LeastAllocated", partly_used, load, cap, dem)
-    return _choose("kube-LeastAllocated", fits, load, cap, dem)
 
 
 # -- benchmark driver -------------------------------------------------------------------------
