@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
@@ -29,7 +30,7 @@ def client_for(args: argparse.Namespace) -> ApiClient:
     """A client of the engine at --url with the token a shipped client sends (variable, else token file)."""
     api = load_settings(getattr(args, "config", None)).api
     if getattr(args, "token_file", None):
-        api = api.model_copy(update={"token_file": args.token_file})
+        api = api.model_copy(update={"token_file": Path(args.token_file).expanduser()})
     source = TokenSource(api.token_env, token_file_of(api))
     return ApiClient(args.url, client_token(api), timeout_s=args.timeout, source=source)
 
