@@ -142,6 +142,9 @@ class PlacementOptimizer:
     def get_plan(self, plan_id: str) -> dict[str, Any]:
         return self.service.get_plan(plan_id)
 
+    def list_plans(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+        return self.service.list_plans(status, limit)
+
     def apply(self, plan_id: str, approve: bool) -> dict[str, Any]:
         return self.service.apply(plan_id, approve)
 
@@ -204,6 +207,9 @@ class PlanProxy:
     def get_plan(self, plan_id: str) -> dict[str, Any]:
         return self._get(self.actor().get_plan.remote(plan_id))
 
+    def list_plans(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+        return self._get(self.actor().list_plans.remote(status, limit))
+
     def apply(self, plan_id: str, approve: bool) -> dict[str, Any]:
         return self._get(self.actor().apply.remote(plan_id, approve))
 
@@ -216,4 +222,5 @@ def build_placement_routers(settings: Settings, refresh_s: float = DEFAULT_REFRE
     """
     fleet = CachedFleet(RayFleetSource(settings).fetch, refresh_s)
     service = PlacementService(fleet.inventory, settings.placement.factors, store=feedback_store(settings))
-    return [make_router(service), make_plan_router(PlanProxy(settings))]
+    tenant = settings.placement.default_tenant
+    return [make_router(service, tenant), make_plan_router(PlanProxy(settings), tenant)]

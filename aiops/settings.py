@@ -182,6 +182,8 @@ class SecuritySettings(_Strict):
 class PlacementSettings(_Strict):
     factors: FactorCatalog = Field(default_factory=lambda: _engine_file("factors"),
                                    description="configs/factors.yaml: the placement factor catalog")
+    default_tenant: str = Field("default", min_length=1, max_length=200,
+                                description="the tenant of a placement request that names none (vm_specs.tenant_id)")
 
 
 class ConfigFiles(_Strict):

@@ -1,4 +1,5 @@
-"""`aiops` command line: `aiops up` runs the engine, `aiops status` inspects a running one."""
+"""`aiops` command line: `aiops up` runs the engine, `aiops status` inspects a running one, and the client
+commands (`predict`, `place`, `incidents`, `plans`, `approve`: `jobs.client.commands`) call its HTTP API."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,7 @@ from typing import Any
 from aiops.auth import TokenSetupError
 from aiops.redact import install_log_redaction
 from aiops.settings import ConfigError, Settings, load_settings
+from jobs.client.commands import add_client_commands
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -222,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     hu.add_argument("--year", type=int, help="year for BSD syslog timestamps (they carry none)")
     hu.add_argument("--out", required=True, help="folder for incidents.json and summary.json")
     hu.set_defaults(func=cmd_hunt)
+    add_client_commands(sub)
     return p
 
 

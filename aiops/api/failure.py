@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aiops.alerting.severity import Severity
 from aiops.failure.errors import NoModel
-from aiops.features.definitions import parse_duration
+from aiops.durations import Duration
 
 MAX_BATCH = 20_000
 MAX_HORIZON_S = 30 * 86_400
@@ -40,16 +40,17 @@ class FailurePrediction(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"target_ids": ["host-0001", "host-0002"]},
+        {"target_ids": ["host-0003"], "time_horizon": "PT24H", "include_recommendations": False}]})
     target_ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
-    time_horizon: str | float = Field("2h", description="e.g. 30m, 2h, 7d, or seconds")
+    time_horizon: Duration = Field(7200.0, description="seconds, or 30m, 2h, 7d, PT24H, P1D")
     include_recommendations: bool = True
 
     @field_validator("time_horizon")
     @classmethod
-    def _horizon(cls, v: str | float) -> str | float:
-        s = parse_duration(v)
-        if s > MAX_HORIZON_S:
+    def _horizon(cls, v: float) -> float:
+        if v > MAX_HORIZON_S:
             raise ValueError(f"time_horizon at most {MAX_HORIZON_S // 86400} days")
         return v
 
@@ -76,7 +77,8 @@ class ModelInfo(BaseModel):
 
 
 class MitigationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"action": "drained", "comment": "evacuated after the SMART warnings"}]})
     action: str = Field(pattern="^(drained|migrated|repaired|replaced|restarted|other)$")
     comment: str = Field("", max_length=2000)
 
@@ -104,7 +106,7 @@ def make_router(service: FailureApi) -> APIRouter:
 
     @r.post("/predictions/failures/batch", response_model=BatchResponse)
     async def batch(req: BatchRequest) -> Any:
-        horizon = parse_duration(req.time_horizon)
+        horizon = req.time_horizon
         preds, missing, version = await service.predict_many(list(dict.fromkeys(req.target_ids)), horizon,
                                                              req.include_recommendations)
         if preds and any(isinstance(p, (bytes, bytearray)) for p in preds):

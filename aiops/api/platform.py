@@ -9,14 +9,15 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Any, Awaitable, Callable, Protocol, Sequence
+from typing import Annotated, Any, Awaitable, Callable, Protocol, Sequence
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from aiops.api.metrics import ApiMetrics
 from aiops.api.schemas import ErrorBody, FeatureVector, Health, HistoricalFeatures, IngestRequest, IngestResponse, TargetList
-from aiops.features.definitions import FeatureDefinition, check_definition_set, parse_definition, parse_duration
+from aiops.durations import Duration
+from aiops.features.definitions import FeatureDefinition, check_definition_set, parse_definition
 from aiops.features.shard import UnknownTarget
 from aiops.settings import ServeSettings
 from aiops.telemetry.batch import SampleBatch, count_reasons
@@ -47,15 +48,6 @@ class PlatformService(Protocol):
     async def shard_stats(self) -> list[dict[str, Any] | None]: ...
     async def collector_stats(self) -> list[dict[str, Any]]: ...
     async def recent_events(self, limit: int) -> list[dict[str, Any]]: ...
-
-
-def _window(window: str | None) -> float | None:
-    if window is None:
-        return None
-    try:
-        return parse_duration(window)
-    except ValueError as exc:
-        raise HTTPException(422, f"window: {exc}") from None
 
 
 def _unknown(target_id: str) -> UnknownTarget:
@@ -117,24 +109,24 @@ def _add_target_routes(api: APIRouter, service: PlatformService) -> None:
 
 def _add_feature_routes(api: APIRouter, service: PlatformService) -> None:
     @api.get("/features/{target_id}", response_model=FeatureVector, tags=["features"])
-    async def features(target_id: str, window: str | None = Query(None, description="override every feature's window, e.g. 15m")) -> Any:
-        result = await service.get_features(target_id, _window(window))
+    async def features(target_id: str, window: Annotated[Duration | None, Query(
+            description="override every feature's window: seconds, 15m, PT15M")] = None) -> Any:
+        result = await service.get_features(target_id, window)
         if result is None:
             raise _unknown(target_id)
         return result
 
     @api.get("/features/{target_id}/history", response_model=HistoricalFeatures, tags=["features"])
     async def history(target_id: str, start: float = Query(...), end: float = Query(...),
-                      step: str = Query("1m"), window: str | None = Query(None)) -> Any:
+                      step: Annotated[Duration, Query(description="seconds, 1m, PT1M")] = 60.0,
+                      window: Annotated[Duration | None, Query(description="seconds, 15m, PT15M")] = None) -> Any:
         if not (math.isfinite(start) and math.isfinite(end)):
             raise HTTPException(422, "start and end must be finite unix seconds")
         if end < start:
             raise HTTPException(422, "end must not be before start")
-        step_s = _window(step)
-        assert step_s is not None
-        if (end - start) / step_s > MAX_HISTORY_ROWS:
+        if (end - start) / step > MAX_HISTORY_ROWS:
             raise HTTPException(422, f"too many steps (max {MAX_HISTORY_ROWS}): raise step or narrow the range")
-        result = await service.get_historical(target_id, start, end, step_s, _window(window))
+        result = await service.get_historical(target_id, start, end, step, window)
         if result is None:
             raise _unknown(target_id)
         return result
@@ -144,7 +136,9 @@ def _add_feature_routes(api: APIRouter, service: PlatformService) -> None:
         defs = await service.definitions()
         return {"total": len(defs), "definitions": defs}
 
-    @api.post("/features/definitions", status_code=201, tags=["features"])
+    @api.post("/features/definitions", status_code=201, tags=["features"],
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": FeatureDefinition.model_json_schema()}}}})
     async def register(body: dict[str, Any]) -> dict[str, Any]:
         d = parse_definition(body)  # DefinitionError -> 422 through the error table
         check_definition_set(await service.definitions(), d)

@@ -61,10 +61,14 @@ class IngestResponse(BaseModel):
 class IngestRequest(BaseModel):
     """Documented shape of POST /api/ai/ingest (validated per record, not as a whole)."""
 
-    records: list[dict[str, Any]] = Field(
-        examples=[[{"target_id": "host-0001", "target_type": "host", "ts": 1767225600.0,
-                    "metrics": {"cpu_utilization": 0.42, "temperature_c": 61.5}}]]
-    )
+    model_config = {"json_schema_extra": {"examples": [
+        {"records": [{"target_id": "host-0001", "target_type": "host", "ts": 1767225600.0,
+                      "metrics": {"cpu_utilization": 0.42, "temperature_c": 61.5}}]},
+        {"batch_id": "edge-7:000123", "records": [{"target_id": "vm-000101", "target_type": "vm", "ts": 1767225600.0,
+                                                   "metrics": {"cpu_utilization": 0.9}}]}]}}
+
+    records: list[dict[str, Any]] = Field(description="one target's metrics at one time each")
+    batch_id: str | None = Field(None, description="a retry with the same id stores once (or the Idempotency-Key header)")
 
 
 class ComponentHealth(BaseModel):

@@ -21,7 +21,7 @@ the routes that record who acted read the caller with `current_principal`.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aiops.alerting.severity import Severity
 from aiops.api.auth import current_principal
 from aiops.auth import Principal
+from aiops.durations import Duration
 from aiops.security.sigma.suppression import Suppression
 
 
@@ -96,7 +97,9 @@ class ThreatSummary(BaseModel):
 
 
 class RespondRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"action": "quarantine_vm", "comment": "ransomware note found"},
+        {"action": "block_ip", "parameters": {"ip": "203.0.113.7", "ttl_s": "24h"}, "dry_run": True}]})
     action: Literal["quarantine_vm", "block_ip", "disable_user", "snapshot_vm"]
     parameters: dict[str, Any] = Field(default_factory=dict, description="the action's own keys only: quarantine_vm {vm_id}, "
                                        "snapshot_vm {vm_id, memory}, disable_user {user}, block_ip {ip, ttl_s}; others → 422")
@@ -160,7 +163,7 @@ def _read_routes(r: APIRouter, service: SecurityApiService) -> None:
                         start: float | None = Query(None, description="unix seconds, inclusive"),
                         end: float | None = Query(None, description="unix seconds, inclusive"),
                         offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=1000),
-                        bucket: float | None = Query(None, gt=0, description="timeline bucket seconds")) -> Any:
+                        bucket: Annotated[Duration | None, Query(description="timeline bucket: seconds, 15m, PT1H")] = None) -> Any:
         if start is not None and end is not None and end < start:
             raise HTTPException(422, "end must not be before start")
         return await service.list_anomalies(severity, entity, status, start, end, kind, offset, limit, bucket)

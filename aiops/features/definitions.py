@@ -5,13 +5,12 @@ dangling or cyclic dependencies are errors that name the feature).
 """
 from __future__ import annotations
 
-import math
-import re
 from pathlib import Path
 from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from aiops.durations import parse_duration  # re-exported: the one duration parser
 from aiops.errors import InvalidRequestError
 from aiops.features.aggregations import AGGREGATIONS, DERIVED
 from aiops.config_io import ConfigError, load_yaml
@@ -19,39 +18,25 @@ from aiops.config_io import ConfigError, load_yaml
 __all__ = ["DefinitionError", "FeatureDefinition", "parse_duration", "order_definitions", "parse_definitions",
            "parse_definition", "check_definition_set", "load_definitions"]
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
-_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class DefinitionError(ConfigError, InvalidRequestError):
     """A feature definition (or set) is invalid: a configuration error at start-up, a 422 over HTTP."""
 
 
-def parse_duration(value: str | float | int) -> float:
-    """'5m' -> 300.0; plain numbers are seconds. Always finite and positive (a zero step divides)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value).strip()[:64])
-        if not m:
-            raise ValueError(f"bad duration {str(value)[:64]!r}: use e.g. 30s, 5m, 1h")
-        seconds = float(m.group(1)) * _UNIT[m.group(2)]
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"duration must be positive and finite, got {str(value)[:64]!r}")
-    return seconds
-
-
 class FeatureDefinition(BaseModel):
     """One windowed feature over one metric (or derived from other features)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [
+        {"name": "cpu_utilization_p99_15m", "source": "cpu_utilization", "aggregation": "p99", "window": "15m"},
+        {"name": "disk_io_latency_trend_1h", "source": "disk_io_latency_ms", "aggregation": "trend", "window": "PT1H"}]})
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     type: str = Field("float", pattern="^(float|int)$")
     source: str = Field("", description="metric name; empty for derived features")
     aggregation: str
-    window: str | float = "5m"
-    update_frequency: str | float = "10s"
+    window: str | float = Field("5m", description="seconds, Go-style (5m, 1h30m) or ISO 8601 (PT5M)")
+    update_frequency: str | float = Field("10s", description="seconds, Go-style (10s) or ISO 8601 (PT10S)")
     importance: float = Field(0.5, ge=0, le=1)
     dependencies: tuple[str, ...] = ()
     params: dict[str, float | bool] = Field(default_factory=dict)

@@ -185,6 +185,12 @@ class PlanService(Evacuations):
             raise PlanNotFound(plan_id)
         return plan
 
+    def list_plans(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Summaries of the stored plans, newest first (a plan's body can be large: fetch it by id)."""
+        with self._lock:
+            plans = [p for p in reversed(self._plans.values()) if status is None or p["status"] == status][:max(limit, 0)]
+            return [plan_summary(p) for p in plans]
+
     def apply(self, plan_id: str, approve: bool) -> dict[str, Any]:
         """Apply an approved plan once; later calls return the first result."""
         with self._lock:
@@ -256,3 +262,12 @@ class PlanService(Evacuations):
         if over:
             return f"insufficient {', '.join(over)} on {a['to']} now"
         return None
+
+
+def plan_summary(plan: dict[str, Any]) -> dict[str, Any]:
+    """What a listing shows of a stored plan: its id, kind, status, size and when it was applied."""
+    applied = plan.get("applied")
+    return {"plan_id": plan["plan_id"], "kind": plan["kind"], "status": plan["status"], "created": plan["created"],
+            "requires_approval": plan["requires_approval"], "hosts": list(plan.get("hosts", [])),
+            "actions": len(plan["actions"]), "stranded": len(plan.get("stranded", [])),
+            "complete": bool(plan.get("complete", True)), "applied_at": applied["applied_at"] if applied else None}

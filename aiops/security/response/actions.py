@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from aiops.durations import parse_duration
 from aiops.errors import InvalidRequestError
 from aiops.security.response.config import ACTION_TARGET
 
@@ -44,7 +45,14 @@ class DisableUser(_Params):
 
 class BlockIp(_Params):
     ip: str
-    ttl_s: int | None = Field(None, ge=60, le=30 * 86400, description="how long the block lasts; None = until lifted")
+    ttl_s: int | None = Field(None, ge=60, le=30 * 86400, description="how long the block lasts (seconds, or 1h, PT1H); "
+                                                                     "None = until lifted")
+
+    @field_validator("ttl_s", mode="before")
+    @classmethod
+    def _ttl(cls, v: Any) -> Any:
+        """A duration as people write it (3600, "1h", "PT1H"), in whole seconds."""
+        return v if v is None or isinstance(v, (int, float)) else round(parse_duration(v))
 
     @field_validator("ip")
     @classmethod

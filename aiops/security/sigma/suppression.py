@@ -27,7 +27,11 @@ ENTITY_KEYS = ("host", "vm_id", "user", "src_ip", "dst_ip", "process")
 class Suppression(BaseModel):
     """One allowlist / suppression entry (validated; unknown keys are errors)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"reason": "nightly backup job logs in over SSH", "rules": ["*"], "entities": {"user": "backup-svc"},
+         "daily": "01:00-03:00"},
+        {"reason": "scanner in the audit window", "rules": ["Port scan*"], "entities": {"src_ip": "10.20.0.0/16"},
+         "end": "2026-02-01T00:00:00Z"}]})
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     reason: str = ""
