@@ -40,6 +40,8 @@ ABLATIONS: dict[str, dict] = {
     "no_smoothing": {"smoothing": 1.0},
     "no_t2": {"t2_weight": 0.0},
     "no_scale_floor": {"scale_floor": 0.0},
+    "no_residual_norm": {"residual_norm": False},
+    "no_ar_residual": {"ar_weight": 0.0},
     "no_drift": {"drift_window": 10**9},
 }
 COLUMNS = ("pr_auc", "roc_auc", "f1", "alarm_rate", "anomaly_rate", "oracle_best_f1", "cause_hit", "score_cpu_s")

@@ -67,3 +67,16 @@ def fit_linear(X: np.ndarray, variance: float = 0.9, scale_floor: float = 0.05) 
     k = int(np.searchsorted(np.cumsum(var) / total, variance - 1e-12) + 1)
     k = min(k, int((var > 1e-12 * total).sum()))
     return LinearModel(center, scale, vt[:k], var[:k])
+
+
+def ar_coefficients(Z: np.ndarray) -> np.ndarray:
+    """Per-metric lag-1 autoregressive coefficient of standardised rows (least squares, in [-1, 1]).
+
+    The one-step residual ``z[t] - phi z[t-1]`` is the smallest sequence model there is: it sees a
+    metric that turns jumpy or noisy while staying inside its usual range and correlations, which
+    the linear model (one row at a time) cannot.
+    """
+    Z = np.asarray(Z, dtype=float)
+    num = (Z[1:] * Z[:-1]).sum(axis=0)
+    den = (Z[:-1] ** 2).sum(axis=0)
+    return np.clip(np.divide(num, den, out=np.zeros_like(num), where=den > 0), -1.0, 1.0)

@@ -3,21 +3,26 @@
 What it computes, row by row, from the fitted training state and earlier rows only:
 
 1. **Linear model** (:mod:`.linear`): standardised PCA fitted on the first part of the training
-   rows; each row's reconstruction error (SPE) and in-model distance (T^2), each divided by its
-   median on the held-back rest of the training rows, summed (T^2 weighted) and log-compressed.
-2. **Smoothing**: an EWMA over rows, because anomalies on servers last minutes while single-row
-   spikes are mostly noise.
-3. **Threshold that needs no labels**: the (1 - false_alarm_rate) conformal quantile of the
+   rows; each row's reconstruction error (SPE, each metric's residual divided by its mean square
+   on the held-back rows) and in-model distance (T^2).
+2. **Sequence residual**: each metric's one-step autoregressive residual ``z[t] - phi z[t-1]``
+   (divided by its mean square on held-back rows), for a metric that turns jumpy inside its range.
+   The three statistics, each divided by its median on the held-back rest of the training rows,
+   are summed (T^2 and AR weighted) and log-compressed.
+3. **Smoothing**: an EWMA over rows, because anomalies on servers last minutes while single-row
+   spikes are mostly noise. The smoothed value is the ``score`` (what ranks rows).
+4. **Threshold that needs no labels**: the (1 - false_alarm_rate) conformal quantile of the
    smoothed scores of the held-back training rows. An alarm means "more unusual than all but
    `false_alarm_rate` of held-back training rows" (the rows are autocorrelated, so the guarantee is
    approximate; the unit tests check it on normal data).
-4. **Drift**: when at least `drift_share` of the last `drift_window` rows alarmed, the level of
-   the latest drift_share x drift_window rows is accepted as the new baseline (the centre moves to their median; scale and
-   axes stay), so a changed baseline gives one window of alarms, not an endless storm. The window
-   should span whole seasonal cycles (default two days of per-minute rows), or the median would
-   carry the time of day.
-5. **Attribution**: each row blames the metrics with the largest smoothed squared standardised
-   deviation from the baseline plus residual, top three, 1-based.
+5. **Drift re-baselines the alarm level, not the score**: when at least `drift_share` of the last
+   `drift_window` rows alarmed, the alarm level rises by how far the median score of the latest
+   drift_share x drift_window rows sits above the held-back rows' median. A changed baseline gives
+   one window of alarms, not an endless storm, while the score keeps ranking rows on the training
+   baseline (moving the centre instead cost ranking: a shifted machine's scores before and after a
+   re-baseline are not comparable; docs/benchmarks/health.md).
+6. **Attribution**: each row blames the metrics with the largest smoothed share of the three
+   statistics, top three, 1-based.
 
 `HealthModel.score` may be called on consecutive batches: it carries a :class:`StreamState`, and
 scoring a stream in pieces gives the same numbers as scoring it at once.
@@ -31,7 +36,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from aiops.failure.health.config import HealthConfig
-from aiops.failure.health.linear import LinearModel, fit_linear
+from aiops.failure.health.linear import LinearModel, ar_coefficients, fit_linear
 
 _EPS = 1e-12
 
@@ -42,9 +47,12 @@ class StreamState:
 
     smooth: float  # EWMA of the score after the last row
     contrib: np.ndarray  # EWMA of per-metric contributions after the last row
-    linear: LinearModel  # the baseline now in force (moved by drift handling)
+    linear: LinearModel  # the baseline (fixed: drift moves the alarm level, not the score)
     recent_x: np.ndarray  # last drift_window rows
     recent_alarm: np.ndarray  # their alarms (bool)
+    prev_z: np.ndarray | None = None  # last standardised row (the sequence residual's lag); None: the centre
+    recent_score: np.ndarray = field(default_factory=lambda: np.zeros(0))  # scores of the last drift_window rows
+    shift: float = 0.0  # how far drift has raised the alarm level above the calibrated threshold
 
 
 @dataclass
@@ -55,7 +63,8 @@ class HealthResult:
     risk: np.ndarray  # share of held-back training rows scoring lower (0-1)
     alarm: np.ndarray
     causes: np.ndarray  # (n, top) 1-based metric numbers, most to blame first
-    rebaselined_at: list[int] = field(default_factory=list)  # rows where a drift re-baseline happened
+    rebaselined_at: list[int] = field(default_factory=list)  # rows where drift raised the alarm level
+    level: np.ndarray = field(default_factory=lambda: np.zeros(0))  # alarm level in force at each row
 
 
 @dataclass
@@ -69,15 +78,29 @@ class HealthModel:
     threshold: float
     calibration: np.ndarray  # sorted smoothed scores of the held-back rows
     start: StreamState
+    resid_var: np.ndarray | None = None  # per-metric mean square residual on held-back rows (None: 1)
+    ar_coef: np.ndarray | None = None  # per-metric lag-1 coefficient (None: no sequence residual)
+    ar_var: np.ndarray | None = None  # per-metric mean square one-step residual on held-back rows
+    ar_ref: float = 1.0  # median of the summed sequence residual on held-back rows
 
-    def _raw(self, Z: np.ndarray, linear: LinearModel | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Unsmoothed score and per-metric contributions of standardised rows."""
+    def _raw(self, Z: np.ndarray, linear: LinearModel | None = None,
+             prev: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Unsmoothed score and per-metric contributions of standardised rows (`prev`: the row before)."""
+        cfg = self.config
         R, T = (linear or self.linear).parts(Z)
-        spe = (R**2).sum(axis=1) / self.spe_ref
-        t2 = (T**2).sum(axis=1) / self.t2_ref
-        raw = np.log1p(spe + self.config.t2_weight * t2)
-        contrib = R**2 / self.spe_ref + self.config.t2_weight * (Z - R) ** 2 / self.t2_ref
-        return raw, contrib
+        rv = 1.0 if self.resid_var is None else self.resid_var
+        contrib = R**2 / rv / self.spe_ref + cfg.t2_weight * (Z - R) ** 2 / self.t2_ref
+        total = (R**2 / rv).sum(axis=1) / self.spe_ref + cfg.t2_weight * (T**2).sum(axis=1) / self.t2_ref
+        if self.ar_coef is not None and cfg.ar_weight > 0:
+            e2 = self._ar_residual(Z, prev) ** 2 / self.ar_var / self.ar_ref
+            contrib = contrib + cfg.ar_weight * e2
+            total = total + cfg.ar_weight * e2.sum(axis=1)
+        return np.log1p(total), contrib
+
+    def _ar_residual(self, Z: np.ndarray, prev: np.ndarray | None) -> np.ndarray:
+        """z[t] - phi z[t-1] per metric; the first row's lag is `prev` (the centre when None)."""
+        lag = np.vstack([np.zeros((1, Z.shape[1])) if prev is None else np.reshape(prev, (1, -1)), Z[:-1]])
+        return Z - self.ar_coef * lag
 
     def risk(self, score: np.ndarray) -> np.ndarray:
         """Conformal risk: share of held-back training rows with a lower score."""
@@ -90,52 +113,63 @@ class HealthModel:
         st = replace(st, contrib=st.contrib.copy())
         X = np.asarray(X, dtype=float)
         n, cfg = len(X), self.config
-        score, alarm = np.empty(n), np.zeros(n, dtype=bool)
+        score, alarm, level = np.empty(n), np.zeros(n, dtype=bool), np.empty(n)
         contrib = np.empty(X.shape)
+        Z = st.linear.standardise(X)
+        raw, c = self._raw(Z, st.linear, st.prev_z)
         rebased: list[int] = []
         pos = 0
         while pos < n:
-            end = self._segment(X, pos, st, score, alarm, contrib)
+            end = self._segment(raw[pos:], c[pos:], st, pos, (score, alarm, contrib, level))
             if end == n:
                 break
-            rebased.append(end - 1)
-            self._rebaseline(st, np.vstack([st.recent_x, X[:end]])[-cfg.drift_window :])
+            if self._rebaseline(st):
+                rebased.append(end - 1)
             pos = end
         st.recent_x = np.vstack([st.recent_x, X])[-cfg.drift_window :]
+        if n:
+            st.prev_z = Z[-1].copy()
         top = np.argsort(-contrib, axis=1, kind="stable")[:, : cfg.top_causes] + 1
-        return HealthResult(score, self.risk(score), alarm, top, rebased), st
+        return HealthResult(score, self.risk(score), alarm, top, rebased, level), st
 
-    def _rebaseline(self, st: StreamState, window: np.ndarray) -> None:
-        """Accept the recent level as normal: the centre moves to the median of the last drift_share x window rows.
+    def _rebaseline(self, st: StreamState) -> bool:
+        """Move the alarm level to the recent score level: median of the latest drift_share x window rows.
 
-        (Refitting the axes on old + new rows was tried: it also absorbs long anomalies; see
-        docs/benchmarks/health.md.)
+        The shift is how far that median sits above the held-back rows' median (never below 0), so
+        the level rises after a lasting change and falls back once the scores do. The score is not
+        touched (re-centring the metrics instead was tried: it cost ranking; docs/benchmarks/health.md).
         """
-        recent = window[-math.ceil(self.config.drift_share * self.config.drift_window) :]  # at the new level
-        with np.errstate(all="ignore"):
-            level = np.nanmedian(recent, axis=0)
-        st.linear = replace(st.linear, center=np.where(np.isfinite(level), level, st.linear.center))
+        recent = st.recent_score[-math.ceil(self.config.drift_share * self.config.drift_window) :]
+        shift = max(0.0, float(np.median(recent)) - float(np.median(self.calibration)))
         st.recent_alarm = np.zeros(0, dtype=bool)
-        st.smooth = float(np.median(self.calibration))
-        st.contrib = np.zeros_like(st.contrib)
+        moved, st.shift = shift != st.shift, shift
+        return moved
 
-    def _segment(self, X, pos, st, score, alarm, contrib) -> int:
-        """Score rows from `pos` with the baseline in force; stop after a row that triggers a re-baseline."""
+    def _segment(self, raw, c, st, pos, out) -> int:
+        """Score rows from `pos` at the alarm level in force; stop after a row that triggers a re-baseline.
+
+        A re-baseline triggers when drift_share of the last drift_window rows alarmed (raise the
+        level) or, with a raised level, when none of a full window did (let it fall back).
+        """
         cfg, a = self.config, self.config.smoothing
-        raw, c = self._raw(st.linear.standardise(X[pos:]), st.linear)
+        score, alarm, contrib, level = out
         s, cs = _ewma(raw, a, st.smooth), _ewma(c, a, st.contrib)
-        al = s > self.threshold
+        al = s > self.threshold + st.shift
         hist = np.concatenate([st.recent_alarm, al])
-        w = cfg.drift_window
-        need = math.ceil(cfg.drift_share * w)
+        w, old = cfg.drift_window, len(st.recent_alarm)
         csum = np.concatenate([[0], np.cumsum(hist)])
         idx = np.arange(w, len(hist) + 1)
-        hits = idx[(csum[idx] - csum[idx - w]) >= need] - len(st.recent_alarm)  # rows (1-based within segment)
+        alarmed = csum[idx] - csum[idx - w]
+        trigger = (alarmed >= math.ceil(cfg.drift_share * w)) | ((alarmed == 0) & (st.shift > 0))
+        hits = idx[trigger] - old  # rows (1-based within segment)
         hits = hits[hits >= 1]
         stop = int(hits[0]) if len(hits) else len(al)
-        score[pos : pos + stop], alarm[pos : pos + stop], contrib[pos : pos + stop] = s[:stop], al[:stop], cs[:stop]
+        rows = slice(pos, pos + stop)
+        score[rows], alarm[rows], contrib[rows] = s[:stop], al[:stop], cs[:stop]
+        level[rows] = self.threshold + st.shift
         st.smooth, st.contrib = float(s[stop - 1]), cs[stop - 1].copy()
-        st.recent_alarm = hist[: len(st.recent_alarm) + stop][-w:]
+        st.recent_alarm = hist[: old + stop][-w:]
+        st.recent_score = np.concatenate([st.recent_score, s[:stop]])[-w:]
         return pos + stop
 
 
@@ -148,24 +182,37 @@ def fit_health(X_train: np.ndarray, config: HealthConfig | None = None) -> Healt
     k = int(round(len(X) * (1.0 - cfg.calibration_share)))
     linear = fit_linear(X[:k], cfg.variance, cfg.scale_floor)
     Zfit, Zcal = linear.standardise(X[:k]), linear.standardise(X[k:])
-    R, T = linear.parts(Zcal)
-    spe_ref = max(float(np.median((R**2).sum(axis=1))), _EPS)
-    t2_ref = max(float(np.median((T**2).sum(axis=1))), _EPS) if T.shape[1] else 1.0
     d = X.shape[1]
     blank = StreamState(0.0, np.zeros(d), linear, np.zeros((0, d)), np.zeros(0, dtype=bool))
-    model = HealthModel(cfg, linear, spe_ref, t2_ref, math.inf, np.zeros(0), blank)
-    # held-back rows scored as a stream that starts at the last fitted row's level: they define normal
-    init, _ = model._raw(Zfit[-1:])
-    raw, c = model._raw(Zcal)
+    model = HealthModel(cfg, linear, 1.0, 1.0, math.inf, np.zeros(0), blank)
+    R, T = linear.parts(Zcal)
+    if cfg.residual_norm:
+        model.resid_var = np.maximum((R**2).mean(axis=0), _EPS)
+    model.spe_ref = max(float(np.median((R**2 / (model.resid_var if cfg.residual_norm else 1.0)).sum(axis=1))), _EPS)
+    model.t2_ref = max(float(np.median((T**2).sum(axis=1))), _EPS) if T.shape[1] else 1.0
+    if cfg.ar_weight > 0:
+        model.ar_coef = ar_coefficients(Zfit)
+        E = model._ar_residual(Zcal, Zfit[-1])
+        model.ar_var = np.maximum((E**2).mean(axis=0), _EPS)
+        model.ar_ref = max(float(np.median((E**2 / model.ar_var).sum(axis=1))), _EPS)
+    _calibrate(model, X[k:], Zfit, Zcal)
+    return model
+
+
+def _calibrate(model: HealthModel, Xcal: np.ndarray, Zfit: np.ndarray, Zcal: np.ndarray) -> None:
+    """Threshold and starting state from the held-back rows, scored as a stream after the fitted ones."""
+    cfg = model.config
+    init, _ = model._raw(Zfit[-1:], prev=Zfit[-2] if len(Zfit) > 1 else None)
+    raw, c = model._raw(Zcal, prev=Zfit[-1])
     s = _ewma(raw, cfg.smoothing, float(init[0]))
     model.calibration = np.sort(s)
     n = len(s)
     q = min(1.0, math.ceil((n + 1) * (1.0 - cfg.false_alarm_rate)) / n)
     model.threshold = float(np.quantile(model.calibration, q, method="higher"))
-    cs = _ewma(c, cfg.smoothing, np.zeros(d))
+    cs = _ewma(c, cfg.smoothing, np.zeros(Zcal.shape[1]))
     w = cfg.drift_window
-    model.start = StreamState(float(s[-1]), cs[-1].copy(), linear, X[k:][-w:].copy(), (s > model.threshold)[-w:])
-    return model
+    model.start = StreamState(float(s[-1]), cs[-1].copy(), model.linear, Xcal[-w:].copy(),
+                              (s > model.threshold)[-w:], Zcal[-1].copy(), s[-w:].copy())
 
 
 def _ewma(x: np.ndarray, a: float, init: float | np.ndarray) -> np.ndarray:

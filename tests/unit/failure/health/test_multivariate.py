@@ -88,3 +88,29 @@ def test_a_changed_baseline_raises_one_window_of_alarms_not_a_storm():
     assert res.alarm[5000:].mean() < 0.05
     kept, _ = fit_health(_metrics(6000, 6), cfg.model_copy(update={"drift_window": 10**9})).score(X)
     assert kept.alarm[5000:].mean() > 0.9  # without drift handling it is a storm
+
+
+def test_drift_moves_the_alarm_level_not_the_score_and_lets_it_fall_back():
+    cfg = HealthConfig(drift_window=2880)
+    model = fit_health(_metrics(6000, 6), cfg)
+    X = _metrics(14000, 8)
+    X[1000:7000] += np.random.default_rng(1).normal(0, 1, X.shape[1])  # a new level for four days, then back
+    res, _ = model.score(X)
+    kept, _ = fit_health(_metrics(6000, 6), cfg.model_copy(update={"drift_window": 10**9})).score(X)
+    np.testing.assert_array_equal(res.score, kept.score)  # the ranking is the undrifted score
+    assert res.level[:1000].max() == model.threshold
+    assert res.level[5000] > model.threshold + 1.0  # raised while the new level lasts
+    assert res.alarm[5000:7000].mean() < 0.05
+    assert res.level[-1] < model.threshold + 0.2 * (res.level[5000] - model.threshold)  # and back down after
+    np.testing.assert_array_equal(res.alarm, res.score > res.level)
+
+
+def test_the_sequence_residual_sees_a_metric_turning_jumpy_inside_its_range(model):
+    X = _metrics(2000, 9)
+    jitter = 0.25 * np.where(np.arange(300) % 2, 1.0, -1.0)  # row-to-row flips, well inside the metric's range
+    X[1000:1300, 6] += jitter
+    res, _ = model.score(X)
+    plain, _ = fit_health(_metrics(6000, 0), HealthConfig(ar_weight=0.0)).score(X)
+    assert res.alarm[1000:1300].mean() > 0.8
+    assert plain.alarm[1000:1300].mean() < 0.4  # one row at a time, the linear model barely sees it
+    assert (res.causes[1050:1300, 0] == 7).mean() > 0.9
