@@ -271,11 +271,11 @@ def promotion_decision(registry: Any, cfg: TrainConfig, data: TrainingData, metr
 # ---- the whole pipeline ---------------------------------------------------------------------------------------------
 def run_pipeline(cfg: TrainConfig, registry: Any, search: Search, *, cache: Path | None = None,
                  mitigations: Sequence[Mapping[str, Any]] = (), force_promote: bool = False,
-                 log: Log = print) -> dict[str, Any]:
+                 log: Log = print, dataset: Any = None) -> dict[str, Any]:
     """Train, validate, register and (if it earns it) promote one model; returns the job's report."""
     from aiops.failure.training.fleet_training import model_matrix
 
-    data = prepare_data(cfg, cache, mitigations, log)
+    data = prepare_data(cfg, cache, mitigations, log, dataset)
     config, best_metrics = search(data.X, data.y, data.folds, data.features)
     # three bags on different negative samples: their spread is the served probability interval
     best_config = {**config, "rounds": int(best_metrics["rounds"]), "bags": 3}
