@@ -110,3 +110,35 @@ def test_redis_event_store_round_trip_and_cap():
     got = store.query(0, 10)
     assert [e["host"] for e in got if e["type"] == "host_failed"] == ["h1", "h2"]  # capped: the newest two
     assert store.query(4, 10, ["host_recovered"])[0]["host"] == "h1"
+
+
+def test_store_source_reads_a_running_engines_redis():
+    import os
+
+    pytest.importorskip("redis")
+    url = os.environ.get("AIOPS_TEST_REDIS")
+    if not url:
+        pytest.skip("AIOPS_TEST_REDIS not set (a Redis URL for tests)")
+    from aiops.failure.training.fleet_dataset import select_definitions
+    from aiops.failure.training.store_dataset import dataset_from_store
+    from aiops.features.persistence import RedisShardStore
+    from aiops.features.shard import ShardState
+    from aiops.settings import Settings
+    from aiops.telemetry.batch import concat
+    from aiops.telemetry.event_store import RedisEventStore
+
+    settings = Settings.model_validate({"redis": {"url": url, "key_prefix": "test-learn-store"}, "store": {"num_shards": 1}})
+    persistence = RedisShardStore.from_url(url, 0, "test-learn-store")
+    persistence.clear()
+    events = RedisEventStore.from_url(url, "test-learn-store")
+    events._r.delete(*[f"test-learn-store:events:{t}" for t in ("host_failed", "host_recovered", "vm_crashed", "vm_recovered",
+                                                                 "disk_replaced", "host_maintenance")])
+    sim = FleetSimulator(CFG.simulator_settings())
+    shard = ShardState(0, select_definitions(CFG.features), 8192, persistence, snapshot_every_batches=10)
+    for _ in range(int(CFG.days * 86_400 // 1800)):  # what the engine's shard and collectors did
+        ticks = sim.advance(1800)
+        shard.ingest(concat([t.metrics for t in ticks]))
+        events.append(e for t in ticks for e in t.events)
+    ds = dataset_from_store(settings, CFG)
+    assert len(ds.frame) and ds.frame["label"].sum() > 0 and ds.stats["source"] == "store"
+    persistence.clear()
