@@ -115,7 +115,7 @@ def test_redis_event_store_round_trip_and_cap():
 def test_store_source_reads_a_running_engines_redis():
     import os
 
-    pytest.importorskip("redis")
+    redis = pytest.importorskip("redis")
     url = os.environ.get("AIOPS_TEST_REDIS")
     if not url:
         pytest.skip("AIOPS_TEST_REDIS not set (a Redis URL for tests)")
@@ -131,7 +131,7 @@ def test_store_source_reads_a_running_engines_redis():
     persistence = RedisShardStore.from_url(url, 0, "test-learn-store")
     persistence.clear()
     events = RedisEventStore.from_url(url, "test-learn-store")
-    events._r.delete(*[f"test-learn-store:events:{t}" for t in ("host_failed", "host_recovered", "vm_crashed", "vm_recovered",
+    redis.Redis.from_url(url).delete(*[f"test-learn-store:events:{t}" for t in ("host_failed", "host_recovered", "vm_crashed", "vm_recovered",
                                                                  "disk_replaced", "host_maintenance")])
     sim = FleetSimulator(CFG.simulator_settings())
     shard = ShardState(0, select_definitions(CFG.features), 8192, persistence, snapshot_every_batches=10)
