@@ -37,6 +37,7 @@ def seed_range(text: str) -> list[int]:
 def one_seed(seed: int, config: Path | None, hosts: int | None, days: float | None, cache: str) -> dict[str, Any]:
     """Build (or reuse) one seed's dataset, validate the default model on it and check acceptance."""
     from aiops.failure.training.pipeline import acceptance_failures, make_model, prepare_data, validate
+    from aiops.failure.training.verdict import acceptance_shortfalls
 
     cfg = load_train_config(config or PROJECT_ROOT / "configs" / "train_failure.yaml")
     d = cfg.dataset.model_copy(update={"seed": seed, **({"hosts": hosts} if hosts else {}), **({"days": days} if days else {})})
@@ -46,7 +47,7 @@ def one_seed(seed: int, config: Path | None, hosts: int | None, days: float | No
     data = prepare_data(cfg, Path(cache), [], quiet)
     val = validate(data, lambda s, f: make_model(DEFAULT_MODEL, s, list(f)), seed, quiet)
     m = val.metrics
-    fails = acceptance_failures(m, cfg.acceptance)
+    fails = [s.line() for s in acceptance_shortfalls(m, cfg.acceptance)] if acceptance_failures(m, cfg.acceptance) else []
     hw = val.summary.get("hardware", {})
     return {"seed": seed, "recall": m["recall"], "precision": m["precision"], "median_lead_min": m["median_lead_min"],
             "pr_auc": m["pr_auc"], "hardware_failures": hw.get("scenarios"), "passed": not fails, "failures": fails,

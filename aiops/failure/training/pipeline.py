@@ -215,26 +215,14 @@ def register_candidate(registry: Any, cfg: TrainConfig, data: TrainingData, fina
 
 
 # ---- promotion ------------------------------------------------------------------------------------------------------
-_ADVICE = {
-    "recall": "more training failures (more hosts or days) or features that see the precursor earlier "
-              "(longer-window trends and counts in configs/features.yaml)",
-    "precision": "features that tell the look-alikes apart (an error count that escalates vs a burst that stops; "
-                 "heat or latency explained by load) or a higher validation precision target",
-    "median_lead_min": "features that react earlier in a precursor (trends over longer windows) or a longer horizon",
-}
-
-
 def acceptance_failures(metrics: Mapping[str, Any], acc: AcceptanceConfig) -> list[str]:
-    """Each acceptance threshold the candidate misses, by how much and what to change (empty: it may be promoted)."""
+    """Each acceptance threshold the candidate misses (an empty list: it may be promoted); an unmeasured (NaN)
+    metric misses a positive threshold. By how much and what to change: `verdict.acceptance_shortfalls`."""
     out = []
     for k, v in (("recall", acc.min_recall), ("precision", acc.min_precision), ("median_lead_min", acc.min_median_lead_min)):
         got = metrics.get(k)
-        if v <= 0:  # no gate on this one
-            continue
-        if got is None or not np.isfinite(got):
-            out.append(f"{k} not measured (no held-out alert or detection) < {v}: {_ADVICE[k]}")
-        elif got < v:
-            out.append(f"{k} {got:.3g} < {v} (short by {v - got:.3g}): {_ADVICE[k]}")
+        if v > 0 and (got is None or not np.isfinite(got) or got < v):
+            out.append(f"{k} {got} < {v}")
     return out
 
 
