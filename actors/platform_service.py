@@ -14,7 +14,9 @@ from actors.names import COLLECTOR_PREFIX
 from actors.router import ShardRouter
 from aiops.redact import redact
 from aiops.features.definitions import FeatureDefinition
+from aiops.errors import UnavailableError
 from aiops.settings import Settings
+from aiops.telemetry.event_store import RedisEventStore
 from aiops.telemetry.batch import SampleBatch
 
 __all__ = ["RayPlatformService", "check_redis", "check_nats"]
@@ -27,6 +29,8 @@ class RayPlatformService:
         self.settings = settings
         self.router = ShardRouter(settings)
         self._collectors: dict[str, Any] = {}
+        self._events = (RedisEventStore.from_url(settings.redis.url, settings.redis.key_prefix)
+                        if settings.redis.url else None)
 
     async def ingest(self, batches: list[SampleBatch]) -> dict[str, int]:
         return await self.router.ingest(batches)
@@ -78,6 +82,12 @@ class RayPlatformService:
                 self._collectors.pop(name, None)
         out.sort(key=lambda e: e.get("ts") or 0.0)
         return out[-limit:]
+
+    async def record_events(self, events: list[dict[str, Any]]) -> int:
+        """Store health events durably (the collectors' store); without Redis there is nowhere to keep them."""
+        if self._events is None:
+            raise UnavailableError("no Redis configured (redis.url): events cannot be stored durably")
+        return await asyncio.to_thread(self._events.append, events)
 
     async def health(self) -> dict[str, tuple[bool, str | None]]:
         comps: dict[str, tuple[bool, str | None]] = {}

@@ -7,7 +7,9 @@ The engine's retraining schedule (actors/retrain_scheduler.py) submits this same
 The last line printed is the verdict as one JSON object (`train_failure result: {...}`): promoted or not,
 and when not, each threshold missed, by how much and what to change.
 
-load -> point-in-time features (the feature store's own code) -> Ray Tune (ASHA) over model
+load (`--source simulator-replay`: a simulated fleet ingested through the feature store and labelled
+from the failure events it emitted; `--source store`: a running engine's shard history and stored
+failure events) -> point-in-time features (the feature store's own code) -> Ray Tune (ASHA) over model
 types and hyperparameters, scored by host-grouped k-fold CV on the training period -> episode
 validation on held-out hosts in a later period -> registry -> promotion only when the candidate
 passes the acceptance thresholds and beats the production model on the same test rows. The
@@ -76,6 +78,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--registry", help="registry URI (overrides settings.failure.registry_uri)")
     ap.add_argument("--cache", default=str(PROJECT_ROOT / "results" / "cache"))
     ap.add_argument("--out", default=str(PROJECT_ROOT / "results" / "train_failure.json"))
+    ap.add_argument("--source", choices=("simulator-replay", "store"), default="simulator-replay",
+                    help="simulator-replay: simulate the configured fleet, ingest it through the feature store and "
+                         "label it from its stored failure events; store: a running engine's Redis (shard history "
+                         "and stored failure events). Backblaze disk stats: python -m jobs.eval_failure")
+    ap.add_argument("--store-days", type=float, help="with --source store: only the last N days")
     ap.add_argument("--force-promote", action="store_true", help="promote even if it does not beat production")
     ap.add_argument("--redis", default=os.environ.get("AIOPS_REDIS_URL"),
                     help="Redis URL (overrides settings.redis.url; default $AIOPS_REDIS_URL, which the scheduler sets)")
@@ -103,10 +110,19 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     progress = PhaseProgress(disable=args.no_progress)
     log = progress.wrap(lambda msg: print(f"[train_failure {time.time() - t0:6.0f}s] {msg}", flush=True))
+    dataset = None
+    if args.source == "store":
+        from aiops.failure.training.fleet_dataset import FleetDatasetConfig, with_model_features
+        from aiops.failure.training.store_dataset import dataset_from_store
+
+        d = cfg.dataset
+        dataset = with_model_features(dataset_from_store(
+            settings, FleetDatasetConfig(step_s=d.step_s, interval_s=d.interval_s, horizon_s=d.horizon_s), args.store_days))
+        log(f"store: {dataset.stats}")
     search = lambda X, y, folds, feats: tune_search(X, y, folds, feats, cfg.tune, args.samples, settings, t0)  # noqa: E731
     report = run_pipeline(cfg, ModelRegistry(args.registry or settings.failure.registry_uri), search,
                           cache=Path(args.cache), mitigations=load_mitigations(settings.redis.url, settings.redis.key_prefix),
-                          force_promote=args.force_promote, log=log)
+                          force_promote=args.force_promote, log=log, dataset=dataset)
     progress.close()
     verdict = explain_decision(report, cfg.acceptance)
     for line in verdict["what_to_change"]:

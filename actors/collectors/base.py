@@ -20,6 +20,7 @@ from aiops.security.intake import SecurityIntake
 from aiops.settings import Settings
 from aiops.telemetry.batch import Rejection
 from aiops.telemetry.counters import CollectorStats
+from aiops.telemetry.event_store import EventStore, RedisEventStore
 
 __all__ = ["Collector", "RECENT_EVENTS", "start_collector"]
 
@@ -41,6 +42,8 @@ class Collector:
         self._security: Any = None
         self._matcher_task: asyncio.Future | None = None
         self._matcher_failed = False
+        self._event_store: EventStore | None = (RedisEventStore.from_url(settings.redis.url, settings.redis.key_prefix)
+                                                if settings.redis.url else None)
 
     def _correlator(self) -> Any | None:
         """The security correlator's handle (looked up once; None when it is not running)."""
@@ -92,6 +95,17 @@ class Collector:
         except Exception as exc:
             self._security = None  # look the actor up again (it may have been replaced)
             self.stats_.error(f"security: {exc}")
+
+    def _keep_events(self, events: list[dict[str, Any]]) -> None:
+        """Recent events in memory; health events (the failure model's labels) also durably, when Redis is set."""
+        self.recent_events.extend(events)
+        self.stats_.events += len(events)
+        if self._event_store is None or not events:
+            return
+        try:
+            self._event_store.append(events)
+        except Exception as exc:  # Redis away: count it, the telemetry path goes on
+            self.stats_.error(f"event store: {exc}")
 
     async def stats(self) -> dict[str, Any]:
         return self.stats_.as_dict()

@@ -179,8 +179,7 @@ class NatsCollector(Collector):
             else:
                 good, rejected = decode_events(msg.data, bounds)
                 self.stats_.reject(rejected)
-                self.recent_events.extend(good)
-                self.stats_.events += len(good)
+                self._keep_events(good)
                 terminal.append(msg)
         if security:
             await self._to_security(security)

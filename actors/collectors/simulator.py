@@ -43,9 +43,7 @@ class SimulatorCollector(Collector):
         log_batch = events_to_batch(events)
         if len(log_batch):
             batches.append(log_batch)
-        for t in ticks:
-            self.recent_events.extend(t.events)
-            self.stats_.events += len(t.events)
+        self._keep_events([e for t in ticks for e in t.events])
         self.stats_.messages += len(ticks)
         await self._send_security(lambda intake: intake.parse_ticks(ticks))
         totals = await self.router.ingest(batches)

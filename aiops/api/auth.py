@@ -29,6 +29,7 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("POST", "/api/ai/placement/recommendations"): "viewer",
     # operators feed and steer the engines
     ("POST", "/api/ai/ingest"): "operator",
+    ("POST", "/api/ai/events"): "operator",
     ("POST", "/api/ai/features/definitions"): "operator",
     ("POST", "/api/ai/placement/feedback"): "operator",
     ("POST", "/api/ai/predictions/failures/{target_id}/mitigations"): "operator",

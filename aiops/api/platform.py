@@ -22,7 +22,8 @@ from aiops.features.shard import UnknownTarget
 from aiops.settings import ServeSettings
 from aiops.telemetry.batch import SampleBatch, count_reasons
 from aiops.telemetry.bounds import IngestSettings
-from aiops.telemetry.messages import decode_metrics, load_json
+from aiops.telemetry.event_store import health_events
+from aiops.telemetry.messages import decode_events, decode_metrics, load_json
 
 __all__ = ["PlatformService", "MetricSource", "ops_router", "platform_router", "MAX_HISTORY_ROWS"]
 
@@ -48,6 +49,7 @@ class PlatformService(Protocol):
     async def shard_stats(self) -> list[dict[str, Any] | None]: ...
     async def collector_stats(self) -> list[dict[str, Any]]: ...
     async def recent_events(self, limit: int) -> list[dict[str, Any]]: ...
+    async def record_events(self, events: list[dict[str, Any]]) -> int: ...
 
 
 def _unknown(target_id: str) -> UnknownTarget:
@@ -105,6 +107,21 @@ def _add_target_routes(api: APIRouter, service: PlatformService) -> None:
             rows = [e for e in rows if target in (e.get("host"), e.get("vm_id"), e.get("target_id"))]
         rows = rows[-limit:]
         return {"total": len(rows), "events": rows}
+
+    @api.post("/events", tags=["platform"], openapi_extra={"requestBody": {"content": {"application/json": {"example": [
+        {"ts": 1767225600.0, "type": "host_failed", "host": "host-0003", "reason": "disk"},
+        {"ts": 1767240000.0, "type": "host_recovered", "host": "host-0003"}]}}}})
+    async def post_events(request: Request) -> dict[str, Any]:
+        """Record platform events (role operator). Health events -- ``host_failed``, ``vm_crashed``,
+        recoveries, ``disk_replaced``, ``host_maintenance`` -- are stored durably: they are the failure
+        model's training labels. Others are accepted and not stored (send them on NATS for the quick look)."""
+        good, rejected = decode_events(await request.body())
+        if rejected and not good:
+            raise HTTPException(422, rejected[0].reason)
+        health = health_events(good)
+        stored = await service.record_events(health) if health else 0
+        return {"accepted": len(good), "health_events": len(health), "stored": stored,
+                "rejected": [r.as_dict() for r in rejected[:100]]}
 
 
 def _add_feature_routes(api: APIRouter, service: PlatformService) -> None:

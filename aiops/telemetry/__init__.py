@@ -15,6 +15,7 @@ __all__ = [
     "Scenario", "AttackStep", "AttackCampaign", "Tick", "FleetSimulator", "RealTimeClock",
     "IngestSettings", "TsBounds", "MAX_JSON_DEPTH", "json_too_deep",
     "Episode", "HEALTH_EVENT_TYPES", "LOOKALIKE_KINDS",
+    "EventStore", "MemoryEventStore", "RedisEventStore", "health_events",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
@@ -64,4 +65,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "Episode": ".scenarios",
     "HEALTH_EVENT_TYPES": ".scenarios",
     "LOOKALIKE_KINDS": ".scenarios",
+    "EventStore": ".event_store",
+    "MemoryEventStore": ".event_store",
+    "RedisEventStore": ".event_store",
+    "health_events": ".event_store",
 })

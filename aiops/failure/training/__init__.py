@@ -1,5 +1,5 @@
-"""Everything a failure model is trained from: Backblaze and simulated-fleet datasets, labels, features,
-splits, sequence windows, fleet training/episodes and the training pipeline the job runs."""
+"""Everything a failure model is trained from: Backblaze, simulated-fleet and engine-store datasets, labels from
+stored failure events, features, splits, sequence windows, fleet training/episodes and the training pipeline."""
 from __future__ import annotations
 
 from aiops.lazy_exports import lazy_exports
@@ -25,6 +25,15 @@ _EXPORTS = {
     "smart_history_features": ".features",
     "categorical_columns": ".features",
     "HOURS_PER_YEAR": ".features",
+    "REASON_KIND": ".event_labels",
+    "FAILURE_COLUMNS": ".event_labels",
+    "failures_from_events": ".event_labels",
+    "label_from_events": ".fleet_dataset",
+    "relabel": ".fleet_dataset",
+    "LABEL_SOURCE": ".fleet_dataset",
+    "history_rows": ".store_dataset",
+    "dataset_from_shards": ".store_dataset",
+    "dataset_from_store": ".store_dataset",
     "FleetDatasetConfig": ".fleet_dataset",
     "FleetDataset": ".fleet_dataset",
     "scenario_frame": ".fleet_dataset",

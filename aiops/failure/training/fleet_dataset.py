@@ -1,4 +1,4 @@
-"""Point-in-time training rows from the fleet simulator, labelled from its ground truth.
+"""Point-in-time training rows from the fleet simulator, labelled from the failure events it emitted.
 
 The simulator runs offline (no Ray) and its metrics and parsed syslog error counts go into an
 in-process ``ShardState``, the same code the feature-store actors run, so the features a model
@@ -6,8 +6,13 @@ is trained on are exactly the ones it is served with. Every ``step_s`` simulated
 features of every reporting target are read *as of that instant* (windows end at the step), so
 no row sees later samples.
 
-Label: "this target fails within the horizon H" -- for a host-level scenario the target is
-the host, for ``memory_leak_oom`` the VM. Rows are dropped while a target is down (host-level
+Labels come from the platform events the simulator emitted on its event stream (``host_failed``,
+``vm_crashed``, recoveries), stored in an event store exactly as the collectors store them
+(``aiops.telemetry.event_store``) and turned into failures by ``event_labels.failures_from_events``:
+the simulator's ground truth is never read here (it only scores the simulator, in
+``jobs.eval_fleet_failure``). Label: "this target fails within the horizon H" -- for a host
+failure the target is the host, for a VM crash (not caused by its host) the VM. Rows in the last
+H before the end are dropped: their outcome is not known yet (censored). Rows are dropped while a target is down (host-level
 outage; a VM between its OOM kill and restart) and for VMs whose host is inside a host-level
 scenario window (the VM is collateral, not the failing unit, and would otherwise teach the
 model that VM symptoms of a host fault mean "VM fine"). Each row keeps the id, kind and failure
@@ -27,10 +32,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aiops.failure.training.event_labels import failures_from_events
 from aiops.features.definitions import FeatureDefinition, load_definitions
 from aiops.features.shard import ShardState
 from aiops.settings import PROJECT_ROOT, SimulatorSettings
 from aiops.telemetry.batch import concat
+from aiops.telemetry.event_store import EventStore, MemoryEventStore
 from aiops.telemetry.logparse import events_to_batch, parse_line
 from aiops.telemetry.scenarios import SIM_VERSION
 from aiops.telemetry.simulator import FAILURE_KINDS, FleetSimulator
@@ -60,6 +67,7 @@ MODEL_FEATURES: tuple[str, ...] = (
 )
 HOST_KINDS = tuple(k for k, v in FAILURE_KINDS.items() if v[3] == "host")
 HARDWARE_KINDS = ("disk_failure", "ecc_host_crash", "thermal_runaway", "network_partition")
+LABEL_SOURCE = "events-v1"  # part of the cache key: datasets labelled another way are not reused
 META_COLUMNS = ("ts", "target_id", "target_type", "host_id", "label", "next_failure_ts", "scenario_id", "kind")
 
 
@@ -90,13 +98,18 @@ class FleetDatasetConfig:
         d = {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
              for k, v in asdict(self).items() if k != "horizon_s"}
         d["simulator_version"] = SIM_VERSION
+        d["labels"] = LABEL_SOURCE
         blob = json.dumps(d, sort_keys=True, default=list).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
 @dataclass
 class FleetDataset:
-    """Rows (features + labels + scenario bookkeeping) and the full scenario ground truth."""
+    """Labelled rows, the failures observed in the events, the unlabelled rows and the events themselves.
+
+    ``raw`` holds every feature row (no labels); ``frame`` is ``raw`` labelled from ``events``
+    (see :func:`label_from_events`), so the labels can be rebuilt from other events at any time.
+    """
 
     frame: pd.DataFrame
     scenarios: pd.DataFrame
@@ -105,23 +118,52 @@ class FleetDataset:
     start_ts: float
     end_ts: float
     stats: dict = field(default_factory=dict)
+    raw: pd.DataFrame | None = None
+    events: list[dict] = field(default_factory=list)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.frame.to_parquet(folder / "rows.parquet", index=False)
-        self.scenarios.to_parquet(folder / "scenarios.parquet", index=False)
+        (self.raw if self.raw is not None else self.frame).to_parquet(folder / "rows.parquet", index=False)
+        (folder / "events.json").write_text(json.dumps(self.events, default=float))
         meta = {"config": asdict(self.config), "feature_names": self.feature_names, "start_ts": self.start_ts,
                 "end_ts": self.end_ts, "stats": self.stats}
         (folder / "meta.json").write_text(json.dumps(meta, indent=2, default=list))
 
     @classmethod
     def load(cls, folder: Path) -> "FleetDataset":
+        """The cached rows and events, labelled again (labels depend on the horizon, not on the cache)."""
         meta = json.loads((folder / "meta.json").read_text())
         cfg_d = meta["config"]
         cfg_d["features"] = tuple(cfg_d["features"])
-        return cls(pd.read_parquet(folder / "rows.parquet"), pd.read_parquet(folder / "scenarios.parquet"),
-                   FleetDatasetConfig(**cfg_d), list(meta["feature_names"]), meta["start_ts"], meta["end_ts"],
-                   meta.get("stats", {}))
+        raw = pd.read_parquet(folder / "rows.parquet")
+        events = json.loads((folder / "events.json").read_text())
+        cfg = FleetDatasetConfig(**cfg_d)
+        frame, failures, _ = label_from_events(raw, events, cfg.horizon_s, meta["end_ts"])
+        return cls(frame, failures, cfg, list(meta["feature_names"]), meta["start_ts"], meta["end_ts"],
+                   meta.get("stats", {}), raw, events)
+
+
+def label_from_events(raw: pd.DataFrame, events: Sequence[dict], horizon_s: float,
+                      known_until: float) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Label feature rows from stored failure events: (labelled rows, failures, rows dropped).
+
+    Dropped: a target that is down, a VM on a host in the horizon before its failure (collateral,
+    not the failing unit), and rows whose horizon reaches past ``known_until`` (outcome unknown).
+    """
+    failures = failures_from_events(events, horizon_s)
+    ts, tid = raw["ts"].to_numpy(np.float64), raw["target_id"].to_numpy()
+    drop = excluded_rows(ts, tid, raw["host_id"].to_numpy(), raw["target_type"].to_numpy(), failures)
+    drop |= ts > known_until - horizon_s
+    frame = raw.loc[~drop].reset_index(drop=True)
+    nf_t, nf_i = next_failure(frame["ts"].to_numpy(), frame["target_id"].to_numpy(), failures)
+    frame["next_failure_ts"] = nf_t
+    frame["label"] = horizon_label(frame["ts"].to_numpy(), nf_t, horizon_s)
+    has = nf_i >= 0
+    frame["scenario_id"] = np.where(has, failures["scenario_id"].to_numpy(dtype=object)[np.clip(nf_i, 0, None)], None) \
+        if len(failures) else None
+    frame["kind"] = np.where(has, failures["kind"].to_numpy(dtype=object)[np.clip(nf_i, 0, None)], None) \
+        if len(failures) else None
+    return frame, failures, int(drop.sum())
 
 
 def scenario_frame(ground_truth: dict) -> pd.DataFrame:
@@ -198,11 +240,27 @@ def _max_window(defs: Sequence[FeatureDefinition]) -> float:
     return max((d.window_s for d in defs if not d.derived), default=3600.0)
 
 
+def _raw_frame(rows_ts: list[float], rows_tid: list[str], values: list[list[float]], names: Sequence[str],
+               ttypes: dict[str, str], host_of: dict[str, str]) -> pd.DataFrame:
+    frame = pd.DataFrame(np.asarray(values, dtype=np.float32).reshape(len(values), len(names)), columns=list(names))
+    frame.insert(0, "ts", np.asarray(rows_ts, dtype=np.float64))
+    frame.insert(1, "target_id", np.asarray(rows_tid, dtype=object))
+    frame.insert(2, "target_type", np.array([ttypes[t] for t in rows_tid], dtype=object))
+    frame.insert(3, "host_id", np.array([host_of[t] for t in rows_tid], dtype=object))
+    return frame
+
+
 def build_fleet_dataset(cfg: FleetDatasetConfig, progress: Callable[[str], None] | None = None,
-                        definitions: Sequence[FeatureDefinition] | None = None) -> FleetDataset:
-    """Simulate ``cfg.days`` days and read point-in-time features of every target every ``step_s``."""
+                        definitions: Sequence[FeatureDefinition] | None = None,
+                        store: EventStore | None = None) -> FleetDataset:
+    """Simulate ``cfg.days`` days, ingest it as the simulator collector does, read point-in-time features
+    of every target every ``step_s`` and label them from the events stored on the way (never ground truth).
+
+    ``store``: where the simulator's events go (default: an in-memory event store, same semantics as Redis).
+    """
     t_start = time.perf_counter()
     sim = FleetSimulator(cfg.simulator_settings())
+    store = store if store is not None else MemoryEventStore()
     defs = list(definitions) if definitions is not None else select_definitions(cfg.features)
     # Ring large enough for the longest window even for bursty error-log series (up to ~1000 lines/h).
     ring = int(math.ceil(_max_window(defs) / cfg.interval_s)) * 4 + 2048
@@ -210,7 +268,6 @@ def build_fleet_dataset(cfg: FleetDatasetConfig, progress: Callable[[str], None]
     names = [n for n in cfg.features]
     host_of = {v.vm_id: v.host_id for v in sim.fleet.vms}
     host_of.update({h.host_id: h.host_id for h in sim.fleet.hosts})
-    ttypes = sim.target_types
     year = datetime.fromtimestamp(sim.now, tz=timezone.utc).year
     n_steps = int(cfg.days * 86_400 // cfg.step_s)
     warm_steps = int(math.ceil(cfg.warmup_s / cfg.step_s))
@@ -228,13 +285,13 @@ def build_fleet_dataset(cfg: FleetDatasetConfig, progress: Callable[[str], None]
         err = events_to_batch(events)
         if len(err):
             shard.ingest(err)
+        store.append(e for t in ticks for e in t.events)
         b = time.perf_counter()
         t_sim += b - a
         if step + 1 < warm_steps:
             continue
         now = sim.now
-        # Only targets with a sample in the last step are "reporting"; a down target is skipped
-        # here already (its rows would be dropped anyway), which saves the feature cost.
+        # Only targets with a sample in the last step are "reporting"; a down target is skipped.
         live = {metrics.targets[i] for i in np.unique(metrics.target_idx)}
         for tid in sim.targets:
             if tid not in live:
@@ -248,29 +305,15 @@ def build_fleet_dataset(cfg: FleetDatasetConfig, progress: Callable[[str], None]
             progress(f"  simulated {(step + 1) * cfg.step_s / 86_400:.1f}/{cfg.days:g} days, {len(rows_ts)} rows "
                      f"(sim+ingest {t_sim:.0f}s, features {t_feat:.0f}s)")
     end_ts = sim.now
-    # The simulator schedules one day ahead, so the ground truth already holds failures just past the
-    # end: an alert raised near the end is judged against what really happened next.
-    scenarios = scenario_frame(sim.ground_truth())
-    frame = pd.DataFrame(np.asarray(values, dtype=np.float32).reshape(len(values), len(names)), columns=names)
-    ts = np.asarray(rows_ts, dtype=np.float64)
-    tid = np.asarray(rows_tid, dtype=object)
-    frame.insert(0, "ts", ts)
-    frame.insert(1, "target_id", tid)
-    frame.insert(2, "target_type", np.array([ttypes[t] for t in rows_tid], dtype=object))
-    frame.insert(3, "host_id", np.array([host_of[t] for t in rows_tid], dtype=object))
-    drop = excluded_rows(ts, tid, frame["host_id"].to_numpy(), frame["target_type"].to_numpy(), scenarios)
-    frame = frame.loc[~drop].reset_index(drop=True)
-    nf_t, nf_i = next_failure(frame["ts"].to_numpy(), frame["target_id"].to_numpy(), scenarios)
-    frame["next_failure_ts"] = nf_t
-    frame["label"] = horizon_label(frame["ts"].to_numpy(), nf_t, cfg.horizon_s)
-    has = nf_i >= 0
-    frame["scenario_id"] = np.where(has, scenarios["scenario_id"].to_numpy()[np.clip(nf_i, 0, None)], None)
-    frame["kind"] = np.where(has, scenarios["kind"].to_numpy()[np.clip(nf_i, 0, None)], None)
-    stats = {"rows": int(len(frame)), "rows_dropped": int(drop.sum()), "positive_rows": int(frame["label"].sum()),
-             "targets": len(sim.targets), "scenarios": int(len(scenarios)), "sim_ingest_s": round(t_sim, 1),
-             "features_s": round(t_feat, 1), "wall_s": round(time.perf_counter() - t_start, 1),
+    raw = _raw_frame(rows_ts, rows_tid, values, names, sim.target_types, host_of)
+    stored = store.query(start_ts - 1.0, end_ts)
+    frame, failures, dropped = label_from_events(raw, stored, cfg.horizon_s, end_ts)
+    stats = {"rows": int(len(frame)), "rows_dropped": dropped, "positive_rows": int(frame["label"].sum()),
+             "targets": len(sim.targets), "failures_from_events": int(len(failures)), "events": len(stored),
+             "sim_ingest_s": round(t_sim, 1), "features_s": round(t_feat, 1),
+             "wall_s": round(time.perf_counter() - t_start, 1),
              "feature_ms_per_row": round(1e3 * t_feat / max(1, len(rows_ts)), 3)}
-    return FleetDataset(frame, scenarios, cfg, names, start_ts, end_ts, stats)
+    return FleetDataset(frame, failures, cfg, names, start_ts, end_ts, stats, raw, stored)
 
 
 def load_or_build(cfg: FleetDatasetConfig, cache_dir: Path | None, progress: Callable[[str], None] | None = None,
@@ -278,10 +321,8 @@ def load_or_build(cfg: FleetDatasetConfig, cache_dir: Path | None, progress: Cal
     """Reuse a dataset cached under ``cache_dir/<fingerprint>`` when the config is unchanged."""
     folder = cache_dir / f"fleet-{cfg.fingerprint()}" if cache_dir is not None else None
     if folder is not None and not rebuild and (folder / "meta.json").exists():
-        ds = FleetDataset.load(folder)
+        ds = relabel(FleetDataset.load(folder), horizon_s=cfg.horizon_s)
         ds.config = cfg
-        ds.frame["label"] = horizon_label(ds.frame["ts"].to_numpy(), ds.frame["next_failure_ts"].to_numpy(), cfg.horizon_s)
-        ds.stats["positive_rows"] = int(ds.frame["label"].sum())
         ds.stats["cached"] = True
     else:
         ds = build_fleet_dataset(cfg, progress)
@@ -289,6 +330,16 @@ def load_or_build(cfg: FleetDatasetConfig, cache_dir: Path | None, progress: Cal
             ds.save(folder)
         ds.stats["cached"] = False
     return with_model_features(ds)
+
+
+def relabel(ds: FleetDataset, events: Sequence[dict] | None = None, horizon_s: float | None = None) -> FleetDataset:
+    """The same rows labelled from ``events`` (default: the dataset's own) at ``horizon_s``."""
+    ds.events = list(ds.events if events is None else events)
+    h = ds.config.horizon_s if horizon_s is None else horizon_s
+    ds.frame, ds.scenarios, dropped = label_from_events(ds.raw if ds.raw is not None else ds.frame, ds.events, h, ds.end_ts)
+    ds.stats.update(rows=int(len(ds.frame)), rows_dropped=dropped, positive_rows=int(ds.frame["label"].sum()),
+                    failures_from_events=int(len(ds.scenarios)))
+    return ds
 
 
 def with_model_features(ds: FleetDataset) -> FleetDataset:

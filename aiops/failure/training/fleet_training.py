@@ -208,6 +208,8 @@ def choose_threshold(frame: pd.DataFrame, scores: np.ndarray, ctx: EvalContext, 
         curve.append({"threshold": float(thr), "recall": r, "precision": p,
                       "median_lead_min": float(np.median(lead) / 60) if lead.size else float("nan"),
                       "f1": 2 * p * r / (p + r) if p + r else 0.0})
+    if not curve:  # no positive rows to place a threshold on (a tiny fleet): an uninformed 0.5, marked as missed
+        return ThresholdChoice(0.5, 0.0, float("nan"), float("nan"), False, [])
     ok = [c for c in curve if c["precision"] >= min_precision]
     if ok:
         best = max(ok, key=lambda c: (c["recall"], c["threshold"]))

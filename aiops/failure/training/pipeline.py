@@ -113,17 +113,21 @@ class TrainingData:
         return mask
 
 
-def prepare_data(cfg: TrainConfig, cache: Path | None, mitigations: Sequence[Mapping[str, Any]], log: Log) -> TrainingData:
-    """Build (or reuse) the simulated fleet dataset, drop mitigated rows, split it and fold the training period."""
+def prepare_data(cfg: TrainConfig, cache: Path | None, mitigations: Sequence[Mapping[str, Any]], log: Log,
+                 dataset: Any = None) -> TrainingData:
+    """Split and fold a dataset (default: replay the simulated fleet of ``cfg.dataset`` through the feature
+    store, labelled from its stored failure events), after dropping mitigated rows."""
     from aiops.failure.training.fleet_dataset import FleetDatasetConfig, load_or_build
     from aiops.failure.training.fleet_training import host_folds, make_split, model_matrix
 
     d = cfg.dataset
-    ds = load_or_build(FleetDatasetConfig(hosts=d.hosts, vms_per_host=d.vms_per_host, days=d.days, step_s=d.step_s,
-                                          interval_s=d.interval_s, scenario_rate_per_day=d.scenario_rate_per_day,
-                                          seed=d.seed, horizon_s=d.horizon_s), cache, log)
+    ds = dataset if dataset is not None else load_or_build(
+        FleetDatasetConfig(hosts=d.hosts, vms_per_host=d.vms_per_host, days=d.days, step_s=d.step_s,
+                           interval_s=d.interval_s, scenario_rate_per_day=d.scenario_rate_per_day,
+                           seed=d.seed, horizon_s=d.horizon_s), cache, log)
     ds.frame = drop_mitigated(ds.frame, mitigations, d.horizon_s)
-    log(f"dataset: {len(ds.frame)} rows, {int(ds.frame['label'].sum())} positive, {len(ds.scenarios)} scenarios")
+    log(f"dataset: {len(ds.frame)} rows, {int(ds.frame['label'].sum())} positive, "
+        f"{len(ds.scenarios)} failures from stored events")
     split = make_split(ds, cfg.outer_folds, cfg.cutoff_frac, d.seed)
     train = ds.frame[ds.frame["ts"].to_numpy() < split.cutoff_ts - d.horizon_s].reset_index(drop=True)
     feats = ds.feature_names
@@ -212,10 +216,14 @@ def register_candidate(registry: Any, cfg: TrainConfig, data: TrainingData, fina
 
 # ---- promotion ------------------------------------------------------------------------------------------------------
 def acceptance_failures(metrics: Mapping[str, Any], acc: AcceptanceConfig) -> list[str]:
-    """Each acceptance threshold the candidate misses (an empty list: it may be promoted)."""
-    return [f"{k} {metrics.get(k)} < {v}" for k, v in (("recall", acc.min_recall), ("precision", acc.min_precision),
-                                                       ("median_lead_min", acc.min_median_lead_min))
-            if metrics.get(k) is None or metrics[k] < v]
+    """Each acceptance threshold the candidate misses (an empty list: it may be promoted); an unmeasured (NaN)
+    metric misses a positive threshold. By how much and what to change: `verdict.acceptance_shortfalls`."""
+    out = []
+    for k, v in (("recall", acc.min_recall), ("precision", acc.min_precision), ("median_lead_min", acc.min_median_lead_min)):
+        got = metrics.get(k)
+        if v > 0 and (got is None or not np.isfinite(got) or got < v):
+            out.append(f"{k} {got} < {v}")
+    return out
 
 
 def score_production(registry: Any, name: str, version: str, test: Any, threshold: float, metric: str, log: Log) -> float:
@@ -253,11 +261,11 @@ def promotion_decision(registry: Any, cfg: TrainConfig, data: TrainingData, metr
 # ---- the whole pipeline ---------------------------------------------------------------------------------------------
 def run_pipeline(cfg: TrainConfig, registry: Any, search: Search, *, cache: Path | None = None,
                  mitigations: Sequence[Mapping[str, Any]] = (), force_promote: bool = False,
-                 log: Log = print) -> dict[str, Any]:
+                 log: Log = print, dataset: Any = None) -> dict[str, Any]:
     """Train, validate, register and (if it earns it) promote one model; returns the job's report."""
     from aiops.failure.training.fleet_training import model_matrix
 
-    data = prepare_data(cfg, cache, mitigations, log)
+    data = prepare_data(cfg, cache, mitigations, log, dataset)
     config, best_metrics = search(data.X, data.y, data.folds, data.features)
     # three bags on different negative samples: their spread is the served probability interval
     best_config = {**config, "rounds": int(best_metrics["rounds"]), "bags": 3}

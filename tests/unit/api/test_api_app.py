@@ -59,6 +59,12 @@ class InMemoryService:
                {"ts": 3.0, "type": "vm_lifecycle", "host": "h2", "vm_id": "vm-3", "action": "start"}]
         return evs[-limit:]
 
+    async def record_events(self, events):
+        from aiops.telemetry.event_store import MemoryEventStore
+
+        self.events = getattr(self, "events", MemoryEventStore())
+        return self.events.append(events)
+
 
 @pytest.fixture
 def client():
@@ -160,3 +166,25 @@ def test_recent_platform_events_with_filters(client):
     assert client.get("/api/ai/events", params={"target": "h2"}).json()["total"] == 1
     assert client.get("/api/ai/events", params={"limit": 1}).json()["events"][0]["ts"] == 3.0
     assert client.get("/api/ai/events", params={"limit": 0}).status_code == 422
+
+
+def test_post_events_stores_health_events_for_training(client):
+    evs = [{"ts": 1767225600.0, "type": "host_failed", "host": "host-0003", "reason": "disk"},
+           {"ts": 1767225601.0, "type": "api_call", "vm_id": "vm-2"}, {"ts": "soon", "type": "host_recovered", "host": "h"}]
+    r = client.post("/api/ai/events", json=evs)
+    assert r.status_code == 200
+    assert r.json()["accepted"] == 2 and r.json()["health_events"] == 1 and r.json()["stored"] == 1
+    assert [x["index"] for x in r.json()["rejected"]] == [2]
+    assert client.post("/api/ai/events", json=evs[:1]).json()["stored"] == 0  # a retry stores once
+    stored = client.service.events.query(0, 2e9)
+    assert [(e["type"], e["host"]) for e in stored] == [("host_failed", "host-0003")]
+    assert client.post("/api/ai/events", json=[{"type": "host_failed"}]).status_code == 422
+
+
+def test_post_events_needs_the_operator_role(client):
+    from tests.unit.api.auth_helpers import role_token
+
+    ev = [{"ts": 1767225600.0, "type": "host_failed", "host": "host-0003"}]
+    viewer = client.post("/api/ai/events", json=ev, headers={"Authorization": f"Bearer {role_token('viewer')}"})
+    operator = client.post("/api/ai/events", json=ev, headers={"Authorization": f"Bearer {role_token('operator')}"})
+    assert viewer.status_code == 403 and operator.status_code == 200
