@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from typing import Any, Callable
 import httpx
 import yaml
 
-from aiops.settings import PROJECT_ROOT
+from aiops.settings import PROJECT_ROOT, Settings
 from jobs.results import write_json
 
 SEED_SPEC = {"vm_specs": {"cpu_cores": 2, "memory_gb": 4, "disk_gb": 20}}  # as the seed API's example writes it
@@ -48,8 +49,9 @@ def _until(check: Callable[[], Any], t0: float, timeout: float) -> tuple[float |
     return None, None
 
 
-def measure(port: int, timeout: float, headers: dict[str, str]) -> dict[str, Any]:
-    """Start the engine, time the first answers, stop it."""
+def measure(port: int, timeout: float, token: str) -> dict[str, Any]:
+    """Start the engine (with `token` as its API token), time the first answers, stop it."""
+    headers = {"Authorization": f"Bearer {token}"}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = _config(Path(tmp) / "registry")
         cmd = [sys.executable, "-m", "jobs.cli", "--config", str(cfg), "up", "--port", str(port),
@@ -57,7 +59,7 @@ def measure(port: int, timeout: float, headers: dict[str, str]) -> dict[str, Any
         t0 = time.monotonic()
         log = open(Path(tmp) / "aiops-up.log", "wb")
         proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+                                env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", Settings().api.token_env: token})
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=headers)
         try:
             health_s, _ = _until(lambda: client.get("/healthz").status_code == 200, t0, timeout)
@@ -103,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=300.0, help="give up on each step after this many seconds")
     ap.add_argument("--out", default=str(PROJECT_ROOT / "results" / "bench_first_run.json"))
     args = ap.parse_args(argv)
-    token = os.environ.get("AIOPS_API_TOKEN")
-    res = measure(args.port, args.timeout, {"Authorization": f"Bearer {token}"} if token else {})
+    res = measure(args.port, args.timeout, os.environ.get(Settings().api.token_env) or secrets.token_urlsafe(24))
     rows = [("GET /healthz 200", res["healthz_s"]), ("first 200 failure prediction (host-0003)", res["first_prediction_s"]),
             ("ranked nodes, seed spec (cpu, memory, disk)", res["seed_spec_ranked_s"]),
             ("ranked nodes, seed spec + tenant_id", res["with_tenant_ranked_s"])]
