@@ -24,7 +24,7 @@ class FailureMonitor:
         alerter = build_alerter(settings, "failure", cfg.refresh_s, settings.alerting.failure_min_severity)
         store = _mitigation_store(settings.redis.url, f"{settings.redis.key_prefix}:failure:mitigations")
         self.monitor = FleetMonitor(self._predict_fleet, alerter, cfg.alert_threshold, cfg.alert_rearm_below, store,
-                                    api_base=generator_base(settings))
+                                    api_base=generator_base(settings), unsupervised_threshold=cfg.unsupervised.alert_threshold)
         self._handle: Any | None = None
         self._stop = asyncio.Event()
 

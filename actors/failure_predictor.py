@@ -1,5 +1,6 @@
 """Serve deployment `failure-predictor`: wires a `PredictionService` (model source, cache, VM counts,
-shard router) into model replicas.
+shard router) into model replicas, with the label-free `HealthFallback` fitting in the background until a
+supervised model is promoted.
 
 It follows promotions without restart (the model source polls the registry pointer;
 `user_config={"model_version": "v0003"}` pins a version through `reconfigure`), answers on-demand
@@ -21,6 +22,7 @@ from actors.router import ShardRouter
 from aiops.features.definitions import load_definitions
 from aiops.failure.registry import ModelRegistry
 from aiops.failure.serving.cache import PredictionCache
+from aiops.failure.serving.fallback import HealthFallback
 from aiops.failure.serving.inventory import VmCounts
 from aiops.failure.serving.model_source import ModelSource, load_model_folder
 from aiops.failure.serving.service import FleetPredictions, PredictionService
@@ -50,10 +52,13 @@ class FailurePredictor:
             redis = aioredis.Redis.from_url(settings.redis.url, socket_timeout=2)
         cache = PredictionCache(cfg.cache_ttl_s, redis)
         vm_counts = VmCounts(functools.partial(_simulator_inventory, settings.ray.namespace))
+        router = ShardRouter(settings)
+        self.fallback = HealthFallback(cfg.unsupervised, cfg.health, cfg.horizon_s, router.list_targets,
+                                       router.get_historical, vm_counts)
         source = ModelSource(ModelRegistry(cfg.registry_uri), cfg.model_name, cfg.model_version, cfg.registry_poll_s,
                              cfg.horizon_s, load_definitions(settings.store.features_file), vm_counts,
-                             functools.partial(load_model_folder, device=self.device), on_change=cache.clear)
-        router = ShardRouter(settings)
+                             functools.partial(load_model_folder, device=self.device), on_change=cache.clear,
+                             fallback=self.fallback.core)
         self.service = PredictionService(source, cache, vm_counts, router.get_features, router.get_features_many,
                                          router.all_features)
         source.refresh(force=True)
@@ -65,22 +70,27 @@ class FailurePredictor:
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.005)
     async def predict_one(self, target_ids: list[str]) -> list[bytes | None]:
+        self.fallback.ensure_running()
         return await self.service.predict_one(target_ids)
 
     async def predict_many(self, target_ids: list[str], horizon_s: float, include: bool) -> tuple[list[bytes], list[str], str]:
+        self.fallback.ensure_running()
         return await self.service.predict_many(target_ids, horizon_s, include)
 
     async def predict_fleet(self) -> FleetPredictions:
+        self.fallback.ensure_running()
         return await self.service.predict_fleet()
 
     async def model_info(self) -> dict[str, Any] | None:
+        self.fallback.ensure_running()
         return self.service.model_info(self.device, self.instance)
 
     async def stats(self) -> dict[str, Any]:
         """The replica's served version and its VM-inventory refreshes (errors counted, last one kept)."""
         meta = self.service.source.meta
         return {"name": PREDICTOR_NAME, "replica": self.instance, "device": self.device,
-                "model_version": None if meta is None else meta.version, "inventory": self.service.vm_counts.stats()}
+                "model_version": None if meta is None else meta.version, "inventory": self.service.vm_counts.stats(),
+                "unsupervised": self.fallback.stats()}
 
 
 async def _simulator_inventory(namespace: str) -> dict[str, Any] | None:

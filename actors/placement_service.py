@@ -41,6 +41,7 @@ from aiops.placement.inventory import (FleetSnapshot, build_fleet_snapshot,
 from aiops.placement.inventory import DEFAULT_REFRESH_S, CachedFleet
 from aiops.placement.optimise.nsga import optimise_batch
 from aiops.placement.recommend import PlacementService
+from aiops.failure.serving.unsupervised import is_unsupervised
 from aiops.settings import Settings
 
 MAX_PLAN_SECONDS = 20.0
@@ -83,10 +84,10 @@ class RayFleetSource:
         if mon is None:
             return {}, None
         try:
-            _, model_version, snap = ray.get(mon.get_snapshot.remote(-1), timeout=self.timeout_s)
+            _, model_version, _, snap = ray.get(mon.get_snapshot.remote(-1), timeout=self.timeout_s)
         except Exception:
             return {}, None
-        return failure_probabilities(snap), model_version
+        return failure_probabilities(snap, alarmed_only=is_unsupervised(model_version)), model_version
 
     def fetch(self) -> FleetSnapshot:
         raw = self.raw_inventory()

@@ -56,6 +56,11 @@ class ShardRouter:
     async def get_features(self, target_id: str, window_s: float | None = None, at: float | None = None) -> dict | None:
         return await self.owner(target_id).get_features.remote(target_id, window_s, at)
 
+    async def get_historical(self, target_id: str, start: float, end: float, step_s: float,
+                             window_s: float | None = None) -> dict[str, Any] | None:
+        """Point-in-time feature rows of one target (the owning shard's history query)."""
+        return await self.owner(target_id).get_historical_features.remote(target_id, start, end, step_s, window_s)
+
     async def get_features_many(self, target_ids: list[str]) -> list[dict | None]:
         """One call per shard, answers in the order asked."""
         by_shard: dict[int, list[int]] = {}

@@ -16,7 +16,7 @@ from aiops.alerting.config import AlertingSettings
 from aiops.auth import ApiSettings
 from aiops.config_io import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config_file, load_yaml, validate_config
 from aiops.failure.config import FailureConfig, TrainConfig
-from aiops.failure.health.config import HealthConfig
+from aiops.failure.health.config import FleetHealthConfig, HealthConfig
 from aiops.failure.training.schedule import RetrainConfig
 from aiops.placement.factors.catalog import FactorCatalog, parse_catalog
 from aiops.security.config import SecurityConfig
@@ -161,6 +161,9 @@ class FailureSettings(_Strict):
     retrain: RetrainConfig = Field(default_factory=RetrainConfig,
                                    description="the retraining schedule (actors/retrain_scheduler.py): a Ray job when enough "
                                                "new labelled episodes arrived or every N hours")
+    unsupervised: FleetHealthConfig = Field(
+        default_factory=FleetHealthConfig,
+        description="the label-free fleet health model served until a supervised one is promoted (fallback.py)")
 
 
 class SecuritySettings(_Strict):

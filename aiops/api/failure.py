@@ -20,14 +20,17 @@ MAX_HORIZON_S = 30 * 86_400
 class ContributingFactor(BaseModel):
     feature: str
     value: float | None
-    contribution: float = Field(description="SHAP contribution to the log-odds of failure")
+    contribution: float = Field(description="SHAP contribution to the log-odds of failure; for the label-free "
+                                            "health model (unsupervised-health-* versions) the metric's share of the score")
     description: str
 
 
 class FailurePrediction(BaseModel):
     target_id: str
     target_type: str
-    failure_probability: float = Field(ge=0, le=1)
+    failure_probability: float = Field(ge=0, le=1, description=(
+        "supervised models: P(failure within the horizon); the label-free health model (model_version "
+        "unsupervised-health-*): a calibrated risk, the share of held-back normal rows scoring lower, not a probability"))
     time_to_failure: float | None = Field(description="median seconds to failure under a constant hazard; null when negligible")
     time_to_failure_interval: tuple[float, float] | None = Field(None, description="10-90% interval, seconds")
     confidence_interval: tuple[float, float] = Field(description="10-90% spread of the probability across bagged members")
@@ -74,6 +77,8 @@ class ModelInfo(BaseModel):
     training_data_size: int | None
     features: list[str]
     performance_metrics: dict[str, Any]
+    supervised: bool = Field(True, description="false for the label-free health model served until one is promoted")
+    description: str | None = Field(None, description="what the served score means (set for the label-free model)")
 
 
 class MitigationRequest(BaseModel):

@@ -175,6 +175,18 @@ class ModelRegistry:
         self._write_json(self._p(check_name(name, "name"), "production.json"), {"version": check_name(version), "promoted_at": time.time(), "previous": prev})
         return PromotionDecision(True, f"{metric}={score} promoted over {prev or 'nothing'}", version, prev)
 
+    def rollback(self, name: str) -> str | None:
+        """Undo the latest promotion: production goes back to the version it replaced, or to none at all (serving
+        then falls back to the label-free health score); returns the version now in production."""
+        ptr = self._read_json(self._p(check_name(name, "name"), "production.json"))
+        prev = ptr.get("previous") if isinstance(ptr, dict) else None
+        if prev:
+            self._write_json(self._p(name, "production.json"), {"version": check_name(prev), "promoted_at": time.time(),
+                                                                "previous": None})
+        elif ptr is not None:
+            self.fs.delete_file(self._p(name, "production.json"))
+        return prev
+
     def fetch(self, name: str, version: str) -> Path:
         """Local folder with the model's files (downloaded once into the cache), every file checked
         against the SHA-256 pinned in the version's metadata, on each call (the cache is a disk too)."""

@@ -32,6 +32,11 @@ class SeriesBuffer:
         return self._ts.nbytes + self._val.nbytes
 
     @property
+    def first_ts(self) -> float:
+        """Timestamp of the oldest point held (inf when empty)."""
+        return float(self._ts[self._head]) if self._size else float("inf")
+
+    @property
     def last_ts(self) -> float:
         if not self._size:
             return float("-inf")

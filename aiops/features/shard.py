@@ -262,6 +262,7 @@ class ShardState:
     def list_targets(self) -> list[dict[str, Any]]:
         return [
             {"target_id": t, "target_type": s.target_type, "shard": self.shard_id, "last_ts": s.last_ts,
+             "first_ts": min((b.first_ts for b in s.series.values()), default=s.last_ts),
              "metrics": sorted(s.series), "points": sum(len(b) for b in s.series.values())}
             for t, s in self.targets.items()
         ]

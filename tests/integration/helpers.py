@@ -17,7 +17,7 @@ from tests.conftest import SERVE_PORT
 REPLAY_MAX_AGE_S = 20 * 365 * 86400.0
 
 __all__ = ["REPLAY_MAX_AGE_S", "make_settings", "system_factory", "wait_for", "publish", "consumer_drained", "delete_stream",
-           "wait_consumer", "nats_settings", "try_call"]
+           "wait_consumer", "nats_settings", "try_call", "register_test_model"]
 
 
 def make_settings(**overrides) -> Settings:
@@ -54,6 +54,29 @@ def wait_for(pred, timeout: float, every: float = 0.5, what: str = "condition"):
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
+
+def register_test_model(reg, tmp, seed: int, promote: bool = True, threshold: float | None = None) -> str:
+    """Register (and promote) a small XGBoost model on the real feature names; returns its version."""
+    import numpy as np
+    import pandas as pd
+
+    from aiops.failure.models import XGBoostFailureModel
+    from aiops.failure.registry import data_fingerprint
+    from aiops.features.definitions import load_definitions
+    from aiops.settings import PROJECT_ROOT
+
+    names = [d.name for d in load_definitions(PROJECT_ROOT / "configs" / "features.yaml")]
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(400, len(names))), columns=names)
+    y = (X.iloc[:, 0] > 1).astype(int).to_numpy()
+    model = XGBoostFailureModel(n_rounds=20, eta=0.3, neg_sample_rate=1.0, n_bags=2, nthread=1).fit(X, y)
+    folder = model.save(tmp / f"model-{seed}")
+    mv = reg.register("fleet-failure", folder, {"pr_auc": 0.5 + seed / 100, "accuracy": 0.9, "precision": 0.8, "recall": 0.9, "f1": 0.85},
+                      names, data_fingerprint(X, y), {"horizon_s": 7200, "training_rows": len(X),
+                                                      **({"decision_threshold": threshold} if threshold else {})})
+    if promote:
+        assert reg.promote("fleet-failure", mv.version, "pr_auc", 0.1).promoted
+    return mv.version
 
 def try_call(fn):
     try:

@@ -4,39 +4,23 @@ from __future__ import annotations
 import time
 
 import httpx
-import numpy as np
-import pandas as pd
 import pytest
 import ray
 
-from aiops.failure.models import XGBoostFailureModel
-from aiops.features.definitions import load_definitions
-from aiops.failure.registry import ModelRegistry, data_fingerprint
-from aiops.settings import PROJECT_ROOT
+from aiops.failure.registry import ModelRegistry
 from tests.conftest import API_HEADERS
-from tests.integration.helpers import make_settings as _settings, system_factory, wait_for as _wait  # noqa: F401
+from tests.integration.helpers import make_settings as _settings, register_test_model, system_factory, wait_for as _wait  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
 
-def _register(reg: ModelRegistry, tmp, seed: int, promote: bool = True, threshold: float | None = None) -> str:
-    names = [d.name for d in load_definitions(PROJECT_ROOT / "configs" / "features.yaml")]
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(rng.normal(size=(400, len(names))), columns=names)
-    y = (X.iloc[:, 0] > 1).astype(int).to_numpy()
-    model = XGBoostFailureModel(n_rounds=20, eta=0.3, neg_sample_rate=1.0, n_bags=2, nthread=1).fit(X, y)
-    folder = model.save(tmp / f"model-{seed}")
-    mv = reg.register("fleet-failure", folder, {"pr_auc": 0.5 + seed / 100, "accuracy": 0.9, "precision": 0.8, "recall": 0.9, "f1": 0.85},
-                      names, data_fingerprint(X, y), {"horizon_s": 7200, "training_rows": len(X),
-                                                      **({"decision_threshold": threshold} if threshold else {})})
-    if promote:
-        assert reg.promote("fleet-failure", mv.version, "pr_auc", 0.1).promoted
-    return mv.version
+_register = register_test_model
 
 
 def test_predictions_follow_promotions_without_restart(system_factory, tmp_path):  # noqa: F811
     reg_dir = tmp_path / "registry"
-    settings = _settings(**{"failure.registry_uri": str(reg_dir), "failure.refresh_s": 1.0, "failure.registry_poll_s": 1.0})
+    settings = _settings(**{"failure.registry_uri": str(reg_dir), "failure.refresh_s": 1.0, "failure.registry_poll_s": 1.0,
+                            "failure.unsupervised.enabled": False})  # the label-free fallback: test_first_minute.py
     system = system_factory(settings)
     client = httpx.Client(base_url=system.url, timeout=10, headers=API_HEADERS)
     _wait(lambda: client.get("/api/ai/features/host-0002").status_code == 200, 60, what="features")

@@ -7,6 +7,8 @@ _EXPORTS = {
     "windowed_gaussian": ".baselines",
     "rolling_knn_distance": ".baselines",
     "HealthScorer": ".scorer",
+    "FleetHealth": ".fleet",
+    "fit_fleet_health": ".fleet",
     "HealthEnsemble": ".scorer",
     "rolling_health": ".scorer",
     "METHODS": ".scorer",

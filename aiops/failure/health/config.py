@@ -42,3 +42,26 @@ class HealthConfig(BaseModel):
                                  "moved")
     drift_share: float = Field(0.5, gt=0, le=1, description="share of alarmed rows in drift_window that re-baselines")
     top_causes: int = Field(3, ge=1, le=10, description="metrics blamed per row")
+
+
+class FleetHealthConfig(BaseModel):
+    """The label-free fleet model served until a supervised failure model is promoted
+    (``Settings().failure.unsupervised``; the policy is in aiops/failure/serving/fallback.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="serve the health score while no supervised model is promoted")
+    step_s: float = Field(60.0, gt=0, description="simulated/telemetry seconds between history rows the score is fitted "
+                                                  "on; live rows are smoothed in time at the same rate")
+    lookback_s: float = Field(6 * 3600.0, gt=0, description="how far back the shards' history is read at each fit")
+    max_rows_per_target: int = Field(60, ge=8, le=2000, description="history rows read per target per fit (the step "
+                                                                     "widens beyond lookback_s / this): bounds shard CPU")
+    min_rows_per_target: int = Field(8, ge=3, description="a target with fewer usable rows is scored, but not fitted on")
+    retry_s: float = Field(10.0, gt=0, description="wall seconds between tries until the first fit succeeds")
+    refit_s: float = Field(600.0, gt=0, description="wall seconds between refits once fitted (sooner while the "
+                                                    "history is young: the interval doubles from retry_s)")
+    concurrency: int = Field(16, ge=1, description="history queries in flight at once")
+    alert_threshold: float | None = Field(
+        None, gt=0, lt=1, description="the failure monitor alerts on the unsupervised risk at or above this; null (default) "
+                                      "= never: the risk is uniform on normal rows, so any level alerts on that share of "
+                                      "a healthy fleet every round (0.999 would be a conservative opt-in)")

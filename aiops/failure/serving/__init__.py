@@ -34,6 +34,12 @@ _EXPORTS = {
     "PredictionService": ".service",
     "require_prediction": ".service",
     "SnapshotReplica": ".snapshot",
+    "HealthFallback": ".fallback",
+    "history_window": ".fallback",
+    "UnsupervisedCore": ".unsupervised",
+    "is_unsupervised": ".unsupervised",
+    "unsupervised_version": ".unsupervised",
+    "UNSUPERVISED_PREFIX": ".unsupervised",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from aiops.features.definitions import FeatureDefinition
-from aiops.failure.errors import NoModel
+from aiops.failure.errors import NO_MODEL_MESSAGE, NoModel
 from aiops.failure.registry import ModelRegistry, ModelVersion
 from aiops.failure.serving.predictor import FailurePredictorCore
 
 __all__ = ["LoadedModel", "load_model_folder", "ModelSource", "model_info"]
 
 LoadedModel = tuple[Any, Any | None]  # (failure model, survival model or None)
+FITTING_MESSAGE = ("no failure model is promoted and the label-free health score is not fitted yet (it needs a few "
+                   "minutes of telemetry); retry shortly, or train one with `python -m jobs.train_failure`")
 
 
 def load_model_folder(folder: Path, device: str = "cpu") -> LoadedModel:
@@ -42,7 +44,7 @@ class ModelSource:
     def __init__(self, registry: ModelRegistry, name: str, pin: str, poll_s: float, default_horizon_s: float,
                  definitions: Sequence[FeatureDefinition], vms_on_host: Callable[[str], int],
                  load: Callable[[Path], LoadedModel], clock: Callable[[], float] = time.monotonic,
-                 on_change: Callable[[], None] | None = None) -> None:
+                 on_change: Callable[[], None] | None = None, fallback: Callable[[], Any | None] | None = None) -> None:
         self.registry = registry
         self.name = name
         self.pin = pin
@@ -53,6 +55,7 @@ class ModelSource:
         self._load = load
         self._clock = clock
         self._on_change = on_change  # e.g. drop cached answers of the old version
+        self.fallback = fallback  # the core served while nothing is promoted (None: not fitted yet)
         self._checked = 0.0
         self.core: FailurePredictorCore | None = None
         self.meta: ModelVersion | None = None
@@ -69,6 +72,11 @@ class ModelSource:
             return False
         self._checked = now
         mv = self.registry.production(self.name) if self.pin == "production" else self.registry.get(self.name, self.pin)
+        if mv is None and self.core is not None:  # rolled back to nothing: the fallback serves again
+            self.core, self.meta = None, None
+            if self._on_change is not None:
+                self._on_change()
+            return True
         if mv is None or (self.meta is not None and mv.version == self.meta.version):
             return False
         model, survival = self._load(self.registry.fetch(self.name, mv.version))
@@ -83,12 +91,16 @@ class ModelSource:
         """The horizon a version was trained for (its registry metadata), else the configured default."""
         return float(mv.meta.get("horizon_s", self.default_horizon_s))
 
-    def need_core(self) -> FailurePredictorCore:
-        """The model to predict with (polling first); NoModel while nothing is deployed."""
+    def need_core(self) -> FailurePredictorCore | Any:
+        """The model to predict with (polling first): the promoted one, else the fallback's (the label-free
+        health score) once it is fitted; NoModel while neither is."""
         self.refresh()
-        if self.core is None:
-            raise NoModel()
-        return self.core
+        if self.core is not None:
+            return self.core
+        fallback = self.fallback() if self.fallback is not None else None
+        if fallback is None:
+            raise NoModel(NO_MODEL_MESSAGE if self.fallback is None else FITTING_MESSAGE)
+        return fallback
 
     @property
     def decision_threshold(self) -> float | None:

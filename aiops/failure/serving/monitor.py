@@ -4,6 +4,7 @@ and record operators' mitigations."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any, Awaitable, Callable
 
@@ -13,6 +14,7 @@ from aiops.alerting.alerter import Alerter
 from aiops.failure.errors import NoModel
 from aiops.failure.serving.alerts import AlertBook, alert_thresholds, failure_alert_specs
 from aiops.failure.serving.service import FleetPredictions
+from aiops.failure.serving.unsupervised import is_unsupervised
 
 __all__ = ["FleetMonitor", "Snapshot"]
 
@@ -25,12 +27,13 @@ class FleetMonitor:
     def __init__(self, predict_fleet: Callable[[], Awaitable[FleetPredictions]], alerter: Alerter,
                  alert_threshold: float | None, rearm_below: float,
                  store_mitigation: Callable[[bytes], Awaitable[None]] | None = None, keep_alerts: int = 1000,
-                 api_base: str = "http://127.0.0.1:8000") -> None:
+                 api_base: str = "http://127.0.0.1:8000", unsupervised_threshold: float | None = None) -> None:
         self._predict_fleet = predict_fleet
         self.alerter = alerter
         self.api_base = api_base
         self.alert_threshold = alert_threshold
         self.rearm_below = rearm_below
+        self.unsupervised_threshold = unsupervised_threshold  # None: the label-free risk never alerts
         self._store_mitigation = store_mitigation
         self.keep_alerts = keep_alerts
         self.book = AlertBook(*alert_thresholds(alert_threshold, rearm_below, None))
@@ -59,10 +62,19 @@ class FleetMonitor:
     def apply(self, fleet: FleetPredictions) -> None:
         """Make a round the new snapshot; a promotion moves the alert thresholds to the new model's."""
         if fleet.model_version != self.model_version:
-            self.book.set_thresholds(*alert_thresholds(self.alert_threshold, self.rearm_below, fleet.decision_threshold))
+            self.book.set_thresholds(*self._thresholds(fleet))
         self.snapshot, self.probabilities = fleet.bodies, fleet.probabilities
         self.model_version, self.horizon_s = fleet.model_version, fleet.horizon_s
         self.version += 1
+
+    def _thresholds(self, fleet: FleetPredictions) -> tuple[float, float]:
+        """The supervised model's operating point (or the configured one); for the label-free fallback only the
+        configured unsupervised level, and no alerts at all without one (its risk is uniform on normal rows)."""
+        if not is_unsupervised(fleet.model_version):
+            return alert_thresholds(self.alert_threshold, self.rearm_below, fleet.decision_threshold)
+        if self.unsupervised_threshold is None:
+            return math.inf, self.rearm_below
+        return self.unsupervised_threshold, min(self.rearm_below, 0.8 * self.unsupervised_threshold)
 
     async def _alert(self, fleet: FleetPredictions) -> None:
         new = self.book.update_lazy((t, p, lambda t=t: orjson.loads(fleet.bodies[t]))
@@ -93,5 +105,6 @@ class FleetMonitor:
     def stats(self, name: str) -> dict[str, Any]:
         """What `aiops status` and the tests read about the monitor."""
         return {"name": name, "snapshot_version": self.version, "targets": len(self.snapshot),
-                "alert_threshold": self.book.threshold, "alerts_sent": len(self.sent), "errors": self.errors,
+                "alert_threshold": None if math.isinf(self.book.threshold) else self.book.threshold,
+                "unsupervised": is_unsupervised(self.model_version), "alerts_sent": len(self.sent), "errors": self.errors,
                 "last_error": self.last_error, "model_version": self.model_version, "alerting": self.alerter.stats()}

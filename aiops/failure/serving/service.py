@@ -58,8 +58,15 @@ class PredictionService:
     async def predict_vectors(self, vectors: Sequence[Vector], horizon_s: float | None, include: bool,
                               with_probabilities: bool = False) -> list[bytes] | tuple[list[bytes], list[float | None]]:
         """Serialised predictions for `vectors` (cached ones reused); with_probabilities adds each fresh
-        prediction's probability (None for a cache hit) so a caller need not decode the bytes."""
-        core = self.source.need_core()
+        prediction's probability (None for a cache hit) so a caller need not decode the bytes. A vector the
+        model cannot score (the label-free fallback before its target type is fitted) is left out."""
+        out, probs = await self._aligned(self.source.need_core(), vectors, horizon_s, include)
+        kept = [i for i, body in enumerate(out) if body is not None]
+        bodies = [out[i] for i in kept]
+        return (bodies, [probs[i] for i in kept]) if with_probabilities else bodies  # type: ignore[misc]
+
+    async def _aligned(self, core: Any, vectors: Sequence[Vector], horizon_s: float | None,
+                       include: bool) -> tuple[list[bytes | None], list[float | None]]:
         horizon = horizon_s or core.horizon_s
         keys = [cache_key(v, horizon, core.version) for v in vectors]
         out = await self.cache.get_many(keys)
@@ -67,19 +74,21 @@ class PredictionService:
         misses = [i for i, body in enumerate(out) if body is None]
         if misses:
             await self.vm_counts.refresh()
+            made = {p.target_id: p for p in core.predict([vectors[i] for i in misses], horizon, include)}
             fresh = {}
-            for i, p in zip(misses, core.predict([vectors[i] for i in misses], horizon, include)):
-                out[i], probs[i] = p.to_json(), p.failure_probability
-                fresh[keys[i]] = (p.last_updated, out[i])
+            for i in misses:
+                p = made.get(vectors[i]["target_id"])
+                if p is not None:
+                    out[i], probs[i] = p.to_json(), p.failure_probability
+                    fresh[keys[i]] = (p.last_updated, out[i])
             await self.cache.put_many(fresh)
-        bodies = [o for o in out if o is not None]
-        return (bodies, probs) if with_probabilities else bodies
+        return out, probs
 
     async def predict_one(self, target_ids: list[str]) -> list[bytes | None]:
         """One answer per id (None for an unknown target), for a batch of single-target requests."""
         vecs = await asyncio.gather(*(self._get_features(t) for t in target_ids))
         known = [v for v in vecs if v is not None]
-        bodies = await self.predict_vectors(known, None, True) if known else []
+        bodies = (await self._aligned(self.source.need_core(), known, None, True))[0] if known else []
         by_id = {v["target_id"]: b for v, b in zip(known, bodies)}
         return [by_id.get(t) for t in target_ids]
 
@@ -89,20 +98,26 @@ class PredictionService:
         vecs = await self._get_features_many(target_ids)
         found = [v for v in vecs if v is not None]
         missing = [t for t, v in zip(target_ids, vecs) if v is None]
-        return await self.predict_vectors(found, horizon_s, include), missing, core.version
+        bodies, _ = await self._aligned(core, found, horizon_s, include)
+        missing += [v["target_id"] for v, b in zip(found, bodies) if b is None]
+        return [b for b in bodies if b is not None], missing, core.version
 
     async def predict_fleet(self) -> FleetPredictions:
-        """Every target the feature store knows, at the model's own horizon."""
+        """Every target the feature store knows (that the model can score), at the model's own horizon."""
         core = self.source.need_core()
         vectors = await self._all_features()
-        bodies, probs = await self.predict_vectors(vectors, None, True, with_probabilities=True)
-        ids = [v["target_id"] for v in vectors]
-        probabilities = {t: (p if p is not None else float(orjson.loads(b)["failure_probability"]))
-                         for t, b, p in zip(ids, bodies, probs)}
-        return FleetPredictions(core.version, core.horizon_s, self.source.decision_threshold,
-                                dict(zip(ids, bodies)), probabilities)
+        out, probs = await self._aligned(core, vectors, None, True)
+        probabilities = {v["target_id"]: (p if p is not None else float(orjson.loads(b)["failure_probability"]))
+                         for v, b, p in zip(vectors, out, probs) if b is not None}
+        bodies = {v["target_id"]: b for v, b in zip(vectors, out) if b is not None}
+        threshold = None if core is not self.source.core else self.source.decision_threshold
+        return FleetPredictions(core.version, core.horizon_s, threshold, bodies, probabilities)
 
     def model_info(self, device: str, replica: str) -> dict[str, Any] | None:
-        """The served version's description (None before any model is deployed)."""
+        """The served version's description: the promoted model's, else the label-free fallback's (which says
+        it is unsupervised and what its score means); None before either exists."""
         self.source.refresh()
-        return None if self.source.meta is None else model_info(self.source.meta, device, replica)
+        if self.source.meta is not None:
+            return model_info(self.source.meta, device, replica)
+        fallback = self.source.fallback() if self.source.fallback is not None else None
+        return None if fallback is None else fallback.describe(device, replica)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from aiops.failure.serving.horizon import at_horizon_json
+from aiops.failure.serving.unsupervised import is_unsupervised
 
 __all__ = ["SnapshotReplica"]
 
@@ -45,6 +46,8 @@ class SnapshotReplica:
     def lookup(self, target_ids: Iterable[str], horizon_s: float) -> tuple[list[bytes], list[str]]:
         """(predictions at `horizon_s` for the ids in the snapshot, ids it lacks), in request order."""
         trained = self.trained_horizon_s
+        if is_unsupervised(self.model_version):
+            horizon_s = trained  # a health risk has no horizon to restate
         hits, rest = [], []
         for t in target_ids:
             body = self.bodies.get(t)

@@ -292,13 +292,17 @@ def build_fleet_snapshot(inventory: Mapping[str, Any], vectors: Mapping[str, Map
                          model_version)
 
 
-def failure_probabilities(snapshot: Mapping[str, Any] | None) -> dict[str, float]:
-    """Host -> probability from the failure monitor's snapshot ({target: dict or JSON bytes})."""
+def failure_probabilities(snapshot: Mapping[str, Any] | None, alarmed_only: bool = False) -> dict[str, float]:
+    """Host -> probability from the failure monitor's snapshot ({target: dict or JSON bytes}). `alarmed_only`
+    (the label-free fallback, whose risk is uniform on healthy hosts) keeps only hosts whose score alarmed
+    (severity above low), so placement does not treat half a healthy fleet as risky."""
     import json
 
     out: dict[str, float] = {}
     for target, raw in (snapshot or {}).items():
         rec = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
+        if alarmed_only and rec.get("severity", "low") == "low":
+            continue
         if rec.get("target_type", "host") == "host" and rec.get("failure_probability") is not None:
             out[str(target)] = float(rec["failure_probability"])
     return out
