@@ -48,7 +48,7 @@ class NetworkConfig:
     seed: int = 0
     host_min_flows: int = 30
     neighbours: int = 5  # k of the nearest-neighbour part
-    combine: str = "cauchy"  # how part p-values combine before calibration: "cauchy", "fisher" (−Σ log p) or "min"
+    combine: str = "fisher"  # how part p-values combine before calibration: "fisher" (−Σ log p), "cauchy" or "min"
     knn_jackknife: bool = True  # nearest-neighbour part: whole warm-up as reference, leave-one-out calibration
     sequence: bool = False  # also run the GRU flow-sequence model (detectors_sequence.py) on the same batches
 
