@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--data", type=Path, default=Settings().data_dir / "security" / "cicids2017-dev")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--fit-share", type=float, default=0.6)
-    ap.add_argument("--combine", choices=("fisher", "min"), default="fisher", help="how the parts' p-values combine")
+    ap.add_argument("--combine", choices=("cauchy", "fisher", "min"), default="fisher", help="how the parts' p-values combine")
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "eval_network.json")
     args = ap.parse_args(argv)
     data = load(args.data)

@@ -36,14 +36,22 @@ class PartCalibration:
         self.minima: dict[str, np.ndarray] = {}
 
     def statistic(self, ps: list[np.ndarray]) -> np.ndarray:
-        """Higher = more unusual: Fisher's −Σ log p, or −min p."""
-        m = np.vstack(ps)
-        return -np.log(np.maximum(m, 1e-12)).sum(axis=0) if self.method == "fisher" else -m.min(axis=0)
+        """Higher = more unusual: Fisher's −Σ log p, the Cauchy combination's mean tan((½ − p)π) (Liu & Xie
+        2020: its tail holds under any dependence, and one small p-value dominates it, so a weak part drags
+        it down less than Fisher's sum), or −min p."""
+        m = np.clip(np.vstack(ps), 1e-12, 1.0)
+        if self.method == "fisher":
+            return -np.log(m).sum(axis=0)
+        if self.method == "cauchy":
+            return np.tan((0.5 - m) * np.pi).mean(axis=0)
+        return -m.min(axis=0)
 
-    def add_part(self, name: str, stats: np.ndarray) -> np.ndarray:
-        """Keep a part's calibration statistics; returns their leave-one-out p-values (for :meth:`add_set`)."""
-        self.parts[name] = np.sort(np.asarray(stats, np.float64))
-        return loo_p(np.asarray(stats, np.float64))
+    def add_part(self, name: str, stats: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Keep a part's calibration statistics; returns the leave-one-out p-values of ``rows`` of them
+        (for :meth:`add_set`: a part calibrated on more flows than the set gives those the set has)."""
+        a = np.asarray(stats, np.float64)
+        self.parts[name] = np.sort(a)
+        return loo_p(a)[rows]
 
     def add_set(self, key: str, loo_ps: list[np.ndarray]) -> None:
         """Calibration minima for flows that have exactly this set of parts."""
@@ -61,13 +69,16 @@ class PartCalibration:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {f"cal_part_{k}": v for k, v in self.parts.items()}
-        out["cal_fisher"] = np.asarray(self.method == "fisher")
+        out["cal_method"] = np.asarray(self.method)
         out.update({f"cal_min_{k}": v for k, v in self.minima.items()})
         return out
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "PartCalibration":
-        c = cls("fisher" if bool(arrays.get("cal_fisher", True)) else "min")
+        if "cal_method" in arrays:
+            c = cls(str(arrays["cal_method"]))
+        else:  # snapshots from before the Cauchy combination
+            c = cls("fisher" if bool(arrays.get("cal_fisher", True)) else "min")
         for k, v in arrays.items():
             if k.startswith("cal_part_"):
                 c.parts[k[len("cal_part_"):]] = np.asarray(v, np.float64)
@@ -95,6 +106,14 @@ class NearestNeighbours:
         d2 = (z ** 2).sum(axis=1)[:, None] + self._norms[None, :] - 2.0 * z @ self.ref.T
         near = np.partition(np.maximum(d2, 0.0), self.k - 1, axis=1)[:, :self.k]
         return np.sqrt(near).mean(axis=1)
+
+    def leave_one_out(self) -> np.ndarray:
+        """Each reference flow's statistic against the others (itself left out): calibration statistics
+        on the whole warm-up, so the reference and the calibration set need not split it (jackknife)."""
+        d2 = self._norms[:, None] + self._norms[None, :] - 2.0 * self.ref @ self.ref.T
+        k1 = min(self.k + 1, len(self.ref))
+        near = np.sort(np.sqrt(np.partition(np.maximum(d2, 0.0), k1 - 1, axis=1)[:, :k1]), axis=1)
+        return near[:, 1:].mean(axis=1) if k1 > 1 else near[:, 0]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"knn_mu": self.mu, "knn_sd": self.sd, "knn_ref": self.ref, "knn_k": np.asarray(self.k)}

@@ -48,7 +48,8 @@ class NetworkConfig:
     seed: int = 0
     host_min_flows: int = 30
     neighbours: int = 5  # k of the nearest-neighbour part
-    combine: str = "fisher"  # how part p-values combine before calibration: "fisher" (−Σ log p) or "min"
+    combine: str = "fisher"  # how part p-values combine before calibration: "fisher" (−Σ log p), "cauchy" or "min"
+    knn_jackknife: bool = True  # nearest-neighbour part: whole warm-up as reference, leave-one-out calibration
     sequence: bool = False  # also run the GRU flow-sequence model (detectors_sequence.py) on the same batches
 
 
@@ -207,7 +208,7 @@ class NetworkAnomalyDetector:
         self.model = IForest(n_estimators=self.cfg.n_estimators, random_state=self.cfg.seed, n_jobs=1)
         self.model.fit(tr)
         self._forest = PyodIForestScorer(self.model)  # same scores, without the per-tree call overhead
-        self._knn = NearestNeighbours(tr, self.cfg.neighbours)
+        self._knn = NearestNeighbours(x if self.cfg.knn_jackknife else tr, self.cfg.neighbours)
         for e in flows[0::2]:
             self._learn_host(e, _log_bytes_out(e))
         self._calibrate(flows[1::2], ca)  # host baselines stay as calibrated: the calibration flows are not learned
@@ -228,7 +229,11 @@ class NetworkAnomalyDetector:
         self.parts = PartCalibration(self.cfg.combine)
         s_if = self._forest(x)
         self.calib = np.sort(s_if)
-        shape = [self.parts.add_part("iforest", s_if), self.parts.add_part("knn", self._knn(x))]
+        if self.cfg.knn_jackknife:  # reference = whole warm-up, calibrated leave-one-out; x holds its odd rows
+            knn_p = self.parts.add_part("knn", self._knn.leave_one_out(), slice(1, None, 2))
+        else:
+            knn_p = self.parts.add_part("knn", self._knn(x))
+        shape = [self.parts.add_part("iforest", s_if), knn_p]
         self.parts.add_set("shape", shape)
         host = self._host_stats(flows, x)
         known = ~np.isnan(host[:, 0])
