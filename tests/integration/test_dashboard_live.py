@@ -4,36 +4,20 @@ from __future__ import annotations
 import json
 
 import httpx
-import numpy as np
-import pandas as pd
 import pytest
 
-from aiops.failure.models import XGBoostFailureModel
-from aiops.failure.registry import ModelRegistry, data_fingerprint
-from aiops.features.definitions import load_definitions
+from aiops.failure.registry import ModelRegistry
 from aiops.settings import PROJECT_ROOT
 from tests.conftest import API_HEADERS
-from tests.integration.helpers import make_settings, system_factory, wait_for  # noqa: F401
+from tests.integration.helpers import make_settings, register_test_model, system_factory, wait_for  # noqa: F401
 from tests.promql import dashboard_exprs, missing_metrics
 
 pytestmark = pytest.mark.integration
 
 
-def _serve_a_model(registry_dir: str, tmp) -> None:
-    """A small promoted model, so the model-quality gauges are exported."""
-    names = [d.name for d in load_definitions(PROJECT_ROOT / "configs" / "features.yaml")]
-    X = pd.DataFrame(np.random.default_rng(0).normal(size=(200, len(names))), columns=names)
-    y = (X.iloc[:, 0] > 1).astype(int).to_numpy()
-    folder = XGBoostFailureModel(n_rounds=5, neg_sample_rate=1.0, n_bags=1, nthread=1).fit(X, y).save(tmp / "model")
-    reg = ModelRegistry(registry_dir)
-    mv = reg.register("fleet-failure", folder, {"pr_auc": 0.6, "accuracy": 0.9, "precision": 0.8, "recall": 0.7, "f1": 0.75},
-                      names, data_fingerprint(X, y), {"horizon_s": 7200, "training_rows": len(X)})
-    assert reg.promote("fleet-failure", mv.version, "pr_auc", 0.1).promoted
-
-
 def test_every_dashboard_metric_is_on_live_metrics(system_factory, tmp_path):  # noqa: F811
     registry = str(tmp_path / "registry")
-    _serve_a_model(registry, tmp_path)
+    register_test_model(ModelRegistry(registry), tmp_path, seed=1)  # model-quality gauges need a served model
     settings = make_settings(**{"failure.registry_uri": registry, "failure.refresh_s": 1.0, "failure.registry_poll_s": 1.0,
                                 "simulator.attack_rate_per_day": 48.0, "simulator.speedup": 600.0})
     system = system_factory(settings)
