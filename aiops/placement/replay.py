@@ -49,7 +49,7 @@ class ReplayConfig:
 
 @dataclass
 class ReplayResult:
-    """What one policy did over the period, measured from the platform events."""
+    """What one policy did over the period, measured from the platform events (ground truth only judges evacuations)."""
 
     name: str
     downtime_vm_min: float
@@ -61,16 +61,20 @@ class ReplayResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        ev = self.evacuations
+        """Evacuations count when they moved at least one VM (a host found empty moves nothing)."""
+        ev = [e for e in self.evacuations if e["migrations"] > 0]
         unnecessary = [e for e in ev if not e["necessary"]]
+        per = max(1, self.host_failures)
         return {"policy": self.name, "downtime_vm_min": round(self.downtime_vm_min, 1),
                 "downtime_by_reason": {k: round(v, 1) for k, v in self.downtime_by_reason.items()},
                 "crashed_vms": self.crashed_vms, "host_failures": self.host_failures, "evacuations": len(ev),
-                "evacuations_failed": sum(e["status"] == "failed" for e in ev),
+                "evacuation_attempts": len(self.evacuations),
+                "evacuations_failed": sum(e["status"] == "failed" for e in self.evacuations),
                 "migrations": sum(e["migrations"] for e in ev),
                 "unnecessary_evacuations": len(unnecessary),
                 "unnecessary_migrations": sum(e["migrations"] for e in unnecessary),
-                "unnecessary_evacuations_per_failure": round(len(unnecessary) / max(1, self.host_failures), 3),
+                "unnecessary_evacuations_per_failure": round(len(unnecessary) / per, 3),
+                "unnecessary_vm_moves_per_failure": round(sum(e["migrations"] for e in unnecessary) / per, 3),
                 "wall_s": round(self.wall_s, 1), **self.extra}
 
 
