@@ -4,7 +4,6 @@ a host at risk is drained without an operator."""
 from __future__ import annotations
 
 import json
-import os
 
 import httpx
 import pytest
@@ -12,15 +11,14 @@ import ray
 
 from actors.names import MONITOR_NAME, OPTIMIZER_NAME, SIMULATOR_COLLECTOR_NAME
 from actors.placement_service import RayFleetSource
+from tests.conftest import API_HEADERS
 from tests.integration.helpers import make_settings, system_factory, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
 
 def _client(system) -> httpx.Client:
-    token = os.environ.get("AIOPS_API_TOKEN")
-    return httpx.Client(base_url=system.url, timeout=120,
-                        headers={"Authorization": f"Bearer {token}"} if token else {})
+    return httpx.Client(base_url=system.url, timeout=120, headers=API_HEADERS)
 
 
 def _collector(settings):
