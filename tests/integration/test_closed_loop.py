@@ -46,16 +46,16 @@ def test_approved_evacuation_moves_the_vms_telemetry_to_the_new_hosts(system_fac
     moved = {a["vm_id"]: a["to"] for a in r.json()["applied"]}
     assert set(moved) >= leaving and all(to != host for to in moved.values())
     # the simulator follows the control plane within a few polls, and says so on its event stream
-    wait_for(lambda: ray.get(_collector(settings).placement.remote()).items() >= moved.items(), 30,
+    wait_for(lambda: ray.get(_collector(settings).placement.remote()).items() >= moved.items(), 60,
              what="the simulator to run the VMs on their new hosts")
-    wait_for(lambda: _migrated(settings).items() >= moved.items(), 30, what="vm_migrated events")
+    wait_for(lambda: _migrated(settings).items() >= moved.items(), 60, what="vm_migrated events")
     assert not {vm for vm, h in ray.get(_collector(settings).placement.remote()).items() if h == host}
     # the inventory's view agrees, and the moved VMs keep reporting from their new hosts
     fleet = RayFleetSource(settings).fetch()
     assert all(fleet.vms[vm].host_id == to for vm, to in moved.items())
     vm = sorted(leaving)[0]
     t0 = client.get(f"/api/ai/features/{vm}").json()["as_of"]
-    wait_for(lambda: client.get(f"/api/ai/features/{vm}").json()["as_of"] > t0, 30, what="the moved VM's telemetry")
+    wait_for(lambda: client.get(f"/api/ai/features/{vm}").json()["as_of"] > t0, 60, what="the moved VM's telemetry")
 
 
 def test_auto_evacuate_drains_a_host_at_risk_without_approval(system_factory):  # noqa: F811
@@ -82,7 +82,7 @@ def test_auto_evacuate_drains_a_host_at_risk_without_approval(system_factory):  
         opt = ray.get_actor(OPTIMIZER_NAME, namespace=ns)
         done = wait_for(lambda: ray.get(opt.auto_evacuations.remote()), 90, what="an automatic evacuation")
         assert [d["host_id"] for d in done] == ["host-0007"] and done[0]["status"] == "applied", done
-        wait_for(lambda: "host-0007" not in ray.get(_collector(settings).placement.remote()).values(), 30,
+        wait_for(lambda: "host-0007" not in ray.get(_collector(settings).placement.remote()).values(), 60,
                  what="host-0007 emptied in the simulator")
     finally:
         ray.kill(monitor, no_restart=True)
