@@ -67,9 +67,9 @@ def test_auto_evacuate_drains_a_host_at_risk_without_approval(system_factory):  
     probs = {f"host-{i:04d}": 0.05 for i in range(12)}
     probs["host-0007"] = 0.95
 
-    class Monitor:  # the failure monitor's get_snapshot contract, with risks the test chooses
+    class Monitor:  # the failure monitor's get_snapshot contract (version, model, horizon_s, bodies), risks chosen here
         def get_snapshot(self, since):
-            return (1, "v-test", {t: json.dumps({"target_id": t, "target_type": "host", "failure_probability": p}).encode()
+            return (1, "v-test", None, {t: json.dumps({"target_id": t, "target_type": "host", "failure_probability": p}).encode()
                                   for t, p in probs.items()})
 
         def stop(self):
@@ -80,7 +80,10 @@ def test_auto_evacuate_drains_a_host_at_risk_without_approval(system_factory):  
     monitor = ray.remote(Monitor).options(name=MONITOR_NAME, namespace=ns, num_cpus=0.01).remote()
     try:
         opt = ray.get_actor(OPTIMIZER_NAME, namespace=ns)
-        done = wait_for(lambda: ray.get(opt.auto_evacuations.remote()), 90, what="an automatic evacuation")
+        try:
+            done = wait_for(lambda: ray.get(opt.auto_evacuations.remote()), 90, what="an automatic evacuation")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; optimiser stats: {ray.get(opt.stats.remote())}") from None
         assert [d["host_id"] for d in done] == ["host-0007"] and done[0]["status"] == "applied", done
         wait_for(lambda: "host-0007" not in ray.get(_collector(settings).placement.remote()).values(), 60,
                  what="host-0007 emptied in the simulator")
