@@ -18,7 +18,9 @@ is in ``actors.placement_ingress``.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from dataclasses import asdict
 from typing import Any, Callable
 
 import ray
@@ -29,6 +31,7 @@ from actors.names import MONITOR_NAME, OPTIMIZER_NAME, SIMULATOR_COLLECTOR_NAME
 from actors.remote_errors import reraise_domain_cause
 from actors.router import ShardRouter
 from aiops.api.placement import make_plan_router, make_router
+from aiops.placement.closed_loop import AutoEvacuator
 from aiops.failure.serving.alerts import DEFAULT_ALERT_THRESHOLD
 from aiops.placement.errors import InventoryUnavailable
 from aiops.placement.evacuation import EvacuationQuery
@@ -121,6 +124,30 @@ class PlacementOptimizer:
                                    risk_threshold=settings.failure.alert_threshold or DEFAULT_ALERT_THRESHOLD, on_applied=self.fleet.invalidate)
         self.plans_made = 0
         self.optimiser_seconds = 0.0
+        pl = settings.placement
+        self.auto = AutoEvacuator(self.service, self.control_plane, pl.auto_evacuate_threshold or self.service.risk_threshold,
+                                  pl.evacuation_hold_s) if pl.auto_evacuate else None
+        self._stop = threading.Event()
+        if self.auto is not None:
+            threading.Thread(target=self._auto_loop, name="auto-evacuate", daemon=True).start()
+
+    def _auto_loop(self) -> None:
+        """``placement.auto_evacuate``: every interval, evacuate the hosts at risk (the policy is AutoEvacuator's)."""
+        while not self._stop.wait(self.settings.placement.auto_evacuate_interval_s):
+            try:
+                self.auto_evacuate_round()
+            except Exception as exc:  # no inventory yet, a shard restarting: next round
+                self.fleet.last_error = f"auto-evacuate: {exc}"
+
+    def auto_evacuate_round(self) -> list[dict[str, Any]]:
+        """One automatic evacuation round over the current snapshot (risk from the failure monitor)."""
+        if self.auto is None:
+            return []
+        snap = self.fleet.snapshot()
+        return [asdict(r) for r in self.auto.round(float(snap.inventory.now), snap.failure, up=set(snap.failure))]
+
+    def auto_evacuations(self) -> list[dict[str, Any]]:
+        return [asdict(r) for r in self.auto.history] if self.auto else []
 
     def _fetch(self) -> FleetSnapshot:
         if not self.control_plane.base:
@@ -158,13 +185,14 @@ class PlacementOptimizer:
     def stats(self) -> dict[str, Any]:
         return {"name": OPTIMIZER_NAME, "plans_made": self.plans_made, "optimiser_seconds": round(self.optimiser_seconds, 3),
                 "fleet_refreshes": self.fleet.refreshes, "last_error": self.fleet.last_error,
-                "control_plane_version": self.control_plane.version}
+                "control_plane_version": self.control_plane.version,
+                "auto_evacuations": len(self.auto.history) if self.auto else None}
 
     def ping(self) -> bool:
         return True
 
     def stop(self) -> None:
-        return None
+        self._stop.set()
 
 
 def start_placement_optimizer(settings: Settings) -> Any:

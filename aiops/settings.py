@@ -187,6 +187,13 @@ class PlacementSettings(_Strict):
                                    description="configs/factors.yaml: the placement factor catalog")
     default_tenant: str = Field("default", min_length=1, max_length=200,
                                 description="the tenant of a placement request that names none (vm_specs.tenant_id)")
+    auto_evacuate: bool = Field(False, description="evacuate (plan and apply, no approval) every host whose predicted "
+                                "failure risk reaches auto_evacuate_threshold")
+    auto_evacuate_threshold: float | None = Field(None, gt=0, le=1, description="risk that triggers an automatic "
+                                                  "evacuation; None = the failure alert threshold")
+    auto_evacuate_interval_s: float = Field(30.0, gt=0, description="wall seconds between automatic evacuation rounds")
+    evacuation_hold_s: float = Field(8 * 3600.0, ge=0, description="simulated seconds an evacuated host stays cordoned "
+                                     "when it does not fail (then it takes VMs again)")
 
 
 class ConfigFiles(_Strict):

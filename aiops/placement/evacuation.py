@@ -54,6 +54,9 @@ class Evacuations(ProblemBuilder):
             raise InvalidPlacementRequest(f"unknown hosts: {unknown[:5]}")
         cons = req.constraints
         evacuees = [v for v in snap.vms.values() if v.host_id in set(hosts)]
+        if not evacuees:
+            raise NoFeasiblePlan(f"nothing to evacuate: no VM runs on {', '.join(hosts)}",
+                                 {"hosts": hosts, "error": "nothing_to_evacuate"})
         host_idx = [inv.node_index(h) for h in hosts]
         # allowed masks depend on the tenant (and the request's constraints) only: cache per tenant
         cache: dict[tuple[str, bool], tuple[np.ndarray, dict[str, int]]] = {}

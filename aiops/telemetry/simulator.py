@@ -10,7 +10,11 @@ stream, like any other platform event; the ground truth (scenarios, look-alikes,
 stays beside the telemetry for scoring the simulator only.
 
 VM placement lives in one place, ``_vm_host`` (VM index -> host index): every VM-to-host lookup
-goes through it (or :meth:`FleetSimulator.host_of`).
+goes through it (or :meth:`FleetSimulator.host_of`). :meth:`FleetSimulator.move` changes it (the
+control plane's migrations, applied by ``aiops.placement.sim_sync``): from the next tick the VM's
+telemetry comes from its new host and its old host's failure no longer takes it down. The schedule
+(what fails, when) is drawn from the initial placement, ``_vm_home``, so it is a property of the
+seed, not of the moves: the same seed fails the same hardware at the same times whatever was moved.
 """
 from __future__ import annotations
 
@@ -68,7 +72,10 @@ class FleetSimulator(TrafficMixin):
         self._vms = [v.vm_id for v in self.fleet.vms]
         self._host_index = {h: i for i, h in enumerate(self._hosts)}
         self._vm_index = {v: i for i, v in enumerate(self._vms)}
-        self._vm_host = np.array([self._host_index[v.host_id] for v in self.fleet.vms], np.int64)  # placement
+        self._vm_home = np.array([self._host_index[v.host_id] for v in self.fleet.vms], np.int64)
+        self._vm_host = self._vm_home.copy()  # placement now
+        self._pending: list[dict[str, Any]] = []  # events of moves, emitted with the next tick
+        self._crashed: dict[str, np.ndarray] = {}  # scenario id -> VMs its failure took down
         nh, nv = len(self._hosts), len(self._vms)
         self._host_base = rng.uniform(0.15, 0.55, nh)
         self._host_mem = rng.uniform(0.35, 0.65, nh)
@@ -99,6 +106,25 @@ class FleetSimulator(TrafficMixin):
     def host_of(self, vm_id: str) -> str:
         """The host a VM runs on now (the one VM-to-host mapping)."""
         return self._hosts[int(self._vm_host[self._vm_index[vm_id]])]
+
+    def placement(self) -> dict[str, str]:
+        """Every VM's host now."""
+        return {v: self._hosts[int(h)] for v, h in zip(self._vms, self._vm_host)}
+
+    def move(self, vm_id: str, host_id: str, reason: str = "migration") -> dict[str, Any] | None:
+        """Run ``vm_id`` on ``host_id`` from the next tick (a live migration: no downtime).
+
+        Returns the ``vm_migrated`` platform event (also emitted with the next tick), or None when
+        the VM is there already. Unknown VMs or hosts raise ``KeyError``.
+        """
+        vi, hi = self._vm_index[vm_id], self._host_index[host_id]
+        src = int(self._vm_host[vi])
+        if src == hi:
+            return None
+        self._vm_host[vi] = hi
+        ev = self._event(self.now, "vm_migrated", host_id, vm_id=vm_id, source_host=self._hosts[src], reason=reason)
+        self._pending.append(ev)
+        return ev
 
     # ---- scheduling ------------------------------------------------------
     def inject(self, kind: str, target_id: str, failure_ts: float, precursor_s: float | None = None,
@@ -138,7 +164,7 @@ class FleetSimulator(TrafficMixin):
             pre, jit, outage, level = FAILURE_KINDS[kind]
             if level == "vm" and self._vms:
                 vi = int(rng.integers(len(self._vms)))
-                target, host = self._vms[vi], self._hosts[int(self._vm_host[vi])]
+                target, host = self._vms[vi], self._hosts[int(self._vm_home[vi])]
             else:
                 target = host = self._hosts[rng.integers(len(self._hosts))]
             fail = day_start + rng.uniform(0, DAY)
@@ -156,7 +182,7 @@ class FleetSimulator(TrafficMixin):
             self.scenarios.append(sc)
             items.append(sc)
         look = draw_lookalikes(np.random.default_rng([self.cfg.seed, day, 3]), day, day_start, self._hosts, self._vms,
-                               [self._hosts[i] for i in self._vm_host], self._zones, self._traits,
+                               [self._hosts[i] for i in self._vm_home], self._zones, self._traits,
                                self.cfg.lookalike_rate)
         self.episodes.extend(look)
         items.extend(look)
@@ -227,7 +253,7 @@ class FleetSimulator(TrafficMixin):
         self._ensure_scheduled(t)
         rng = np.random.default_rng([self.cfg.seed, int(round((t - self.cfg.start_ts) / self.cfg.interval_s)), 2])
         st = self._base(t, rng)
-        events: list[dict[str, Any]] = []
+        events, self._pending = self._pending, []
         for item in self._active(t):
             if isinstance(item, Scenario):
                 self._scenario(st, item, events)
@@ -271,7 +297,7 @@ class FleetSimulator(TrafficMixin):
         else:
             vi = self._vm_index[sc.target_id]
             if first:
-                st.logs.append((sc.failure_ts, sc.host_id, f"kernel: [{t % 1e5:.6f}] Out of memory: Killed process {4000 + vi} (qemu-{sc.target_id})"))
+                st.logs.append((sc.failure_ts, self.host_of(sc.target_id), f"kernel: [{t % 1e5:.6f}] Out of memory: Killed process {4000 + vi} (qemu-{sc.target_id})"))
                 events.extend(self._failure_events(sc, hi))
             st.vm["mem"][vi] = self._vm_mem[vi] * 0.5  # restarted after the OOM kill
 
@@ -282,19 +308,21 @@ class FleetSimulator(TrafficMixin):
         """``host_failed`` and a ``vm_crashed`` per VM taken down, or one ``vm_crashed`` for an OOM kill."""
         reason = _FAILURE_REASON[sc.kind]
         if FAILURE_KINDS[sc.kind][3] != "host":
-            return [self._event(sc.failure_ts, "vm_crashed", sc.host_id, vm_id=sc.target_id, reason=reason)]
+            return [self._event(sc.failure_ts, "vm_crashed", self.host_of(sc.target_id), vm_id=sc.target_id, reason=reason)]
+        self._crashed[sc.scenario_id] = down = np.flatnonzero(self._vm_host == hi)  # the VMs on it now, not before
         out = [self._event(sc.failure_ts, "host_failed", sc.host_id, reason=reason)]
         out += [self._event(sc.failure_ts, "vm_crashed", sc.host_id, vm_id=self._vms[vi], reason="host_failed")
-                for vi in np.flatnonzero(self._vm_host == hi)]
+                for vi in down]
         return out
 
     def _recovery_events(self, sc: Scenario, hi: int, host_level: bool) -> list[dict[str, Any]]:
         if not host_level:
-            return [self._event(sc.recovery_ts, "vm_recovered", sc.host_id, vm_id=sc.target_id)]
+            return [self._event(sc.recovery_ts, "vm_recovered", self.host_of(sc.target_id), vm_id=sc.target_id)]
         out = [self._event(sc.recovery_ts - 60, "disk_replaced", sc.host_id, device="sdb")] if sc.kind == "disk_failure" else []
         out.append(self._event(sc.recovery_ts, "host_recovered", sc.host_id))
-        out += [self._event(sc.recovery_ts, "vm_recovered", sc.host_id, vm_id=self._vms[vi])
-                for vi in np.flatnonzero(self._vm_host == hi)]
+        down = self._crashed.pop(sc.scenario_id, np.flatnonzero(self._vm_host == hi))
+        out += [self._event(sc.recovery_ts, "vm_recovered", self._hosts[int(self._vm_host[vi])], vm_id=self._vms[vi])
+                for vi in down]
         return out
 
     def _maintenance_events(self, st: TickState, ep: Episode, events: list[dict[str, Any]]) -> None:

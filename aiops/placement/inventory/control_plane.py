@@ -47,6 +47,7 @@ class ControlPlane(Protocol):
     def migrate(self, vm_id: str, source: str, target: str, plan_id: str) -> None: ...
     def create(self, vm: VMRecord, plan_id: str) -> None: ...
     def cordon(self, host_id: str, plan_id: str) -> None: ...
+    def uncordon(self, host_id: str, reason: str) -> None: ...
     def vms(self) -> dict[str, VMRecord]: ...
 
 
@@ -113,6 +114,14 @@ class SimulatedControlPlane:
                 self.cordoned.add(host_id)
                 self.version += 1
                 self.log.append({"op": "cordon", "host": host_id, "plan": plan_id})
+
+    def uncordon(self, host_id: str, reason: str) -> None:
+        """Let a host take VMs again (repaired, or its predicted failure did not come)."""
+        with self._lock:
+            if host_id in self.cordoned:
+                self.cordoned.discard(host_id)
+                self.version += 1
+                self.log.append({"op": "uncordon", "host": host_id, "reason": reason})
 
     def state(self) -> dict[str, Any]:
         """Picklable view for other processes: version, moves, created VMs, cordoned hosts."""
