@@ -76,20 +76,27 @@ def type_fragments(cpu_free: np.ndarray, mem_free: np.ndarray, gfree: np.ndarray
     total = gfree.sum(axis=1)[:, None]
     if len(cpu) == 0:
         return np.zeros((len(gfree), 0))
-    runs = (cpu_free[:, None] >= cpu) & (mem_free[:, None] >= mem) & allowed[:, model].T
+    fit = np.minimum(_pods_fitting(cpu_free, cpu), _pods_fitting(mem_free, mem))
+    runs = (fit >= 1) & allowed[:, model].T
     whole = num_gpu > 1
     whole |= milli >= FULL
-    frag = np.empty((len(gfree), len(cpu)))
+    usable = np.empty((len(gfree), len(cpu)))
     if whole.any():
         nfull = (gfree >= FULL).sum(axis=1)[:, None]
-        partial = total - FULL * nfull
-        frag[:, whole] = np.where(nfull >= num_gpu[whole], partial, total)
+        usable[:, whole] = np.where(nfull >= num_gpu[whole], FULL * nfull, 0.0)
     share = ~whole
     if share.any():
         big = gfree[:, None, :] >= milli[share][None, :, None]
-        usable = np.where(big, gfree[:, None, :], 0.0).sum(axis=2)
-        frag[:, share] = total - usable
-    return np.where(runs, frag, total)
+        usable[:, share] = np.where(big, gfree[:, None, :], 0.0).sum(axis=2)
+    # GPU capacity beyond what the node's CPU and memory can feed to pods of the type is lost to it too
+    usable = np.minimum(usable, fit * np.where(whole, num_gpu * FULL, milli))
+    return np.where(runs, total - usable, total)
+
+
+def _pods_fitting(free: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """How many pods needing ``need`` (per type) fit in ``free`` (per node): nodes x types, inf when need is 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(need > 0, np.floor(np.maximum(free[:, None], 0.0) / np.where(need > 0, need, 1.0)), np.inf)
 
 
 class FragmentationGradient:
@@ -105,6 +112,7 @@ class FragmentationGradient:
         self.cap = cap
         self.types = PodTypes(names)
         self.scarcity = scarcity
+        self.cpu_pods_off_gpu_nodes = True
         self.power = power  # scarcity ** power: 1 over-protects scarce models (unconstrained pods fail at the end)
         self._rows = np.zeros((len(models), 0))  # fragments per node and type in the state last seen
         self._gfree: np.ndarray | None = None
@@ -135,6 +143,9 @@ class FragmentationGradient:
         delta = after - before
         near = np.flatnonzero(delta <= delta.min() + 1.0)
         cand = fits[near]
+        if num_gpu == 0 and self.cpu_pods_off_gpu_nodes:
+            plain = cand[self.cap[cand, 2] == 0]  # a CPU-only pod on a GPU node only takes what GPU pods need
+            cand = plain if plain.size else cand
         with np.errstate(divide="ignore", invalid="ignore"):
             alloc = np.where(self.cap[cand] > 0, (load[cand] + dem) / np.where(self.cap[cand] > 0, self.cap[cand], 1), 0.0)
         return int(cand[int(np.argmin(alloc.mean(axis=1)))])
