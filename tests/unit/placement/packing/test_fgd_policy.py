@@ -29,6 +29,16 @@ def test_fragments_per_type_follow_the_definition():
     assert frag.tolist() == [[300.0, 300.0, 1300.0, 1300.0, 1300.0]]
 
 
+def test_gpus_the_cpu_cannot_feed_count_as_fragmented():
+    types = _types([(4000, 1024, 1, 1000, ""), (4000, 1024, 1, 250, ""), (4000, 65536, 1, 1000, "")], ("G2",))
+    gfree = np.array([[1000.0, 1000.0, 1000.0, 500.0], [1000.0, 1000.0, 1000.0, 500.0]])
+    frag = type_fragments(np.array([8000.0, 32000.0]), np.array([65536.0, 65536.0]), gfree, np.array([0, 0]), types)
+    # node 0 has CPU for two 4-core pods: two whole GPUs (of three) or 500 milli-GPU of sharing pods are
+    # usable; node 1 for eight: all three whole GPUs, but only 2000 of 3500 milli-GPU for 250-milli pods;
+    # a 64 GiB pod fits once on either node
+    assert frag.tolist() == [[1500.0, 3000.0, 2500.0], [500.0, 1500.0, 2500.0]]
+
+
 def test_cpu_only_arrivals_dilute_but_add_no_type():
     t = PodTypes(("T4",))
     t.observe(4000, 1024, 0, 0, "")
