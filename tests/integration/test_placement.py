@@ -22,7 +22,9 @@ PREFIX = "/placement-it"
 
 @pytest.fixture
 def placement_api(system_factory, clean_redis):  # noqa: F811
-    settings = _settings(**{"redis.url": clean_redis, "simulator.hosts": 24, "simulator.vms_per_host": 4})
+    # no label-free fallback here: the default evacuation must find no host at risk without a model
+    settings = _settings(**{"redis.url": clean_redis, "simulator.hosts": 24, "simulator.vms_per_host": 4,
+                            "failure.unsupervised.enabled": False})
     system = system_factory(settings)
     serve.run(build_placement_app(settings, refresh_s=1.0, name="placement-it"), name="placement-it",
               route_prefix=PREFIX, blocking=False)
@@ -169,7 +171,7 @@ def test_default_evacuation_follows_the_failure_monitor_snapshot(system_factory)
     """Hosts the failure monitor's snapshot puts at or above the threshold are drained by default.
 
     The monitor is replaced by an actor with the same name and the same ``get_snapshot``
-    contract ((version, model_version, {target: JSON bytes})) whose probabilities the test
+    contract ((version, model_version, horizon_s, {target: JSON bytes})) whose probabilities the test
     chooses, so the test knows which hosts are at risk; the model side is tested elsewhere.
     """
     import json
@@ -187,7 +189,7 @@ def test_default_evacuation_follows_the_failure_monitor_snapshot(system_factory)
                          for t, v in p.items()}
 
         def get_snapshot(self, since):
-            return (1, "v-test", self.snap)
+            return (1, "v-test", None, self.snap)
 
         def stop(self):
             return None
