@@ -92,13 +92,10 @@ def test_store_source_labels_shard_history_from_stored_events():
     assert empty.frame["label"].sum() == 0
 
 
-def test_redis_event_store_round_trip_and_cap():
-    import os
+def test_redis_event_store_round_trip_and_cap(redis_url: str):
+    import redis
 
-    redis = pytest.importorskip("redis")
-    url = os.environ.get("AIOPS_TEST_REDIS")
-    if not url:
-        pytest.skip("AIOPS_TEST_REDIS not set (a Redis URL for tests)")
+    url = redis_url  # the real Redis of the test services (marks this test integration)
     from aiops.telemetry.event_store import RedisEventStore
 
     client = redis.Redis.from_url(url)
@@ -112,13 +109,10 @@ def test_redis_event_store_round_trip_and_cap():
     assert store.query(4, 10, ["host_recovered"])[0]["host"] == "h1"
 
 
-def test_store_source_reads_a_running_engines_redis():
-    import os
+def test_store_source_reads_a_running_engines_redis(redis_url: str):
+    import redis
 
-    redis = pytest.importorskip("redis")
-    url = os.environ.get("AIOPS_TEST_REDIS")
-    if not url:
-        pytest.skip("AIOPS_TEST_REDIS not set (a Redis URL for tests)")
+    url = redis_url
     from aiops.failure.training.fleet_dataset import select_definitions
     from aiops.failure.training.store_dataset import dataset_from_store
     from aiops.features.persistence import RedisShardStore
