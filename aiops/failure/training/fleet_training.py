@@ -310,12 +310,13 @@ def evaluate_method(ds: FleetDataset, split: FleetSplit, name: str, *, min_preci
                     cooldown_s: float = 1800.0, resume_grace_s: float = 1800.0, n_inner: int = 3, seed: int = 0,
                     log: Callable[[str], None] | None = None,
                     make: Callable[[int, Sequence[str]], Scorer] | None = None,
-                    threshold_split: str = "time") -> MethodResult:
+                    threshold_split: str = "oof") -> MethodResult:
     """Train per outer fold, pick the threshold on validation episodes, score the held-out hosts' later period.
 
     ``make`` overrides the named scorer factory (e.g. a model with tuned hyperparameters).
-    ``threshold_split``: "time" validates on the later half of the training period on other hosts
-    (time-ordered, host-grouped: :func:`inner_time_split`); "oof" on host-grouped out-of-fold scores.
+    ``threshold_split``: "oof" (default) on host-grouped out-of-fold scores over the training period;
+    "time" on its later half, other hosts (time-ordered: :func:`inner_time_split`). On ten seeds "time"
+    passed acceptance on 0 against 2 (half the rows per validation model, half the episodes to choose on).
     """
     make = make or SCORERS[name]
     H = ds.config.horizon_s

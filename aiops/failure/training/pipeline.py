@@ -146,9 +146,9 @@ class Validation:
 
 
 def validate(data: TrainingData, make: Callable[[int, Sequence[str]], Any], seed: int, log: Log,
-             threshold_split: str = "time") -> Validation:
+             threshold_split: str = "oof") -> Validation:
     """Episode validation on held-out hosts in a later period; the decision threshold is the folds' median,
-    each chosen on a time-ordered, host-grouped validation split of that fold's training period."""
+    each chosen on validation scores of that fold's training period (``evaluate_method``'s ``threshold_split``)."""
     from aiops.failure.training.fleet_training import evaluate_method
 
     res = evaluate_method(data.ds, data.split, "tuned", make=make, seed=seed, log=log, threshold_split=threshold_split)
