@@ -34,8 +34,13 @@ def seed_range(text: str) -> list[int]:
     return [int(s) for s in text.split(",") if s]
 
 
-def one_seed(seed: int, config: Path | None, hosts: int | None, days: float | None, cache: str) -> dict[str, Any]:
-    """Build (or reuse) one seed's dataset, validate the default model on it and check acceptance."""
+def one_seed(seed: int, config: Path | None, hosts: int | None, days: float | None, cache: str,
+             threshold_split: str = "oof", error_history: bool = False, bags: int = 1) -> dict[str, Any]:
+    """Build (or reuse) one seed's dataset, validate the default model on it and check acceptance.
+
+    ``threshold_split``, ``error_history`` (the 15 min / 6 h error counts as extra inputs) and ``bags``
+    are the variants measured side by side in docs/benchmarks/fleet-failure.md."""
+    from aiops.failure.training.fleet_dataset import ERROR_HISTORY
     from aiops.failure.training.pipeline import acceptance_failures, make_model, prepare_data, validate
     from aiops.failure.training.verdict import acceptance_shortfalls
 
@@ -45,7 +50,10 @@ def one_seed(seed: int, config: Path | None, hosts: int | None, days: float | No
     t0 = time.time()
     quiet = lambda msg: None  # noqa: E731
     data = prepare_data(cfg, Path(cache), [], quiet)
-    val = validate(data, lambda s, f: make_model(DEFAULT_MODEL, s, list(f)), seed, quiet)
+    if error_history:
+        data.ds.feature_names = [*data.ds.feature_names, *ERROR_HISTORY]
+    model = {**DEFAULT_MODEL, "bags": bags}
+    val = validate(data, lambda s, f: make_model(model, s, list(f)), seed, quiet, threshold_split=threshold_split)
     m = val.metrics
     fails = [s.line() for s in acceptance_shortfalls(m, cfg.acceptance)] if acceptance_failures(m, cfg.acceptance) else []
     hw = val.summary.get("hardware", {})
@@ -65,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hosts", type=int, help="override the config's fleet size (say so when reporting)")
     ap.add_argument("--days", type=float, help="override the config's simulated days")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threshold-split", choices=("oof", "time"), default="oof",
+                    help="where each fold's decision threshold is chosen (evaluate_method)")
+    ap.add_argument("--error-history", action="store_true", help="add the 15 min / 6 h error counts as model inputs")
+    ap.add_argument("--bags", type=int, default=1, help="models averaged over different negative samples")
     ap.add_argument("--cache", default=str(PROJECT_ROOT / "results" / "cache"))
     ap.add_argument("--out", default=str(PROJECT_ROOT / "results" / "train_failure_seeds.json"))
     args = ap.parse_args(argv)
@@ -73,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|", flush=True)
     rows = []
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futs = [pool.submit(one_seed, s, args.config, args.hosts, args.days, args.cache) for s in seeds]
+        futs = [pool.submit(one_seed, s, args.config, args.hosts, args.days, args.cache, args.threshold_split,
+                            args.error_history, args.bags) for s in seeds]
         for f in futs:
             try:
                 r = f.result()
@@ -89,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    seed {r['seed']}: {why}", flush=True)
     passed = sum(r["passed"] for r in rows)
     print(f"acceptance met on {passed}/{len(rows)} seeds")
-    write_json(args.out, {"seeds": rows, "passed": passed, "hosts": args.hosts, "days": args.days})
+    write_json(args.out, {"seeds": rows, "passed": passed, "hosts": args.hosts, "days": args.days,
+                          "threshold_split": args.threshold_split, "error_history": args.error_history, "bags": args.bags})
     return 0
 
 

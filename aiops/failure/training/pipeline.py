@@ -145,11 +145,13 @@ class Validation:
     summary: dict[str, Any]
 
 
-def validate(data: TrainingData, make: Callable[[int, Sequence[str]], Any], seed: int, log: Log) -> Validation:
-    """Episode validation on held-out hosts in a later period; the decision threshold is the folds' median."""
+def validate(data: TrainingData, make: Callable[[int, Sequence[str]], Any], seed: int, log: Log,
+             threshold_split: str = "oof") -> Validation:
+    """Episode validation on held-out hosts in a later period; the decision threshold is the folds' median,
+    each chosen on validation scores of that fold's training period (``evaluate_method``'s ``threshold_split``)."""
     from aiops.failure.training.fleet_training import evaluate_method
 
-    res = evaluate_method(data.ds, data.split, "tuned", make=make, seed=seed, log=log)
+    res = evaluate_method(data.ds, data.split, "tuned", make=make, seed=seed, log=log, threshold_split=threshold_split)
     summ = res.summary()
     hw = summ.get("hardware", {})
     thresholds = [f.threshold.threshold for f in res.folds]

@@ -202,3 +202,21 @@ def test_baseline_deviation_is_level_minus_own_median_point_in_time():
     assert f["lat_p50_6h"] == 5.0 and f["lat_vs_baseline"] == pytest.approx(45.0)
     earlier = st.get_features("h1", at=ts[-20])["features"]
     assert earlier["lat_vs_baseline"] == pytest.approx(0.0)  # before the change: nothing later leaks in
+
+
+def test_error_counts_over_time_tell_a_stopped_burst_from_an_escalating_storm():
+    """The served 15 min / 1 h / 6 h error counts (configs/features.yaml) are what the failure model reads."""
+    defs = [d for d in load_definitions(PROJECT_ROOT / "configs" / "features.yaml") if d.source == "ecc_errors"]
+    assert {d.name for d in defs} >= {"ecc_errors_count_15m", "ecc_errors_count_1h", "ecc_errors_count_6h"}
+    st = ShardState(0, defs, 5000)
+    now = 6 * 3600.0
+    burst = np.linspace(1 * 3600, 1.5 * 3600, 40)  # 40 errors five hours ago, then silence
+    storm = np.concatenate([np.linspace(4 * 3600, 5 * 3600, 5), np.linspace(5.8 * 3600, now - 1, 35)])
+    st.ingest(_batch("burst", "ecc_errors", burst, np.ones(burst.size)))
+    st.ingest(_batch("storm", "ecc_errors", storm, np.ones(storm.size)))
+    b = st.get_features("burst", at=now)["features"]
+    s = st.get_features("storm", at=now)["features"]
+    assert b["ecc_errors_count_6h"] == 40 and b["ecc_errors_count_1h"] == 0 and b["ecc_errors_count_15m"] == 0
+    assert s["ecc_errors_count_6h"] == 40 and s["ecc_errors_count_15m"] == 35
+    # point in time: an hour before the storm's last minutes, none of them is counted
+    assert st.get_features("storm", at=5.5 * 3600)["features"]["ecc_errors_count_15m"] == 0

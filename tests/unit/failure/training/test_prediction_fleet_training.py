@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 
 from aiops.failure.training.fleet_dataset import FleetDataset, FleetDatasetConfig
-from aiops.failure.training.fleet_training import (FleetSplit, evaluate_method, host_folds, make_split,
-                                             monotone_constraints)
+from aiops.failure.training.fleet_training import (FleetSplit, evaluate_method, host_folds, inner_time_split,
+                                                  make_split, monotone_constraints)
 
 STEP = 600.0
 H = 4 * 3600.0
@@ -93,3 +93,45 @@ def test_threshold_is_chosen_without_test_rows():
 def test_monotone_constraints_follow_columns():
     assert monotone_constraints(["disk_read_errors_rate_1h", "cpu_utilization_mean_5m"]) == "(1,0,0)"
     assert isinstance(FleetSplit(0.0, 0.0, 1.0, {}), FleetSplit)
+
+
+class _Recorder:
+    """A scorer that remembers what it was fitted on and scores every row 0.5."""
+    fits: list[pd.DataFrame] = []
+
+    def __init__(self, seed: int = 0, features=None) -> None:
+        pass
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "_Recorder":
+        _Recorder.fits.append(X)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return np.full(len(X), 0.5)
+
+
+def test_time_split_scores_a_later_period_with_models_that_never_saw_it():
+    ds = _synthetic(n_hosts=9, days=4.0)
+    f = ds.frame
+    f["idx"] = np.arange(len(f), dtype=np.float64)  # lets the recorder's inputs be traced back to rows
+    split_ts = 2 * 86400.0
+    _Recorder.fits = []
+    scores = inner_time_split(f, ["err", "idx"], _Recorder, 3, 0, split_ts, H)
+    scored = ~np.isnan(scores)
+    assert (f.loc[scored, "ts"] >= split_ts).all() and scored[(f["ts"] >= split_ts).to_numpy()].all()
+    assert len(_Recorder.fits) == 3
+    for X in _Recorder.fits:
+        rows = f.iloc[X["idx"].to_numpy(dtype=int)]
+        assert rows["ts"].max() < split_ts - H  # no training label looks into the validation period
+    # a host is never scored by a model that trained on it
+    groups = host_folds(f["host_id"].tolist(), 3, 0 + 101)
+    for k, X in enumerate(_Recorder.fits):
+        assert not {h for h in f.iloc[X["idx"].to_numpy(dtype=int)]["host_id"] if groups[h] == k}
+
+
+def test_both_threshold_splits_find_a_clear_precursor():
+    ds = _synthetic()
+    split = make_split(ds, 3, 0.5, seed=0)
+    for how in ("time", "oof"):
+        s = evaluate_method(ds, split, "xgboost", min_precision=0.8, n_inner=2, seed=0, threshold_split=how).summary()
+        assert s["overall"]["recall"] >= 0.75 and s["overall"]["precision"] >= 0.75, how
