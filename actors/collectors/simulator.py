@@ -6,6 +6,7 @@ from typing import Any
 from actors.collectors.base import Collector
 from actors.router import ShardRouter
 from aiops.settings import Settings
+from aiops.telemetry.demo import apply_demo, plan_demo
 from aiops.telemetry.logparse import events_to_batch, parse_line
 from aiops.telemetry.simulator import FleetSimulator, RealTimeClock
 
@@ -20,6 +21,8 @@ class SimulatorCollector(Collector):
     def __init__(self, name: str, settings: Settings, router: ShardRouter | None = None) -> None:
         super().__init__(name, settings, router)
         self.sim = FleetSimulator(settings.simulator)
+        if (demo := plan_demo(settings.simulator, self.sim.fleet)) is not None:
+            apply_demo(self.sim, demo)  # simulator.demo: a failing host and an attack campaign early on
 
     async def inventory(self) -> dict[str, Any]:
         f = self.sim.fleet
