@@ -9,6 +9,7 @@ was already said is `aiops.alerting.notable`'s policy.
 from __future__ import annotations
 
 import argparse
+import logging
 import threading
 import time
 from typing import Any, Callable
@@ -30,6 +31,7 @@ class Watcher:
 
     def __init__(self, base_url: str, headers: dict[str, str], every_s: float = 5.0,
                  out: Callable[[str], None] = lambda line: print(line, flush=True), t0: float | None = None) -> None:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown the notable ones
         self.client = httpx.Client(base_url=base_url, headers=headers, timeout=30.0)
         self.policy = NotablePolicy()
         self.every_s = every_s

@@ -1,11 +1,13 @@
 """What `aiops up` tells the person watching it: one line per notable thing, each said once.
 
-Notable: the served failure model changes (the label-free score starts serving, a supervised model is
-promoted or rolled back); a host enters high or critical risk (said again only when it gets worse, or
-after it has been back to low); a security incident opens, or gains steps. Everything else (a risk
-wobbling inside a band, an incident's score moving) is left to the API and the dashboards: the
-terminal is for the few things a person should act on. The policy is plain Python over the API's
-answers (a watcher polls and prints), so it can be tested without an engine.
+Notable: the kind of served failure model changes (the label-free score starts serving, a supervised
+model is promoted, replaced or rolled back; a refit of the label-free score is not news); a host has
+stayed at high or critical risk for ``hold_s`` (a load spike or a flapping link passes before that,
+as with Prometheus' ``for:``), said again only when it gets worse, or after it has been back to low; a
+security incident opens, or gains steps. Everything else (a risk wobbling inside a band, an incident's
+score moving) is left to the API and the dashboards: the terminal is for the few things a person should
+act on. The policy is plain Python over the API's answers (a watcher polls and prints), so it can be
+tested without an engine.
 """
 from __future__ import annotations
 
@@ -55,11 +57,14 @@ def incident_steps(report: Mapping[str, Any]) -> tuple[str, ...]:
 class NotablePolicy:
     """De-duplicated notable things from successive polls of the API (state kept between calls)."""
 
-    def __init__(self, floor: str = "high", rearm_below: str = "medium") -> None:
+    def __init__(self, floor: str = "high", rearm_below: str = "medium", hold_s: float = 1800.0) -> None:
         self.floor = floor
         self.rearm_below = rearm_below
+        self.hold_s = hold_s  # telemetry seconds (the predictions' features_as_of) a host stays at the floor first
         self._version: str | None = None
+        self._supervised: bool | None = None
         self._hosts: dict[str, str] = {}  # host -> the severity last said
+        self._since: dict[str, float] = {}  # host -> when it reached the floor (not yet said)
         self._incidents: dict[str, frozenset[str]] = {}  # incident -> tactics last said
 
     # ---- the served model ---------------------------------------------------------------------------
@@ -67,8 +72,12 @@ class NotablePolicy:
         """A line when the served failure model changed (None: nothing new, or no model yet)."""
         if not info or not info.get("version") or info["version"] == self._version:
             return None
-        first, self._version = self._version is None, str(info["version"])
-        if info.get("supervised") is False or str(info.get("type", "")).startswith("unsupervised"):
+        supervised = not (info.get("supervised") is False or str(info.get("type", "")).startswith("unsupervised"))
+        first, was = self._version is None, self._supervised
+        self._version, self._supervised = str(info["version"]), supervised
+        if not supervised:
+            if was is False:
+                return None  # a refit of the label-free score
             return (f"failure model: serving the label-free health score {self._version} until a supervised model is "
                     "promoted (risk = how unusual a host is against the fleet's normal rows)")
         rec, prec = info.get("recall"), info.get("precision")
@@ -77,9 +86,9 @@ class NotablePolicy:
         return f"failure model: {verb} supervised model {self._version}{quality}"
 
     # ---- hosts --------------------------------------------------------------------------------------
-    def hosts_at_risk(self, predictions: Iterable[Mapping[str, Any]]) -> list[HostRisk]:
-        """Hosts that entered the floor's band or got worse since last said; hosts back below ``rearm_below``
-        may be said again later."""
+    def hosts_at_risk(self, predictions: Iterable[Mapping[str, Any]], now: float = 0.0) -> list[HostRisk]:
+        """Hosts at the floor's band for ``hold_s`` (by their ``features_as_of``, else ``now``), or worse since
+        last said; hosts back below ``rearm_below`` may be said again later."""
         out = []
         for p in predictions:
             if p.get("target_type", "host") != "host":
@@ -88,8 +97,14 @@ class NotablePolicy:
             said = self._hosts.get(host)
             if said is not None and not at_least(sev, self.rearm_below):
                 del self._hosts[host]  # back to normal: re-armed
+            if not at_least(sev, self.floor):
+                self._since.pop(host, None)
                 continue
-            if not at_least(sev, self.floor) or (said is not None and severity_rank(sev) <= severity_rank(said)):
+            if said is None:
+                since = self._since.setdefault(host, float(p.get("features_as_of") or now))
+                if float(p.get("features_as_of") or now) - since < self.hold_s:
+                    continue
+            elif severity_rank(sev) <= severity_rank(said):
                 continue
             self._hosts[host] = sev
             factors = tuple(str(f.get("description") or f.get("feature")) for f in p.get("contributing_factors") or ())
@@ -110,7 +125,7 @@ class NotablePolicy:
         stranded = len(plan.get("stranded") or ())
         return (f"{head}; evacuation plan {plan['plan_id']}: {len(moves)} VM moves to {len(targets)} hosts"
                 + (f", {stranded} stranded" if stranded else "")
-                + f" (approve: aiops approve {plan['plan_id']}, or POST /api/ai/placement/plans/{plan['plan_id']}/apply)")
+                + f" (approve: POST /api/ai/placement/plans/{plan['plan_id']}/apply)")
 
     # ---- incidents ----------------------------------------------------------------------------------
     def incidents_to_tell(self, records: Iterable[Mapping[str, Any]]) -> list[str]:

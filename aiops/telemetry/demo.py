@@ -3,16 +3,17 @@
 With ``simulator.demo`` (the default) the simulator collector adds, on top of its random schedule (which
 stays as it is):
 
-* one host whose cooling fails (``thermal_runaway``): heat without load from ``ONSET_S`` after the start,
-  growing until the host fails at ``FAILURE_S``, unless its VMs have been moved off it by then;
+* one host whose disk fails (``disk_failure``): I/O latency creeps up and read errors appear from
+  ``ONSET_S`` after the start, growing until the host fails at ``FAILURE_S``, unless its VMs have been moved
+  off it by then;
 * one five-step SSH attack campaign (brute force, login, sudo, lateral movement, exfiltration) from ``ATTACK_S``.
 
 Times are simulated seconds after the simulator's start; at the default speed-up (30, configs/aiops.yaml)
-the campaign starts after 2 wall minutes and is over by about 4, the heat is plain by about 7, and the host
-fails after 12 unless evacuated. Why heat without load: on a fresh clone the only model is the label-free
-health score, and no benign look-alike of the first simulated hours looks like it (the nightly backups of
-00-04 UTC raise disk latency; warm afternoons heat a whole zone, from 10 UTC; load spikes bring their heat
-with the load). The plan is a pure function of the settings, so the CLI can announce it without the simulator.
+the campaign starts after 2 wall minutes and is over by about 4, the disk warns from 4, and the host fails
+after 14 unless evacuated (a loaded machine runs the clock slower). The warning is strong (latency and
+read errors together, at strength 1.5): on a fresh clone the only model is the label-free health score,
+which has to tell it from the nightly backups of 00-04 UTC that also raise disk latency. The plan is a pure
+function of the settings, so the CLI can announce it without the simulator.
 """
 from __future__ import annotations
 
@@ -28,11 +29,11 @@ from aiops.telemetry.simulator import FleetSimulator
 
 __all__ = ["DemoPlan", "KIND", "ATTACK_S", "ONSET_S", "FAILURE_S", "STRENGTH", "plan_demo", "apply_demo", "describe"]
 
-KIND = "thermal_runaway"
+KIND = "disk_failure"
 ATTACK_S = 3600.0         # the campaign's first step (brute force), 1 simulated hour in
-ONSET_S = 2.5 * 3600      # the fan starts failing (after the engine's early refits of the health score)
-FAILURE_S = 6.0 * 3600    # the host fails, 6 simulated hours in
-STRENGTH = 1.2            # a clear warning (random scenarios draw 0-1.3)
+ONSET_S = 2.0 * 3600      # the disk starts failing
+FAILURE_S = 7.0 * 3600    # the host fails, 7 simulated hours in
+STRENGTH = 1.5            # a clear warning (random scenarios draw 0-1.3)
 CAMPAIGN_ID = "atk-demo"
 
 
@@ -82,4 +83,4 @@ def describe(plan: DemoPlan, speedup: float) -> str:
         s = ts - plan.start_ts
         return f"+{s / 3600:g} h simulated (~{s / speedup / 60:.0f} wall min)"
     return (f"Demo (simulator.demo): an SSH attack campaign from {at(plan.attack_ts)}; {plan.host_id} "
-            f"({plan.vms} VMs) overheats from {at(plan.onset_ts)} and fails at {at(plan.failure_ts)} unless evacuated")
+            f"({plan.vms} VMs) has a failing disk from {at(plan.onset_ts)} and fails at {at(plan.failure_ts)} unless evacuated")

@@ -4,8 +4,8 @@ from __future__ import annotations
 from aiops.alerting.notable import NotablePolicy, incident_steps
 
 
-def _pred(host: str, sev: str, p: float = 0.9, kind: str = "host") -> dict:
-    return {"target_id": host, "target_type": kind, "severity": sev, "failure_probability": p,
+def _pred(host: str, sev: str, p: float = 0.9, kind: str = "host", at: float = 0.0) -> dict:
+    return {"target_id": host, "target_type": kind, "severity": sev, "failure_probability": p, "features_as_of": at,
             "model_version": "unsupervised-health-x",
             "contributing_factors": [{"feature": "temperature_c_mean_5m", "description": "temperature above baseline"}]}
 
@@ -16,12 +16,14 @@ def test_model_line_once_per_version_and_says_what_kind():
     first = pol.model({"version": "unsupervised-health-1", "type": "unsupervised-health", "supervised": False})
     assert first is not None and "label-free" in first
     assert pol.model({"version": "unsupervised-health-1", "supervised": False}) is None
+    assert pol.model({"version": "unsupervised-health-2", "supervised": False}) is None  # a refit is not news
     promoted = pol.model({"version": "v0003", "type": "xgboost", "recall": 0.91, "precision": 0.85})
     assert promoted is not None and "promoted" in promoted and "v0003" in promoted and "recall 0.91" in promoted
+    assert "label-free" in (pol.model({"version": "unsupervised-health-3", "supervised": False}) or "")  # rolled back
 
 
 def test_a_host_is_said_on_entry_on_escalation_and_again_only_after_rearming():
-    pol = NotablePolicy()
+    pol = NotablePolicy(hold_s=0)
     assert pol.hosts_at_risk([_pred("h1", "medium"), _pred("vm-1", "critical", kind="vm")]) == []
     told = pol.hosts_at_risk([_pred("h1", "high")])
     assert [(r.host_id, r.severity) for r in told] == [("h1", "high")]
@@ -34,13 +36,22 @@ def test_a_host_is_said_on_entry_on_escalation_and_again_only_after_rearming():
     assert [r.host_id for r in pol.hosts_at_risk([_pred("h1", "high")])] == ["h1"]
 
 
+def test_a_host_must_stay_at_risk_for_the_hold_before_it_is_said():
+    pol = NotablePolicy(hold_s=1800)
+    assert pol.hosts_at_risk([_pred("spike", "critical", at=0), _pred("fan", "high", at=0)]) == []
+    assert pol.hosts_at_risk([_pred("spike", "medium", at=900), _pred("fan", "high", at=900)]) == []  # spike passed
+    assert pol.hosts_at_risk([_pred("spike", "high", at=1500), _pred("fan", "high", at=1500)]) == []
+    told = pol.hosts_at_risk([_pred("spike", "high", at=1800), _pred("fan", "high", at=1800)])
+    assert [r.host_id for r in told] == ["fan"]  # the spike's clock restarted when it dropped
+
+
 def test_worst_host_first():
-    told = NotablePolicy().hosts_at_risk([_pred("a", "high", 0.8), _pred("b", "critical", 0.95), _pred("c", "high", 0.9)])
+    told = NotablePolicy(hold_s=0).hosts_at_risk([_pred("a", "high", 0.8), _pred("b", "critical", 0.95), _pred("c", "high", 0.9)])
     assert [r.host_id for r in told] == ["b", "c", "a"]
 
 
 def test_host_line_names_the_plan_and_how_to_approve_it():
-    risk = NotablePolicy().hosts_at_risk([_pred("h1", "high", 0.97)])[0]
+    risk = NotablePolicy(hold_s=0).hosts_at_risk([_pred("h1", "high", 0.97)])[0]
     plan = {"plan_id": "plan-7", "actions": [{"op": "migrate", "vm_id": "v1", "from": "h1", "to": "h2"},
                                              {"op": "migrate", "vm_id": "v2", "from": "h1", "to": "h3"},
                                              {"op": "migrate", "vm_id": "v3", "from": "h1", "to": "h2"}]}
