@@ -69,7 +69,7 @@ def _first_times(checks: dict[str, Callable[[], Any]], t0: float, timeout: float
 
 def ten_minute_checks(client: httpx.Client, t0: float, timeout: float, demo_host: str | None) -> dict[str, Any]:
     """An open incident; some host at high/critical risk and an evacuation plan for it; the demo host at high/critical."""
-    hosts = [t["target_id"] for t in client.get("/api/ai/targets", params={"type": "host"}).json()["targets"]]
+    hosts: list[str] = []  # read on first use: a loaded engine may not answer the first ask
     picked: dict[str, str] = {}
 
     def incident() -> dict | None:
@@ -78,6 +78,8 @@ def ten_minute_checks(client: httpx.Client, t0: float, timeout: float, demo_host
         return {k: rows[0][k] for k in ("id", "severity", "tactics")} if rows else None
 
     def at_risk() -> list[dict]:
+        if not hosts:
+            hosts.extend(t["target_id"] for t in client.get("/api/ai/targets", params={"type": "host"}).json()["targets"])
         r = client.post("/api/ai/predictions/failures/batch", json={"target_ids": hosts, "include_recommendations": False})
         preds = r.json()["predictions"] if r.status_code == 200 else []
         return sorted((p for p in preds if p["severity"] in ("high", "critical")), key=lambda p: -p["failure_probability"])
@@ -130,13 +132,17 @@ def measure(port: int, timeout: float, token: str, watch_s: float = 0.0) -> dict
                     return r.json() if r.status_code == 200 and r.json().get("recommendations") else None
                 return call
             _, plain = _until(lambda: client.post("/api/ai/placement/recommendations", json=SEED_SPEC), t0, timeout)
-            if plain is None:
+            if health_s is None:
                 raise RuntimeError("the engine never answered; its output:\n" + (Path(tmp) / "aiops-up.log").read_text()[-3000:])
             # a 422 is the schema's answer, not the engine warming up: then only the variant with a tenant is waited for
-            place_s, place = (None, None) if plain.status_code == 422 else _until(ranked(SEED_SPEC), t0, timeout)
+            place_s, place = (None, None) if plain is None or plain.status_code == 422 else _until(ranked(SEED_SPEC), t0, timeout)
             with_tenant = {"vm_specs": {**SEED_SPEC["vm_specs"], "tenant_id": "default"}}
-            tenant_s, tenant = (place_s, place) if place else _until(ranked(with_tenant), t0, timeout)
-            last = client.post("/api/ai/placement/recommendations", json=with_tenant)
+            tenant_s, tenant = (place_s, place) if place or plain is None else _until(ranked(with_tenant), t0, timeout)
+            try:
+                last = client.post("/api/ai/placement/recommendations", json=with_tenant)
+                last_said = f"{last.status_code} {last.text[:200]}"
+            except httpx.HTTPError as exc:
+                last_said = f"no answer: {exc!r}"[:200]
             place = place or tenant
             info = client.get("/api/ai/models/failure-prediction")
             later = ten_minute_checks(client, t0, watch_s, demo.host_id if demo else None) if watch_s else {}
@@ -150,8 +156,9 @@ def measure(port: int, timeout: float, token: str, watch_s: float = 0.0) -> dict
             said = [ln for ln in (Path(tmp) / "aiops-up.log").read_text(errors="replace").splitlines()
                     if ln.startswith(("[", "Demo (", "AIOps engine is up"))]
     return {**later, "aiops_up_said": said, "healthz_s": health_s, "first_prediction_s": pred_s, "seed_spec_ranked_s": place_s,
-            "seed_spec_first_status": plain.status_code, "seed_spec_first_error": None if plain.is_success else plain.text[:200],
-            "with_tenant_ranked_s": tenant_s, "with_tenant_last": f"{last.status_code} {last.text[:200]}", "model_version": (pred or {}).get("model_version"),
+            "seed_spec_first_status": plain.status_code if plain is not None else "no answer",
+            "seed_spec_first_error": None if plain is None or plain.is_success else plain.text[:200],
+            "with_tenant_ranked_s": tenant_s, "with_tenant_last": last_said, "model_version": (pred or {}).get("model_version"),
             "severity": (pred or {}).get("severity"), "failure_probability": (pred or {}).get("failure_probability"),
             "model_supervised": info.json().get("supervised") if info.status_code == 200 else None,
             "ranked_nodes": len((place or {}).get("recommendations", []))}
