@@ -119,6 +119,8 @@ class SimulatorSettings(_Strict):
     attack_rate_per_day: float = Field(1.0, ge=0, description="attack campaigns per simulated day")
     lookalike_rate: float = Field(1.0, ge=0, description="scales benign look-alikes (load spikes, backups, warm "
                                   "afternoons, ...) and baseline drift; 0 = a clean fleet")
+    demo: bool = Field(True, description="`aiops up` adds, in the first simulated hours, one failing host and one "
+                       "multi-step attack campaign (aiops/telemetry/demo.py) to the random ones; false: random only")
 
 
 class ServeSettings(_Strict):

@@ -42,6 +42,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from actors.system import System, init_ray, validate_settings
     from aiops.auth import ensure_api_token
 
+    t0 = time.monotonic()
     settings = _settings(args)
     validate_settings(settings)
     api, token_line = ensure_api_token(settings.api, settings.serve.host)  # before anything starts
@@ -50,6 +51,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     dashboard = getattr(ctx, "dashboard_url", None) if ctx is not None else None
     system = System(settings, jobs_address=dashboard)
     stopping = {"flag": False}
+    watching = None
 
     def _stop(signum: int, frame: Any) -> None:
         stopping["flag"] = True
@@ -65,6 +67,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  {token_line}")
         print(f"  Ray dashboard:  {'http://' + dashboard if dashboard and not dashboard.startswith('http') else dashboard or 'see your cluster'}")
         print("Press Ctrl-C to stop.", flush=True)
+        if not args.quiet and system.url:
+            from jobs.watch import watch_up
+
+            watching = watch_up(settings, system.url, t0)
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stopping["flag"] and (deadline is None or time.monotonic() < deadline):
             for name in system.supervise():
@@ -72,6 +78,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             time.sleep(1.0)
     finally:
         print("shutting down...", flush=True)
+        if watching is not None:
+            watching.set()
         system.stop()
         ray.shutdown()
     return 0
@@ -210,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "when no token is configured)")
     up.add_argument("--no-simulator", action="store_true", help="do not run the built-in fleet simulator")
     up.add_argument("--duration", type=float, help="stop after this many seconds (demos, benchmarks)")
+    up.add_argument("--quiet", action="store_true", help="do not print notable things (model served, host at risk, "
+                                                        "incident opened) as they happen")
     up.set_defaults(func=cmd_up)
     st = sub.add_parser("status", help="show shards, collectors and engine actors")
     st.add_argument("--address", help="Ray cluster address (default auto)")

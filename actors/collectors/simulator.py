@@ -17,6 +17,7 @@ from actors.names import OPTIMIZER_NAME
 from actors.router import ShardRouter
 from aiops.placement.closed_loop import PlacementSync
 from aiops.settings import Settings
+from aiops.telemetry.demo import apply_demo, plan_demo
 from aiops.telemetry.logparse import events_to_batch, parse_line
 from aiops.telemetry.simulator import FleetSimulator, RealTimeClock
 
@@ -33,6 +34,8 @@ class SimulatorCollector(Collector):
     def __init__(self, name: str, settings: Settings, router: ShardRouter | None = None) -> None:
         super().__init__(name, settings, router)
         self.sim = FleetSimulator(settings.simulator)
+        if (demo := plan_demo(settings.simulator, self.sim.fleet)) is not None:
+            apply_demo(self.sim, demo)  # simulator.demo: a failing host and an attack campaign early on
         self.sync = PlacementSync(self.sim.placement())
         self._synced_at = 0.0
 

@@ -52,6 +52,18 @@ class TrafficMixin:
     def host_of(self, vm_id: str) -> str:  # provided by the simulator (its one VM-to-host mapping)
         raise NotImplementedError
 
+    def inject_campaign(self, t0: float, campaign_id: str, rng: np.random.Generator,
+                        avoid: tuple[str, ...] = ()) -> AttackCampaign:
+        """Add an attack campaign starting at ``t0`` by hand (tests, the first-run demo); ``rng`` picks its hosts,
+        none of ``avoid`` when the fleet has others."""
+        camp = self._draw_campaign(rng, t0, campaign_id)
+        for _ in range(20):
+            if not {s.host_id for s in camp.steps} & set(avoid):
+                break
+            camp = self._draw_campaign(rng, t0, campaign_id)
+        self.campaigns.append(camp)
+        return camp
+
     def _draw_campaign(self, rng: np.random.Generator, t0: float, cid: str) -> AttackCampaign:
         nh = len(self._hosts)
         x = int(rng.integers(nh))

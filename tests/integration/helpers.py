@@ -24,7 +24,7 @@ def make_settings(**overrides) -> Settings:
     ns = f"aiops-it-{uuid.uuid4().hex[:8]}"
     base = {"ray.namespace": ns, "serve.port": SERVE_PORT, "serve.app_name": "aiops-test", "simulator.hosts": 20,
             "simulator.vms_per_host": 3, "simulator.speedup": 300.0, "ray.actor_num_cpus": 0.05,
-            "ingest.max_age_s": REPLAY_MAX_AGE_S,
+            "ingest.max_age_s": REPLAY_MAX_AGE_S, "simulator.demo": False,  # tests schedule what they check
             # each test engine audits to its own file, never the project's results/security_audit.jsonl
             "security.response.audit_log": str(Path(tempfile.gettempdir()) / f"{ns}-audit.jsonl")}
     base.update(overrides)

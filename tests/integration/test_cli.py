@@ -45,3 +45,4 @@ def test_aiops_up_serves_features_and_stops_on_ctrl_c(tmp_path):
     assert proc.returncode == 0, out[-2000:]
     assert "API token: from $AIOPS_API_TOKEN" in out  # conftest sets it; without it a 0600 token file is made
     assert "API docs:" in out and "/docs" in out and "Ray dashboard:" in out and "shutting down" in out
+    assert "Demo (simulator.demo): an SSH attack campaign" in out  # the default schedules the first-run demo
