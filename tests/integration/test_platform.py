@@ -146,7 +146,11 @@ def test_restarted_shard_restores_state_from_redis(system_factory, clean_redis):
     after = wait_for(lambda: try_call(lambda: ray.get(system.shards[0].get_features.remote("vm-000001"), timeout=10)), 60,
                   what="restarted shard")
     assert after["features"] == before["features"] and after["target_type"] == "vm"
-    stats = wait_for(lambda: try_call(lambda: ray.get(system.shards[0].stats.remote(), timeout=10)), 60, what="shard stats")
+    def restarted_stats():  # ray.kill is asynchronous: wait for the instance that restored, not the one being killed
+        st = try_call(lambda: ray.get(system.shards[0].stats.remote(), timeout=10))
+        return st if st and st.get("restored_points") else None
+
+    stats = wait_for(restarted_stats, 60, what="the restarted shard's stats")
     assert stats["restore_skipped"] == 1 and stats["restored_points"] == 10
 
 
