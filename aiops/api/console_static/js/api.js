@@ -1,0 +1,56 @@
+// The API client: the token lives in sessionStorage (this tab only), never in the URL. GETs send the last ETag
+// back (If-None-Match) so an unchanged answer costs a 304; errors are classified for the banners.
+const KEY = "aiops.console.token";
+const cache = new Map(); // url -> {etag, data}
+export const state = { roles: [], name: null, onError: null, onOk: null };
+
+export const token = {
+  get: () => sessionStorage.getItem(KEY),
+  set: (t) => sessionStorage.setItem(KEY, t),
+  clear: () => { sessionStorage.removeItem(KEY); cache.clear(); },
+};
+
+export class ApiError extends Error {
+  constructor(kind, status, message, body) { super(message); this.kind = kind; this.status = status; this.body = body; }
+}
+
+export const can = (role) => state.roles.includes(role);
+
+export async function api(path, { method = "GET", body, headers = {}, quiet = false } = {}) {
+  const t = token.get();
+  const hdrs = { ...headers };
+  if (t) hdrs.Authorization = `Bearer ${t}`;
+  if (body !== undefined) hdrs["Content-Type"] = "application/json";
+  const url = `/api/ai${path}`;
+  const cached = method === "GET" ? cache.get(url) : undefined;
+  if (cached) hdrs["If-None-Match"] = cached.etag;
+  let res;
+  try {
+    res = await fetch(url, { method, headers: hdrs, cache: "no-store",
+                             body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    const err = new ApiError("unreachable", 0, "The API is unreachable (network error); retrying.");
+    if (!quiet && state.onError) state.onError(err);
+    throw err;
+  }
+  if (res.status === 304 && cached) { if (state.onOk) state.onOk(); return { data: cached.data, changed: false }; }
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  if (!res.ok) {
+    const msg = (data && data.message) || (data && data.detail && JSON.stringify(data.detail)) || `HTTP ${res.status}`;
+    const kind = res.status === 401 ? "unauthenticated" : res.status === 403 ? "forbidden"
+      : res.status >= 502 && res.status <= 504 ? "unreachable" : "error";
+    const err = new ApiError(kind, res.status, msg, data);
+    if (!quiet && state.onError && (kind === "unreachable" || kind === "unauthenticated")) state.onError(err);
+    throw err;
+  }
+  if (state.onOk) state.onOk();
+  const etag = res.headers.get("ETag");
+  if (method === "GET" && etag) cache.set(url, { etag, data });
+  return { data, changed: true };
+}
+
+export const get = async (path, opts) => (await api(path, opts)).data;
+export const post = async (path, body, opts = {}) => (await api(path, { ...opts, method: "POST", body })).data;
+export const del = async (path, opts = {}) => (await api(path, { ...opts, method: "DELETE" })).data;
