@@ -33,8 +33,8 @@ export async function api(path, { method = "GET", body, headers = {}, quiet = fa
     if (!quiet && state.onError) state.onError(err);
     throw err;
   }
+  const text = await res.text(); // read even an empty 304 body: an unread one is cancelled, which reads as a failed request
   if (res.status === 304 && cached) { if (state.onOk) state.onOk(); return { data: cached.data, changed: false }; }
-  const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = text; }
   if (!res.ok) {

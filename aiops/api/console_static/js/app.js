@@ -73,7 +73,9 @@ async function route() {
     const ctrl = await pages[page].render(root, rest.map(decodeURIComponent));
     if (!current || current.key !== key) return;
     current.ctrl = ctrl;
-    performance.measure(`route:${page}${rest.length ? ":detail" : ""}`, { start: t0, end: performance.now() });
+    const done = performance.now();
+    performance.measure(`route:${page}${rest.length ? ":detail" : ""}`, { start: t0, end: done });
+    if (!performance.getEntriesByName("first-ready").length) performance.measure("first-ready", { start: 0, end: done });
     document.body.dataset.ready = key || "#/fleet";
   } catch (e) {
     if (e.kind === "unauthenticated" || e.kind === "unreachable") return; // the banner or login says it

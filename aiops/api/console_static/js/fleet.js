@@ -124,7 +124,7 @@ async function hostPage(root, hostId) {
     h("div", { class: "grid2" }, predictionCard(p), trend, factorsCard(p),
       h("div", { class: "card", "data-testid": "vms" }, h("h2", {}, `VMs (${vms.length})`),
         vms.length ? h("ul", {}, vms.map((v) => h("li", { "data-vm": v }, v))) : h("p", {}, "No VMs."),
-        can("operator") ? ask : needs("operator", "Requesting an evacuation plan"), planBox)),
+        !vms.length ? null : can("operator") ? ask : needs("operator", "Requesting an evacuation plan"), planBox)),
     await featureCharts(hostId, p));
   await drawTrend();
   return { refresh: drawTrend };

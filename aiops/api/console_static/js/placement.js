@@ -18,8 +18,9 @@ function spec(form) {
 }
 
 function breakdown(rec) {
-  const items = Object.entries(rec.factor_scores).map(([k, v]) => ({ label: k, value: v })).sort((a, b) => b.value - a.value).slice(0, 15);
-  return h("div", { class: "card", "data-testid": "breakdown" }, h("h2", {}, `Why ${rec.node_id}: factor scores`),
+  const all = Object.entries(rec.factor_scores).map(([k, v]) => ({ label: k, value: v })).sort((a, b) => b.value - a.value);
+  const items = all.length > 16 ? [...all.slice(0, 8), ...all.slice(-8)] : all; // its strongest and weakest factors
+  return h("div", { class: "card", "data-testid": "breakdown" }, h("h2", {}, `Why ${rec.node_id}: its 8 strongest and 8 weakest factor scores (0–1)`),
     bars(items, { label: `factor scores of ${rec.node_id}`, fmt: (x) => x.toFixed(2) }),
     h("p", { class: "note" }, Object.entries(rec.category_scores).map(([k, v]) => `${k} ${num(v)}`).join(" · ")));
 }

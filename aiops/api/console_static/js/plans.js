@@ -10,7 +10,10 @@ const moveText = (a) => a.op === "create" ? `create ${a.vm_id} on ${a.to}` : `mo
 function front(plan) {
   const objs = plan.objectives || [];
   if (objs.length < 2 || !(plan.pareto_front || []).length) return null;
-  const [xo, yo] = objs;
+  // plot the two objectives the front trades off most (relative spread); the others are in each point's title
+  const spread = (o) => { const v = plan.pareto_front.map((p) => p.objectives[o]); const lo = Math.min(...v), hi = Math.max(...v);
+    return (hi - lo) / (Math.abs(hi) + Math.abs(lo) + 1e-12); };
+  const [xo, yo] = objs.slice().sort((a, b) => spread(b) - spread(a));
   const pts = plan.pareto_front.map((p) => ({ x: p.objectives[xo], y: p.objectives[yo],
     label: objs.map((o) => `${o} ${num(p.objectives[o], 3)}`).join(", ") }));
   return h("figure", { "data-testid": "pareto" },

@@ -109,7 +109,8 @@ async function incidentPage(root, id) {
   const rep = await get(`/security/incidents/${encodeURIComponent(a.incident_id || a.id)}`);
   const side = h("div", { class: "card", "data-testid": "node-detail", "aria-live": "polite" }, h("p", { class: "note" }, "Select an entity (click, or Tab then Enter) to see what it touched. Drag to rearrange."));
   const graph = entityGraph(rep.graph, (node, edges) => clear(side, h("h3", {}, node.id), h("p", {}, `type: ${node.type || "?"}`),
-    h("ul", {}, edges.map((e) => h("li", {}, `${e.source} → ${e.target}: ${e.label || e.action || ""}`)))));
+    h("ul", {}, [...edges.reduce((m, e) => { const k = `${e.source} → ${e.target}: ${e.label || ""}`; return m.set(k, (m.get(k) || 0) + 1); }, new Map())]
+      .map(([k, n]) => h("li", {}, n > 1 ? `${k} (×${n})` : k)))));
   const timeline = rep.timeline.map((s) => h("li", { "data-signal": s.id || "" }, `${when(s.ts)} · ${(s.tactics || []).join(", ") || s.kind} · ${s.name} · ${(s.entities || []).join(", ")}`));
   const appr = h("div", { class: "card" }), aud = h("div", { class: "card" });
   const refresh = () => Promise.all([approvals(appr, () => audit(aud)), audit(aud)]);
