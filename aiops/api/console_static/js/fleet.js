@@ -81,8 +81,7 @@ function factorsCard(p) {
     h("ol", { class: "note" }, p.contributing_factors.map((f) => h("li", { "data-factor": f.feature }, `${f.feature} = ${num(f.value, 3)}: ${f.description}`))));
 }
 
-async function featureCharts(hostId, p) {
-  const box = h("div", { class: "card", "data-testid": "feature-history" }, h("h2", {}, "Recent feature history"));
+async function featureCharts(box, hostId, p) {
   try {
     const now = (await get(`/features/${encodeURIComponent(hostId)}`)).as_of;
     const hist = await get(`/features/${encodeURIComponent(hostId)}/history?start=${now - 3600}&end=${now}&step=120`);
@@ -91,7 +90,6 @@ async function featureCharts(hostId, p) {
       h("figure", {}, h("figcaption", {}, f), lineChart(hist.rows.map((r) => ({ x: r.ts, y: r[f] ?? NaN })), { w: 240, h: 90, label: `${f} over the last simulated hour` })));
     box.append(charts.length ? h("div", { class: "small-charts" }, charts) : h("p", {}, "No history yet."));
   } catch (e) { box.append(h("p", {}, `Feature history unavailable: ${e.message}`)); }
-  return box;
 }
 
 async function hostPage(root, hostId) {
@@ -119,14 +117,17 @@ async function hostPage(root, hostId) {
     ask.disabled = false;
   });
   const vms = host ? host.vms : [];
+  const features = h("div", { class: "card", "data-testid": "feature-history" }, h("h2", {}, "Recent feature history"));
   clear(root, h("p", {}, h("a", { href: "#/fleet" }, "← Fleet")),
     h("h1", {}, `Host ${hostId}`, host ? h("span", { class: "note" }, ` · zone ${host.zone}, rack ${host.rack}${host.cordoned ? " · cordoned" : ""}`) : null),
     h("div", { class: "grid2" }, predictionCard(p), trend, factorsCard(p),
       h("div", { class: "card", "data-testid": "vms" }, h("h2", {}, `VMs (${vms.length})`),
         vms.length ? h("ul", {}, vms.map((v) => h("li", { "data-vm": v }, v))) : h("p", {}, "No VMs."),
-        !vms.length ? null : can("operator") ? ask : needs("operator", "Requesting an evacuation plan"), planBox)),
-    await featureCharts(hostId, p));
-  await drawTrend();
+        !vms.length ? null : can("operator") ? ask : needs("operator", "Requesting an evacuation plan"))),
+    planBox, features);
+  // the slower panes (the trend, an hour of features computed on the shards) fill in after the page is drawn
+  drawTrend();
+  featureCharts(features, hostId, p);
   return { refresh: drawTrend };
 }
 
