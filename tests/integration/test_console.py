@@ -90,6 +90,11 @@ def test_login_then_the_fleet_page_shows_every_simulated_host(engine, tab, timin
     c.page.fill("#fleet-search", HOST)
     assert c.page.eval_on_selector_all("a.tile", "els => els.map(e => e.dataset.host)") == [HOST]
     c.page.fill("#fleet-search", "")
+    c.page.focus(f"a.tile[data-host='{HOST}']")
+    with c.page.expect_response(re.compile(r"/api/ai/fleet/hosts$"), timeout=30_000):
+        pass  # the page refreshes on its own (a poll every 5 s) ...
+    c.page.wait_for_timeout(200)
+    assert c.page.evaluate("document.activeElement.dataset.host") == HOST  # ... and the keyboard keeps its place
     c.shot("fleet")
     # a fresh load (token already in this tab's session storage) is what a first paint means
     c.reload()
@@ -239,6 +244,24 @@ def test_an_incident_opens_with_its_graph_a_response_is_previewed_approved_and_a
     a.reload()
     _record(timings, "security", a)
     _record(timings, "incident-respond", c)
+
+
+def test_a_suppression_is_added_and_removed_from_the_page(engine, tab):  # noqa: F811
+    _, api = engine
+    c = tab()
+    c.login(RESPONDER, "#/security")
+    c.page.fill("#sup-id", "console-backup")
+    c.page.fill("#sup-entity", "user=backup-svc")
+    c.page.fill("#sup-reason", "nightly backup logs in over SSH")
+    c.page.click("[data-testid=add-suppression] button[type=submit]")
+    row = c.page.locator("[data-testid=suppressions] tr[data-suppression='console-backup']")
+    row.wait_for()
+    assert row.locator("td[data-hits]").get_attribute("data-hits") == "0" and "soc-responder" in row.inner_text()
+    listed = {x["id"]: x for x in api.get("/api/ai/security/suppressions").json()}
+    assert listed["console-backup"]["entities"] == {"user": "backup-svc"}
+    row.locator("[data-remove]").click()
+    row.wait_for(state="detached")
+    assert "console-backup" not in {x["id"] for x in api.get("/api/ai/security/suppressions").json()}
 
 
 def test_the_models_page_shows_the_served_model(engine, tab, timings):  # noqa: F811

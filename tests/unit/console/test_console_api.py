@@ -111,3 +111,24 @@ def test_console_files_are_served_without_a_token_and_fetch_nothing_from_outside
             text = f.read_text(encoding="utf-8")
             assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", text), f"{f.name} refers to an outside URL"
             assert "innerHTML" not in text, f"{f.name}: build DOM nodes, never parse data as HTML"
+
+
+def _luminance(hex_colour: str) -> float:
+    rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_the_console_colours_meet_wcag_aa_contrast_for_text():
+    css = (STATIC_DIR / "app.css").read_text(encoding="utf-8")
+    var = dict(re.findall(r"--([a-z]+):(#[0-9a-f]{6})", css))
+    for sev in ("low", "medium", "high", "critical", "none", "accent"):  # white text on tiles, badges, buttons
+        assert _contrast("#ffffff", var[sev]) >= 4.5, sev
+    for fg in ("fg", "muted", "accent"):  # text on the page and on cards
+        for bg in ("bg", "card"):
+            assert _contrast(var[fg], var[bg]) >= 4.5, (fg, bg)

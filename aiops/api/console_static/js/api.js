@@ -2,12 +2,13 @@
 // back (If-None-Match) so an unchanged answer costs a 304; errors are classified for the banners.
 const KEY = "aiops.console.token";
 const cache = new Map(); // url -> {etag, data}
+const seen = new Map(); // url -> the last answer's text
 export const state = { roles: [], name: null, onError: null, onOk: null };
 
 export const token = {
   get: () => sessionStorage.getItem(KEY),
   set: (t) => sessionStorage.setItem(KEY, t),
-  clear: () => { sessionStorage.removeItem(KEY); cache.clear(); },
+  clear: () => { sessionStorage.removeItem(KEY); cache.clear(); seen.clear(); },
 };
 
 export class ApiError extends Error {
@@ -46,9 +47,19 @@ export async function api(path, { method = "GET", body, headers = {}, quiet = fa
     throw err;
   }
   if (state.onOk) state.onOk();
+  if (method !== "GET") return { data, changed: true };
+  // routes without an ETag: compare the text with the last answer, so a page redraws (and moves focus) only on news
   const etag = res.headers.get("ETag");
-  if (method === "GET" && etag) cache.set(url, { etag, data });
-  return { data, changed: true };
+  const prev = seen.get(url);
+  seen.set(url, text);
+  if (etag) cache.set(url, { etag, data });
+  return { data, changed: prev !== text };
+}
+
+// path -> data when it differs from what this tab last got for it, else null (for the live refresh)
+export async function news(path, opts) {
+  const { data, changed } = await api(path, opts);
+  return changed ? data : null;
 }
 
 export const get = async (path, opts) => (await api(path, opts)).data;

@@ -1,6 +1,6 @@
 // Fleet: hosts as tiles coloured by risk, grouped by zone and rack, with search and filters; a host's page
 // with its prediction, risk trend, factors, recent features, VMs and an evacuation plan request.
-import { get, post } from "./api.js";
+import { get, post, news } from "./api.js";
 import { h, clear, pct, duration, num, sevClass, table, when } from "./dom.js";
 import { lineChart, bars } from "./chart.js";
 import { planView } from "./plans.js";
@@ -45,17 +45,19 @@ async function fleetList(root) {
       && (!sev.value || (x.prediction && SEVS.indexOf(x.prediction.severity) !== -1 && SEVS.indexOf(x.prediction.severity) <= min)));
     const counts = SEVS.map((s) => `${hosts.filter((x) => x.prediction && x.prediction.severity === s).length} ${s}`);
     summary.textContent = `${shown.length} of ${hosts.length} hosts shown · ${counts.join(", ")} · ${hosts.reduce((n, x) => n + x.vms.length, 0)} VMs`;
+    const focused = groups.contains(document.activeElement) ? document.activeElement.dataset.host : null;
     clear(groups, grouped(shown));
+    if (focused) { const again = groups.querySelector(`[data-host="${CSS.escape(focused)}"]`); if (again) again.focus(); } // keep the keyboard's place
   };
   q.addEventListener("input", draw); sev.addEventListener("change", draw);
   clear(root, h("h1", {}, "Fleet"), h("div", { class: "toolbar" }, h("label", { for: "fleet-search" }, "Search"), q,
     h("label", { for: "fleet-sev" }, "Risk"), sev), summary, groups);
-  const load = async () => {
-    const r = await get("/fleet/hosts");
-    if (r.hosts !== hosts) { hosts = r.hosts; draw(); }
+  const load = async (live = false) => {
+    const r = await (live ? news : get)("/fleet/hosts");
+    if (r) { hosts = r.hosts; draw(); }
   };
   await load();
-  return { refresh: load };
+  return { refresh: () => load(true) };
 }
 
 function predictionCard(p) {
@@ -97,9 +99,10 @@ async function hostPage(root, hostId) {
   const [p, fleet] = await Promise.all([get(`/predictions/failures/${id}`), get("/fleet/hosts")]);
   const host = fleet.hosts.find((x) => x.host_id === hostId);
   const trend = h("div", { class: "card", "data-testid": "risk-trend" }, h("h2", {}, "Risk over time"));
-  const drawTrend = async () => {
+  const drawTrend = async (live = false) => {
     try {
-      const hist = await get(`/predictions/failures/${id}/history?limit=360`);
+      const hist = await (live ? news : get)(`/predictions/failures/${id}/history?limit=360`);
+      if (!hist) return;
       clear(trend, h("h2", {}, "Risk over time"), lineChart(hist.points.map((x) => ({ x: x.ts, y: x.probability })),
         { yMin: 0, yMax: 1, fmtY: (v) => pct(v), fmtX: (t) => new Date(t * 1000).toISOString().slice(11, 16), label: `risk of ${hostId} over time` }));
     } catch (e) { clear(trend, h("h2", {}, "Risk over time"), h("p", {}, "No trend yet: the monitor has not predicted this host since it started.")); }
@@ -128,7 +131,7 @@ async function hostPage(root, hostId) {
   // the slower panes (the trend, an hour of features computed on the shards) fill in after the page is drawn
   drawTrend();
   featureCharts(features, hostId, p);
-  return { refresh: drawTrend };
+  return { refresh: () => drawTrend(true) };
 }
 
 export async function render(root, params) {

@@ -1,5 +1,5 @@
 // Models: the deployed failure model, earlier versions from the registry, retraining jobs.
-import { get } from "./api.js";
+import { api } from "./api.js";
 import { h, clear, num, when, table } from "./dom.js";
 
 function deployed(m) {
@@ -14,8 +14,11 @@ function deployed(m) {
 
 export async function render(root) {
   const dep = h("div"), vers = h("div", { class: "card" }), jobs = h("div", { class: "card" });
-  const load = async () => {
-    const [m, v, r] = await Promise.all([get("/models/failure-prediction"), get("/models/failure-prediction/versions"), get("/models/failure-prediction/retraining")]);
+  const load = async (live = false) => {
+    const got = await Promise.all(["/models/failure-prediction", "/models/failure-prediction/versions",
+                                   "/models/failure-prediction/retraining"].map((p) => api(p)));
+    if (live && !got.some((g) => g.changed)) return;
+    const [m, v, r] = got.map((g) => g.data);
     clear(dep, deployed(m));
     const rows = v.versions.map((x) => h("tr", { "data-version": x.version }, h("td", {}, x.version, x.production ? " (production)" : ""),
       h("td", {}, x.model_type || "–"), h("td", {}, when(x.created_at)),
@@ -31,5 +34,5 @@ export async function render(root) {
   };
   clear(root, h("h1", {}, "Models"), dep, vers, jobs);
   await load();
-  return { refresh: load };
+  return { refresh: () => load(true) };
 }

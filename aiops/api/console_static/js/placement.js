@@ -1,6 +1,6 @@
 // Placement: a VM spec form -> ranked nodes (score, confidence, pros, cons) and the chosen node's factor
 // breakdown; batch and rebalancing plans with their moves and Pareto front; stored plans to open and approve.
-import { get, post } from "./api.js";
+import { get, post, news } from "./api.js";
 import { h, clear, num, table, actionRow, when } from "./dom.js";
 import { bars } from "./chart.js";
 import { planView } from "./plans.js";
@@ -37,8 +37,9 @@ function ranked(res, detail) {
     table(["#", "node", "zone / rack", "score", "confidence", "pros", "cons"], rows, { "data-testid": "ranked" }));
 }
 
-async function plansList(box, planBox) {
-  const r = await get("/placement/plans?limit=20");
+async function plansList(box, planBox, live = false) {
+  const r = await (live ? news : get)("/placement/plans?limit=20");
+  if (!r) return;
   const rows = r.plans.map((p) => actionRow({ "data-plan": p.plan_id },
     [p.plan_id.slice(0, 8), p.kind, p.status, String(p.actions), (p.hosts || []).join(", "), when(p.created)],
     async () => clear(planBox, planView(await get(`/placement/plans/${p.plan_id}`), () => plansList(box, planBox)))));
@@ -78,5 +79,5 @@ export async function render(root) {
       h("label", { for: "rebal-host" }, "or rebalance host"), rebal, rebalBtn) : needs("operator", "Planning a batch or a rebalance"));
   clear(root, h("h1", {}, "Placement"), form, result, detail, plans, planBox, list);
   await plansList(list, planBox);
-  return { refresh: () => plansList(list, planBox) };
+  return { refresh: () => plansList(list, planBox, true) };
 }

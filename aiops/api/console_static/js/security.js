@@ -1,6 +1,6 @@
 // Security: incidents newest first; an incident's timeline, interactive entity graph and responses (dry-run
 // preview with the policy outcome first); the approvers' queue; the audit trail; suppressions.
-import { get, post, del } from "./api.js";
+import { get, post, del, news } from "./api.js";
 import { h, clear, table, when, sevClass, actionRow, num } from "./dom.js";
 import { entityGraph } from "./graph.js";
 import { needs, can } from "./roles.js";
@@ -9,8 +9,9 @@ const ACTIONS = { quarantine_vm: ["vm_id"], snapshot_vm: ["vm_id"], disable_user
 const key = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
 const sev = (s) => h("span", { class: `sev ${sevClass(s)}` }, s);
 
-async function incidents(box) {
-  const r = await get("/security/anomalies?kind=incident&limit=200");
+async function incidents(box, live = false) {
+  const r = await (live ? news : get)("/security/anomalies?kind=incident&limit=200");
+  if (!r) return;
   const rows = r.anomalies.slice().sort((a, b) => (b.last_ts || b.timestamp) - (a.last_ts || a.timestamp)).map((a) =>
     actionRow({ "data-incident": a.id }, [when(a.last_ts || a.timestamp), sev(a.severity), a.status, a.tactics.join(" → "),
       h("span", {}, a.entities.slice(0, 6).map((e) => h("span", { class: "pill" }, e)), a.entities.length > 6 ? ` +${a.entities.length - 6}` : "")],
@@ -19,9 +20,11 @@ async function incidents(box) {
     rows.length ? table(["last seen", "severity", "status", "tactics", "entities"], rows, { "data-testid": "incidents" }) : h("p", {}, "No incidents."));
 }
 
-async function approvals(box, after) {
+async function approvals(box, after, live = false) {
   if (!can("approver")) { clear(box, h("h2", {}, "Approvals"), needs("approver", "Approving a response")); return; }
-  const rows = (await get("/security/responses?status=pending_approval")).map((r) => {
+  const pending = await (live ? news : get)("/security/responses?status=pending_approval");
+  if (!pending) return;
+  const rows = pending.map((r) => {
     const btn = h("button", { type: "button", "data-approve": r.response_id }, "Approve");
     btn.addEventListener("click", async () => {
       btn.disabled = true;
@@ -35,8 +38,10 @@ async function approvals(box, after) {
     rows.length ? table(["action", "target", "requested by", "anomaly", "requested", ""], rows, { "data-testid": "approvals" }) : h("p", {}, "Nothing waits for approval."));
 }
 
-async function audit(box) {
-  const rows = (await get("/security/audit?limit=50")).map((r) => h("tr", { "data-audit-event": r.event, "data-response": r.response_id || "" },
+async function audit(box, live = false) {
+  const trail = await (live ? news : get)("/security/audit?limit=50");
+  if (!trail) return;
+  const rows = trail.map((r) => h("tr", { "data-audit-event": r.event, "data-response": r.response_id || "" },
     h("td", {}, String(r.seq)), h("td", {}, when(r.ts)), h("td", {}, r.event), h("td", {}, r.response_id || r.suppression_id || ""),
     h("td", {}, r.action || ""), h("td", {}, r.target || ""), h("td", {}, r.requested_by || r.by || r.approved_by || ""), h("td", { class: "hide-narrow" }, r.decision || "")));
   clear(box, h("h2", {}, "Audit trail (newest first)"),
@@ -52,7 +57,7 @@ async function suppressions(box) {
       h("td", {}, Object.entries(s.entities || {}).map(([k, v]) => `${k}=${v}`).join(", ")), h("td", { "data-hits": s.suppressed }, String(s.suppressed)), h("td", {}, s.created_by), h("td", {}, rm));
   });
   const form = h("form", { class: "toolbar", "data-testid": "add-suppression" },
-    h("label", { for: "sup-id" }, "id"), h("input", { id: "sup-id", required: true, pattern: "[A-Za-z0-9._-]{1,64}" }),
+    h("label", { for: "sup-id" }, "id"), h("input", { id: "sup-id", required: true, pattern: "[A-Za-z0-9._\\-]{1,64}" }),
     h("label", { for: "sup-entity" }, "entity"), h("input", { id: "sup-entity", required: true, placeholder: "user=backup-svc" }),
     h("label", { for: "sup-reason" }, "reason"), h("input", { id: "sup-reason", required: true }), h("button", { type: "submit" }, "Add"));
   form.addEventListener("submit", async (e) => {
@@ -73,7 +78,7 @@ async function overview(root) {
   const all = () => Promise.all([incidents(inc), approvals(appr, () => audit(aud)), audit(aud), suppressions(sup)]);
   clear(root, h("h1", {}, "Security"), inc, appr, aud, sup);
   await all();
-  return { refresh: () => Promise.all([incidents(inc), approvals(appr, () => audit(aud)), audit(aud)]) };
+  return { refresh: () => Promise.all([incidents(inc, true), approvals(appr, () => audit(aud), true), audit(aud, true)]) };
 }
 
 function respondForm(anomaly, after) {
@@ -113,7 +118,7 @@ async function incidentPage(root, id) {
       .map(([k, n]) => h("li", {}, n > 1 ? `${k} (×${n})` : k)))));
   const timeline = rep.timeline.map((s) => h("li", { "data-signal": s.id || "" }, `${when(s.ts)} · ${(s.tactics || []).join(", ") || s.kind} · ${s.name} · ${(s.entities || []).join(", ")}`));
   const appr = h("div", { class: "card" }), aud = h("div", { class: "card" });
-  const refresh = () => Promise.all([approvals(appr, () => audit(aud)), audit(aud)]);
+  const refresh = (live = false) => Promise.all([approvals(appr, () => audit(aud), live), audit(aud, live)]);
   clear(root, h("p", {}, h("a", { href: "#/security" }, "← Security")),
     h("h1", {}, "Incident ", sev(a.severity)),
     h("p", { "data-testid": "incident-summary" }, `${a.name} · risk ${num(a.score)} · ${a.tactics.join(" → ")} · status ${a.status}`),
@@ -121,7 +126,7 @@ async function incidentPage(root, id) {
     h("div", { class: "card" }, h("h2", {}, "Timeline"), h("ol", { "data-testid": "timeline" }, timeline)),
     respondForm(a, refresh), appr, aud);
   await refresh();
-  return { refresh };
+  return { refresh: () => refresh(true) };
 }
 
 export async function render(root, params) {
