@@ -16,7 +16,7 @@ from actors.serve_app import EngineMount, EngineRoutes, build_app
 from aiops.api.platform import PlatformService
 from aiops.settings import Settings
 
-__all__ = ["failure_routes", "placement_routes", "security_routes", "ENGINE_MOUNTS", "build_engine_app"]
+__all__ = ["failure_routes", "placement_routes", "security_routes", "console_routes", "ENGINE_MOUNTS", "build_engine_app"]
 
 
 def failure_routes(settings: Settings, deployments: Mapping[str, Any]) -> EngineRoutes:
@@ -46,7 +46,14 @@ def security_routes(settings: Settings, deployments: Mapping[str, Any]) -> Engin
     return list(routers), [metric_source]
 
 
-ENGINE_MOUNTS: tuple[EngineMount, ...] = (failure_routes, placement_routes, security_routes)
+def console_routes(settings: Settings, deployments: Mapping[str, Any]) -> EngineRoutes:
+    """The operator console's joined reads (fleet, risk trend, responses, audit, model versions)."""
+    from actors.console_service import console_routes as routes
+
+    return routes(settings, deployments)
+
+
+ENGINE_MOUNTS: tuple[EngineMount, ...] = (failure_routes, placement_routes, security_routes, console_routes)
 
 
 def build_engine_app(settings: Settings, service_factory: Callable[[Settings], PlatformService] = RayPlatformService,

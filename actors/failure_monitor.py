@@ -45,6 +45,10 @@ class FailureMonitor:
     async def get_snapshot(self, since: int) -> Snapshot:
         return self.monitor.get_snapshot(since)
 
+    async def risk_history(self, target_id: str, limit: int | None = None) -> list[dict[str, Any]] | None:
+        """The target's recent predicted risk (None: never predicted since this actor started)."""
+        return self.monitor.history.points(target_id, limit)
+
     async def record_mitigation(self, target_id: str, action: str, comment: str) -> dict[str, Any]:
         return await self.monitor.record_mitigation(target_id, action, comment)
 

@@ -140,6 +140,12 @@ class SecurityCorrelator:
     async def list_suppressions(self) -> list[dict[str, Any]]:
         return await self.service.list_suppressions()
 
+    async def list_responses(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+        return await self.service.list_responses(status, limit)
+
+    async def audit_trail(self, limit: int) -> list[dict[str, Any]]:
+        return await self.service.audit_trail(limit)
+
     async def add_suppression(self, entry: dict[str, Any], principal: Any) -> dict[str, Any]:
         return await self.service.add_suppression(entry, principal)
 

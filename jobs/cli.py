@@ -62,6 +62,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         system.start()
         print(f"AIOps engine is up ({settings.store.num_shards} feature shards; actors: {', '.join(system.collectors) or 'none'})")
         print(f"  API docs:       {system.url}/docs")
+        print(f"  Console:        {system.url}/console/")
         print(f"  Health:         {system.url}/healthz")
         print(f"  Metrics:        {system.url}/metrics")
         print(f"  {token_line}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the services the integration tests use are installed and running:
 # Redis (127.0.0.1:6379), NATS with JetStream (127.0.0.1:4222), and the Prometheus and
-# node-exporter and Alertmanager binaries (the tests start their own instances on free ports).
+# node-exporter and Alertmanager binaries (the tests start their own instances on free ports), and Debian's
+# Chromium for the console's browser tests (Playwright drives /usr/bin/chromium; it never downloads a browser).
 set -euo pipefail
 
 have_port() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -11,6 +12,7 @@ command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
 command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "services.sh: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -35,4 +37,4 @@ fi
 for i in $(seq 1 50); do have_port 6379 && have_port 4222 && break; sleep 0.2; done
 have_port 6379 || { echo "services.sh: redis did not come up" >&2; exit 1; }
 have_port 4222 || { echo "services.sh: nats did not come up" >&2; exit 1; }
-echo "services.sh: redis, nats, prometheus, node exporter and alertmanager ready"
+echo "services.sh: redis, nats, prometheus, node exporter, alertmanager and chromium ready"

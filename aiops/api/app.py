@@ -12,6 +12,7 @@ from typing import Sequence
 from fastapi import APIRouter, Depends, FastAPI
 
 from aiops.api.auth import AuthGuard
+from aiops.api.console import mount_console
 from aiops.api.errors import error_response, install_error_handlers
 from aiops.api.metrics import ApiMetrics
 from aiops.api.middleware import TimingAndLimits
@@ -44,4 +45,5 @@ def create_app(service: PlatformService, serve: ServeSettings, routers: Sequence
     app.include_router(platform_router(service, serve, metrics, ingest), dependencies=guard)
     for r in routers:  # one level of inclusion keeps full route templates for the latency labels
         app.include_router(r, prefix="/api/ai", dependencies=guard)
+    mount_console(app)  # static files only; the data comes from the guarded routes above
     return app

@@ -17,13 +17,16 @@ from aiops.api.middleware import route_template
 from aiops.auth import Principal, TokenAuth
 from aiops.errors import UnauthenticatedError
 
-__all__ = ["ROUTE_ROLES", "READ_METHODS", "required_role", "AuthGuard", "current_principal", "API_PREFIX"]
+__all__ = ["ROUTE_ROLES", "READ_METHODS", "required_role", "AuthGuard", "current_principal", "API_PREFIX", "ANY_ROLE"]
 
 API_PREFIX = "/api/ai"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ANY_ROLE = "any"  # a valid token is enough (whoami: a client asks which roles its token has)
 
 # (method, route template) -> role, for every route that is not a plain read.
 ROUTE_ROLES: dict[tuple[str, str], str] = {
+    # any valid token may ask what it may do
+    ("GET", "/api/ai/auth/whoami"): ANY_ROLE,
     # read-like POSTs: a body for a query, nothing changes
     ("POST", "/api/ai/predictions/failures/batch"): "viewer",
     ("POST", "/api/ai/placement/recommendations"): "viewer",
@@ -70,7 +73,10 @@ class AuthGuard:
             token = bearer.credentials if bearer is not None else None  # a non-Bearer scheme is no token
         else:
             token = api_key
-        principal = self.auth.authorize(token, required_role(request.method, route_template(request.scope)))
+        role = required_role(request.method, route_template(request.scope))
+        principal = self.auth.authenticate(token) if role == ANY_ROLE else self.auth.authorize(token, role)
+        if principal is None:
+            raise UnauthenticatedError("missing or invalid API token (send Authorization: Bearer <token>)")
         request.state.principal = principal
         return principal
 

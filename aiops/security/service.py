@@ -327,6 +327,16 @@ class SecurityService:
         self.response.audit.write("suppression_removed", suppression_id=sid, by=principal.name, suppressed=sup.suppressed)
         return sup.model_dump()
 
+    async def list_responses(self, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Response requests, newest first (`status` filters, e.g. pending_approval for the approvers' queue)."""
+        recs = [r for r in self.response.records.values() if status is None or r.status == status]
+        recs.sort(key=lambda r: r.created, reverse=True)
+        return [r.to_dict() for r in recs[:limit]]
+
+    async def audit_trail(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The newest `limit` rows of the hash-chained audit trail, newest first."""
+        return list(reversed(self.response.audit.records()[-limit:]))
+
     async def approve(self, response_id: str, principal: Principal) -> dict[str, Any] | None:
         rec = self.response.records.get(response_id)
         if rec is None:

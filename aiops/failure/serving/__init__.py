@@ -27,6 +27,7 @@ _EXPORTS = {
     "ModelSource": ".model_source",
     "model_info": ".model_source",
     "FleetMonitor": ".monitor",
+    "RiskHistory": ".risk_history",
     "Prediction": ".predictor",
     "describe_factor": ".predictor",
     "FailurePredictorCore": ".predictor",

@@ -13,6 +13,7 @@ import orjson
 from aiops.alerting.alerter import Alerter
 from aiops.failure.errors import NoModel
 from aiops.failure.serving.alerts import AlertBook, alert_thresholds, failure_alert_specs
+from aiops.failure.serving.risk_history import RiskHistory
 from aiops.failure.serving.service import FleetPredictions
 from aiops.failure.serving.unsupervised import is_unsupervised
 
@@ -46,6 +47,7 @@ class FleetMonitor:
         self.sent: list[dict[str, Any]] = []
         self.errors = 0
         self.last_error: str | None = None
+        self.history = RiskHistory()  # each target's recent risk, for the console's trend
 
     async def step(self) -> None:
         """One round; NoModel is quiet (nothing deployed yet), any other failure is counted and kept."""
@@ -66,6 +68,7 @@ class FleetMonitor:
         self.snapshot, self.probabilities = fleet.bodies, fleet.probabilities
         self.model_version, self.horizon_s = fleet.model_version, fleet.horizon_s
         self.version += 1
+        self.history.record(time.time(), fleet.probabilities, fleet.model_version)
 
     def _thresholds(self, fleet: FleetPredictions) -> tuple[float, float]:
         """The supervised model's operating point (or the configured one); for the label-free fallback only the

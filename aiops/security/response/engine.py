@@ -160,6 +160,9 @@ class ResponseEngine:
             self._escalate(rec, "pending_approval", anomaly, age_s=0.0)
             return rec
         self._run(rec, dry, anomaly)
+        if dry and rec.result is not None:  # the preview says what the policy would do with the real request
+            would = self._decide(action, target, anomaly, False, principal)[0]
+            rec.result["policy"] = "auto" if would == "execute" else "needs_approval"
         return rec
 
     def _duplicate(self, prev: ResponseRecord, target: str, params: dict[str, Any], who: str, key: str) -> ResponseRecord:
