@@ -231,6 +231,13 @@ def _engine_file(key: str, path: Path | None = None) -> Any:
     return load_config_file(model, p, what)
 
 
+class LoggingSettings(_Strict):
+    """Structured JSON logs (aiops/logs.py): the level for the driver, the ingress and every Ray worker."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = Field(True, description="one INFO line per HTTP request (route, status, latency, request id)")
+
+
 class PatternSettings(_Strict):
     """Caps applied before any regex sees outside input (aiops.patterns); cut input is counted, not rejected."""
 
@@ -256,6 +263,7 @@ class Settings(_Strict):
     patterns: PatternSettings = PatternSettings()
     api: ApiSettings = ApiSettings()
     files: ConfigFiles = ConfigFiles()
+    logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="before")
     @classmethod
