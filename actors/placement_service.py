@@ -18,6 +18,7 @@ is in ``actors.placement_ingress``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from dataclasses import asdict
@@ -48,6 +49,7 @@ from aiops.failure.serving.unsupervised import is_unsupervised
 from aiops.settings import Settings
 
 MAX_PLAN_SECONDS = 20.0
+log = logging.getLogger(__name__)
 
 
 class RayFleetSource:
@@ -138,6 +140,7 @@ class PlacementOptimizer:
                 self.auto_evacuate_round()
             except Exception as exc:  # no inventory yet, a shard restarting: next round
                 self.fleet.last_error = f"auto-evacuate: {exc}"
+                log.warning("auto-evacuate round failed: %s", exc, exc_info=True)
 
     def auto_evacuate_round(self) -> list[dict[str, Any]]:
         """One automatic evacuation round over the current snapshot (risk from the failure monitor)."""
