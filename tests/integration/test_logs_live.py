@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,11 +75,13 @@ def test_request_id_reaches_the_ingress_log_and_the_shard_log(tmp_path: Path) ->
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
+        lines = _json_lines(logs)
+        leaked = [str(f) for f in logs.glob("**/*") if f.is_file() and API_TOKEN in f.read_text(errors="replace")]
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert answer is not None, f"the API never became healthy (exit {proc.returncode}):\n{out[-3000:]}"
     assert answer.status_code == 201 and answer.headers["x-request-id"] == rid, answer.text
     assert access and access[0]["route"] == "/api/ai/features/definitions" and access[0]["status"] == 201, out[-2000:]
     assert shard and {ln["feature"] for ln in shard} == {feature}  # each shard logged the registration under the id
     assert {ln["pid"] for ln in access}.isdisjoint({ln["pid"] for ln in shard})  # two processes: ingress, actor
-    assert not any(ln.get("request_id") == "not plain: spaces" for ln in _json_lines(logs))  # replaced, not logged
-    leaked = [str(f) for f in logs.glob("**/*") if f.is_file() and API_TOKEN in f.read_text(errors="replace")]
+    assert not any(ln.get("request_id") == "not plain: spaces" for ln in lines)  # replaced, not logged
     assert not leaked, f"API token in logs: {leaked}"
