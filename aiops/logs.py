@@ -96,9 +96,10 @@ def _with_request_id(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def carries_request_id(cls: type[T]) -> type[T]:
     """Let every public method of an actor class take `aiops_request_id=` and log under it (the class still
-    works without it, so plain-Python tests are unchanged)."""
+    works without it, so plain-Python tests are unchanged). Generator methods are left alone: Ray streams them."""
     for name, attr in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.isfunction(attr):
+        if not name.startswith("_") and inspect.isfunction(attr) and not (
+                inspect.isgeneratorfunction(attr) or inspect.isasyncgenfunction(attr)):  # Ray streams these
             setattr(cls, name, _with_request_id(attr))
     return cls
 
@@ -129,7 +130,7 @@ class JsonFormatter(logging.Formatter):
             out["request_id"] = rid
         out["pid"] = record.process
         for key, value in vars(record).items():
-            if key not in _STANDARD and key not in out:
+            if key not in _STANDARD and key not in out and not key.startswith("_"):  # Ray adds _ray_timestamp_ns
                 out[key] = _safe(key, value)
         if record.exc_info:
             out["exc"] = redact(self.formatException(record.exc_info))
