@@ -56,3 +56,21 @@ def test_settings_file_is_the_argument_then_aiops_config_then_shipped(tmp_path: 
     monkeypatch.setenv("AIOPS_CONFIG", str(tmp_path / "gone.yaml"))
     with pytest.raises(ConfigError, match="gone.yaml: file not found"):
         load_settings()
+
+
+class _NoDuplicates(yaml.SafeLoader):
+    """YAML keeps the last of two equal keys silently; a shipped file must not rely on that."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        dupes = {k for k in keys if keys.count(k) > 1}
+        if dupes:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate keys {sorted(dupes)}", node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def test_no_shipped_yaml_repeats_a_key() -> None:
+    files = sorted([*CONFIG_DIR.rglob("*.yaml"), *CONFIG_DIR.rglob("*.yml")])
+    assert len(files) >= 10
+    for f in files:
+        list(yaml.load_all(f.read_text(), Loader=_NoDuplicates))  # noqa: S506 - a SafeLoader subclass; rule files hold several documents
