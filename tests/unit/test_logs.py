@@ -6,7 +6,9 @@ import inspect
 import io
 import json
 import logging
+from typing import Iterator
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -45,22 +47,26 @@ def test_secrets_never_reach_a_line() -> None:
     assert "Bearer ***" in out["msg"] and "redis://:***@db" in out["exc"] and "ConnectionError" in out["exc"]
 
 
-def test_configure_logging_is_idempotent_and_sets_the_level() -> None:
+@pytest.fixture
+def root_logs() -> Iterator[tuple[io.StringIO, list[logging.Handler]]]:
+    """A buffer for configure_logging, and the root logger's handlers and level put back afterwards."""
     root = logging.getLogger()
     before, level = list(root.handlers), root.level
-    buf = io.StringIO()
-    try:
-        configure_logging("DEBUG", buf)
-        configure_logging("WARNING", buf)
-        ours = [h for h in root.handlers if h not in before]
-        assert len(ours) == 1 and root.level == logging.WARNING
-        logging.getLogger("aiops.x").info("hidden")
-        logging.getLogger("aiops.x").warning("shown")
-        assert [json.loads(line)["msg"] for line in buf.getvalue().splitlines()] == ["shown"]
-    finally:
-        for h in [h for h in root.handlers if h not in before]:
-            root.removeHandler(h)
-        root.setLevel(level)
+    yield io.StringIO(), before
+    for h in [h for h in root.handlers if h not in before]:
+        root.removeHandler(h)
+    root.setLevel(level)
+
+
+def test_configure_logging_is_idempotent_and_sets_the_level(root_logs) -> None:
+    buf, before = root_logs
+    configure_logging("DEBUG", buf)
+    configure_logging("WARNING", buf)
+    root = logging.getLogger()
+    assert len([h for h in root.handlers if h not in before]) == 1 and root.level == logging.WARNING
+    logging.getLogger("aiops.x").info("hidden")
+    logging.getLogger("aiops.x").warning("shown")
+    assert [json.loads(line)["msg"] for line in buf.getvalue().splitlines()] == ["shown"]
 
 
 def test_client_request_ids_are_kept_only_when_plain() -> None:
@@ -112,19 +118,12 @@ def _app(echo: bool) -> FastAPI:
     return app
 
 
-def test_ingress_honours_or_makes_the_id_and_logs_it() -> None:
-    root = logging.getLogger()
-    before, level = list(root.handlers), root.level
-    buf = io.StringIO()
-    try:
-        configure_logging("INFO", buf)
-        client = TestClient(_app(echo=True))
-        r = client.get("/work/a", headers={"X-Request-ID": "client-7"})
-        fresh = client.get("/work/b", headers={"X-Request-ID": "bad id\twith tab"})
-    finally:
-        for h in [h for h in root.handlers if h not in before]:
-            root.removeHandler(h)
-        root.setLevel(level)
+def test_ingress_honours_or_makes_the_id_and_logs_it(root_logs) -> None:
+    buf, _ = root_logs
+    configure_logging("INFO", buf)
+    client = TestClient(_app(echo=True))
+    r = client.get("/work/a", headers={"X-Request-ID": "client-7"})
+    fresh = client.get("/work/b", headers={"X-Request-ID": "bad id\twith tab"})
     assert r.headers["x-request-id"] == "client-7" and r.json() == {"rid": "client-7"}
     assert fresh.json()["rid"] == fresh.headers["x-request-id"] != "bad id\twith tab"
     lines = [json.loads(line) for line in buf.getvalue().splitlines()]
