@@ -36,13 +36,22 @@ _VALID_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 _SECRET_KEY = re.compile(r"authorization|token|password|passwd|secret|api_?key|cookie", re.IGNORECASE)
 # LogRecord attributes that are not caller-supplied `extra` fields.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
-_NOISY = ("httpx", "httpcore", "urllib3", "asyncio")  # a line per outgoing request would drown the engine's own
+_NOISY = ("httpx", "httpcore", "urllib3", "asyncio")
+# Where the id comes from outside any request_scope: a Serve deployment called through a handle has the caller's
+# request context from Serve itself (set by configure_logging; one per process, like logging's own handlers).
+_request_id_source: Callable[[], str | None] | None = None  # a line per outgoing request would drown the engine's own
 T = TypeVar("T")
 
 
 def current_request_id() -> str | None:
-    """The id of the request this code is serving, if any."""
-    return _REQUEST_ID.get()
+    """The id of the request this code is serving, if any (the scope's, else the process' configured source)."""
+    rid = _REQUEST_ID.get()
+    if rid is None and _request_id_source is not None:
+        try:
+            rid = _request_id_source() or None
+        except Exception:  # noqa: BLE001 - a log line must never fail for want of an id
+            rid = None
+    return rid
 
 
 @contextlib.contextmanager
@@ -57,7 +66,7 @@ def request_scope(request_id: str | None) -> Iterator[None]:
 
 def request_kwargs() -> dict[str, str]:
     """Keyword arguments that carry the current request id into a `carries_request_id` actor call (none outside a request)."""
-    rid = _REQUEST_ID.get()
+    rid = current_request_id()
     return {REQUEST_ID_KWARG: rid} if rid else {}
 
 
@@ -80,13 +89,13 @@ def _with_request_id(fn: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(fn):
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, aiops_request_id: str | None = None, **kwargs: Any) -> Any:
-            with request_scope(aiops_request_id or _REQUEST_ID.get()):
+            with request_scope(aiops_request_id or current_request_id()):
                 return await fn(*args, **kwargs)
         wrapper: Callable[..., Any] = async_wrapper
     else:
         @functools.wraps(fn)
         def sync_wrapper(*args: Any, aiops_request_id: str | None = None, **kwargs: Any) -> Any:
-            with request_scope(aiops_request_id or _REQUEST_ID.get()):
+            with request_scope(aiops_request_id or current_request_id()):
                 return fn(*args, **kwargs)
         wrapper = sync_wrapper
     wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
@@ -125,7 +134,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname, "logger": record.name, "msg": redact(record.getMessage()),
         }
-        rid = getattr(record, "request_id", None) or _REQUEST_ID.get()
+        rid = getattr(record, "request_id", None) or current_request_id()
         if rid:
             out["request_id"] = rid
         out["pid"] = record.process
@@ -148,7 +157,7 @@ def _install_record_factory() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        rid = _REQUEST_ID.get()
+        rid = current_request_id()
         if rid and not hasattr(record, "request_id"):
             record.request_id = rid
         return record
@@ -161,8 +170,13 @@ class _AiopsHandler(logging.StreamHandler):
     """Marks the handler `configure_logging` owns, so a second call replaces it instead of adding another."""
 
 
-def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
-    """JSON lines on stderr (or `stream`) for the root logger at `level`; idempotent per process."""
+def configure_logging(level: str = "INFO", stream: TextIO | None = None,
+                      request_id_source: Callable[[], str | None] | None = None) -> logging.Handler:
+    """JSON lines on stderr (or `stream`) for the root logger at `level`; idempotent per process.
+    `request_id_source` gives the id outside a `request_scope` (a Serve deployment: Serve's request context)."""
+    global _request_id_source
+    if request_id_source is not None:
+        _request_id_source = request_id_source
     root = logging.getLogger()
     for h in [h for h in root.handlers if isinstance(h, _AiopsHandler)]:
         root.removeHandler(h)

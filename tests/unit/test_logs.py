@@ -133,3 +133,25 @@ def test_ingress_honours_or_makes_the_id_and_logs_it(root_logs) -> None:
     assert [(ln["request_id"], ln["route"], ln["status"]) for ln in access] == [
         ("client-7", "/work/{item}", 200), (fresh.json()["rid"], "/work/{item}", 200)]
     assert "x-request-id" not in TestClient(_app(echo=False)).get("/work/c").headers  # Serve's proxy echoes it
+
+
+def test_a_serve_deployment_takes_the_id_from_its_source(root_logs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Serve deployment called through a handle has no request_scope; Serve's own context gives the id."""
+    monkeypatch.setattr("aiops.logs._request_id_source", None)
+    buf, _ = root_logs
+    served = {"id": "serve-9"}
+    configure_logging("INFO", buf, request_id_source=lambda: served["id"])
+    logging.getLogger("aiops.test").info("predicting")
+    assert json.loads(buf.getvalue().splitlines()[-1])["request_id"] == "serve-9"
+    assert request_kwargs() == {REQUEST_ID_KWARG: "serve-9"}  # and passed on to the shards it calls
+    with request_scope("scoped"):
+        assert current_request_id() == "scoped"
+    served["id"] = ""
+    assert current_request_id() is None and request_kwargs() == {}
+
+    def broken() -> str:
+        raise RuntimeError("no context")
+
+    configure_logging("INFO", buf, request_id_source=broken)
+    logging.getLogger("aiops.test").warning("still logged")
+    assert "request_id" not in json.loads(buf.getvalue().splitlines()[-1])
