@@ -70,6 +70,7 @@ def settings_path(path: Path | str | None = None) -> Path:
     given = path or os.environ.get(CONFIG_ENV) or None
     return config_path(given, Path.cwd()) if given else CONFIG_DIR / "aiops.yaml"
 
+
 M = TypeVar("M", bound=BaseModel)
 
 
