@@ -26,6 +26,7 @@ from aiops.failure.serving.fallback import HealthFallback
 from aiops.failure.serving.inventory import VmCounts
 from aiops.failure.serving.model_source import ModelSource, load_model_folder
 from aiops.failure.serving.service import FleetPredictions, PredictionService
+from aiops.logs import configure_logging
 from aiops.settings import Settings
 
 __all__ = ["FailurePredictor", "predictor_deployment"]
@@ -38,10 +39,18 @@ def _device() -> str:
         return "cpu"
 
 
+def _serve_request_id() -> str | None:
+    """The request id Serve carries from the ingress into this replica (X-Request-ID), also passed on to shards."""
+    from ray.serve.context import _get_serve_request_context
+
+    return _get_serve_request_context().request_id or None
+
+
 class FailurePredictor:
     """One model replica; every decision lives in `PredictionService` and what it is given."""
 
     def __init__(self, settings: Settings) -> None:
+        configure_logging(settings.logging.level, request_id_source=_serve_request_id)  # the ingress' request id
         cfg = settings.failure
         self.device = _device()
         self.instance = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # tells a reload in place from a restarted replica

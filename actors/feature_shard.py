@@ -5,6 +5,7 @@ persistence is configured. Definitions registered at runtime are kept in Redis t
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Sequence
 
 import ray
@@ -12,10 +13,13 @@ import ray
 from aiops.features.definitions import FeatureDefinition
 from aiops.features.persistence import RedisShardStore
 from aiops.features.shard import ShardState, UnknownTarget
+from aiops.logs import carries_request_id
 from aiops.settings import Settings
 from aiops.telemetry.batch import SampleBatch
 
 __all__ = ["FeatureShard", "FeatureShardActor", "definitions_key"]
+
+log = logging.getLogger(__name__)
 
 
 def definitions_key(settings: Settings) -> str:
@@ -23,6 +27,7 @@ def definitions_key(settings: Settings) -> str:
     return f"{settings.redis.key_prefix}:feature-definitions"
 
 
+@carries_request_id  # every method takes aiops_request_id=: its log lines carry the HTTP request's id
 class FeatureShard:
     """Actor body; kept as a plain class so tests can run it without Ray."""
 
@@ -43,8 +48,11 @@ class FeatureShard:
 
     def ingest_many(self, batches: list[SampleBatch]) -> dict[str, int]:
         results = self.state.ingest_many(batches)
-        return {"accepted": sum(r.accepted for r in results), "rejected": sum(r.rejected for r in results),
-                "duplicates": sum(r.duplicate for r in results)}
+        out = {"accepted": sum(r.accepted for r in results), "rejected": sum(r.rejected for r in results),
+               "duplicates": sum(r.duplicate for r in results)}
+        if out["rejected"]:
+            log.debug("shard %d rejected %d samples", self.state.shard_id, out["rejected"], extra=out)
+        return out
 
     def get_features(self, target_id: str, window_s: float | None = None, at: float | None = None) -> dict[str, Any] | None:
         try:
@@ -76,6 +84,8 @@ class FeatureShard:
         self.state.register_definition(definition)
         if self._redis is not None:
             self._redis.hset(definitions_key(self._settings), definition.name, definition.model_dump_json())
+        log.info("shard %d registered feature definition %s", self.state.shard_id, definition.name,
+                 extra={"shard": self.state.shard_id, "feature": definition.name})
 
     def definitions(self) -> list[dict[str, Any]]:
         return [d.model_dump() for d in self.state.definitions]

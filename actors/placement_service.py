@@ -18,6 +18,7 @@ is in ``actors.placement_ingress``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from dataclasses import asdict
@@ -45,9 +46,11 @@ from aiops.placement.inventory import DEFAULT_REFRESH_S, CachedFleet
 from aiops.placement.optimise.nsga import optimise_batch
 from aiops.placement.recommend import PlacementService
 from aiops.failure.serving.unsupervised import is_unsupervised
+from aiops.logs import carries_request_id, request_kwargs
 from aiops.settings import Settings
 
 MAX_PLAN_SECONDS = 20.0
+log = logging.getLogger(__name__)
 
 
 class RayFleetSource:
@@ -111,6 +114,7 @@ def feedback_store(settings: Settings) -> FeedbackStore:
     return InMemoryFeedbackStore()
 
 
+@carries_request_id  # its methods take aiops_request_id=: the lines they log carry the HTTP request's id
 class PlacementOptimizer:
     """Named actor: plans (NSGA-II, time-boxed), evacuations, approved apply, simulated control plane."""
 
@@ -138,6 +142,7 @@ class PlacementOptimizer:
                 self.auto_evacuate_round()
             except Exception as exc:  # no inventory yet, a shard restarting: next round
                 self.fleet.last_error = f"auto-evacuate: {exc}"
+                log.warning("auto-evacuate round failed: %s", exc, exc_info=True)
 
     def auto_evacuate_round(self) -> list[dict[str, Any]]:
         """One automatic evacuation round over the current snapshot (risk from the failure monitor)."""
@@ -174,7 +179,9 @@ class PlacementOptimizer:
         return self.service.list_plans(status, limit)
 
     def apply(self, plan_id: str, approve: bool) -> dict[str, Any]:
-        return self.service.apply(plan_id, approve)
+        out = self.service.apply(plan_id, approve)
+        log.info("plan %s apply (approve=%s): %s", plan_id, approve, out.get("status"), extra={"plan_id": plan_id})
+        return out
 
     def control_state(self) -> dict[str, Any]:
         return self.control_plane.state()
@@ -228,10 +235,10 @@ class PlanProxy:
             raise
 
     def plan(self, req: PlanQuery) -> dict[str, Any]:
-        return self._get(self.actor().plan.remote(req))
+        return self._get(self.actor().plan.remote(req, **request_kwargs()))
 
     def evacuate(self, req: EvacuationQuery) -> dict[str, Any]:
-        return self._get(self.actor().evacuate.remote(req))
+        return self._get(self.actor().evacuate.remote(req, **request_kwargs()))
 
     def get_plan(self, plan_id: str) -> dict[str, Any]:
         return self._get(self.actor().get_plan.remote(plan_id))
@@ -240,7 +247,7 @@ class PlanProxy:
         return self._get(self.actor().list_plans.remote(status, limit))
 
     def apply(self, plan_id: str, approve: bool) -> dict[str, Any]:
-        return self._get(self.actor().apply.remote(plan_id, approve))
+        return self._get(self.actor().apply.remote(plan_id, approve, **request_kwargs()))
 
 
 def build_placement_routers(settings: Settings, refresh_s: float = DEFAULT_REFRESH_S) -> list[APIRouter]:

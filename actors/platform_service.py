@@ -14,6 +14,7 @@ from actors.names import COLLECTOR_PREFIX
 from actors.router import ShardRouter
 from aiops.redact import redact
 from aiops.features.definitions import FeatureDefinition
+from aiops.logs import request_kwargs
 from aiops.errors import UnavailableError
 from aiops.settings import Settings
 from aiops.telemetry.event_store import RedisEventStore
@@ -40,7 +41,8 @@ class RayPlatformService:
 
     async def get_historical(self, target_id: str, start: float, end: float, step_s: float,
                              window_s: float | None) -> dict[str, Any] | None:
-        return await self.router.owner(target_id).get_historical_features.remote(target_id, start, end, step_s, window_s)
+        return await self.router.owner(target_id).get_historical_features.remote(target_id, start, end, step_s, window_s,
+                                                                                  **request_kwargs())
 
     async def list_targets(self) -> list[dict[str, Any]]:
         return await self.router.list_targets()
@@ -49,7 +51,7 @@ class RayPlatformService:
         return await self.router.shards[0].definitions.remote()
 
     async def register_definition(self, definition: FeatureDefinition) -> None:
-        await asyncio.gather(*(s.register_definition.remote(definition) for s in self.router.shards))
+        await asyncio.gather(*(s.register_definition.remote(definition, **request_kwargs()) for s in self.router.shards))
 
     async def shard_stats(self) -> list[dict[str, Any] | None]:
         return await self.router.shard_stats()

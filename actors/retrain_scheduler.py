@@ -7,6 +7,7 @@ with `--include-dashboard=false`) the scheduler says "jobs API unavailable" and 
 """
 from __future__ import annotations
 
+import logging
 import asyncio
 import os
 import shlex
@@ -25,6 +26,8 @@ from aiops.failure.training.verdict import parse_result_line
 from aiops.settings import Settings
 
 __all__ = ["RetrainScheduler", "start_retrain_scheduler", "train_entrypoint"]
+
+log = logging.getLogger(__name__)
 
 
 def train_entrypoint(settings: Settings, python: str = sys.executable) -> str:
@@ -125,6 +128,7 @@ class RetrainScheduler:
                 await asyncio.to_thread(self.tick)
             except Exception as exc:  # noqa: BLE001 - keep scheduling; status shows the error
                 self.errors, self.last_error = self.errors + 1, f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("retrain schedule tick failed: %s", self.last_error, exc_info=True)
             try:
                 await asyncio.wait_for(self._stop.wait(), self.cfg.check_every_s)
             except asyncio.TimeoutError:

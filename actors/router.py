@@ -12,6 +12,7 @@ import ray
 
 from actors.names import shard_name
 from aiops.features.hashring import HashRing
+from aiops.logs import request_kwargs
 from aiops.settings import Settings
 from aiops.telemetry.batch import SampleBatch
 
@@ -40,7 +41,8 @@ class ShardRouter:
 
     def ingest_refs(self, batches: list[SampleBatch]) -> list[ray.ObjectRef]:
         """Fire one ingest call per shard; the caller awaits or ray.get()s the refs."""
-        return [self.shards[s].ingest_many.remote(subs) for s, subs in self.split_many(batches).items()]
+        rid = request_kwargs()  # the HTTP request's id, when an ingress request is being served
+        return [self.shards[s].ingest_many.remote(subs, **rid) for s, subs in self.split_many(batches).items()]
 
     async def ingest(self, batches: list[SampleBatch]) -> dict[str, int]:
         """Store batches on their shards; raises if any shard failed (nothing may be acknowledged)."""
@@ -54,12 +56,13 @@ class ShardRouter:
         return self.shards[self.ring.shard_for(target_id)]
 
     async def get_features(self, target_id: str, window_s: float | None = None, at: float | None = None) -> dict | None:
-        return await self.owner(target_id).get_features.remote(target_id, window_s, at)
+        return await self.owner(target_id).get_features.remote(target_id, window_s, at, **request_kwargs())
 
     async def get_historical(self, target_id: str, start: float, end: float, step_s: float,
                              window_s: float | None = None) -> dict[str, Any] | None:
         """Point-in-time feature rows of one target (the owning shard's history query)."""
-        return await self.owner(target_id).get_historical_features.remote(target_id, start, end, step_s, window_s)
+        return await self.owner(target_id).get_historical_features.remote(target_id, start, end, step_s, window_s,
+                                                                           **request_kwargs())
 
     async def get_features_many(self, target_ids: list[str]) -> list[dict | None]:
         """One call per shard, answers in the order asked."""

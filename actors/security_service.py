@@ -12,6 +12,7 @@ through `SecurityProxy`; API tokens are checked in the ingress (`aiops.api.auth`
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Any
@@ -22,7 +23,10 @@ from fastapi import APIRouter
 from actors.names import CORRELATOR_NAME
 from actors.process_tuning import tune_gc
 from actors.remote_errors import awaited
+from aiops.logs import carries_request_id, request_kwargs
 from aiops.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def load_collector_matcher(settings: Settings) -> Any:
@@ -34,6 +38,7 @@ def load_collector_matcher(settings: Settings) -> Any:
     return load_detection_pipeline(None, settings)
 
 
+@carries_request_id  # its methods take aiops_request_id=: the lines they log carry the HTTP request's id
 class SecurityCorrelator:
     """The correlator actor: builds the engine from settings, runs the timer, answers the API.
 
@@ -132,10 +137,14 @@ class SecurityCorrelator:
         return await self.service.threats()
 
     async def respond(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        return await self.service.respond(*args, **kwargs)
+        out = await self.service.respond(*args, **kwargs)
+        log.info("response requested: %s", (out or {}).get("status"), extra={"response_id": (out or {}).get("response_id")})
+        return out
 
     async def approve(self, response_id: str, principal: Any) -> dict[str, Any] | None:
-        return await self.service.approve(response_id, principal)
+        out = await self.service.approve(response_id, principal)
+        log.info("response %s approved: %s", response_id, (out or {}).get("status"), extra={"response_id": response_id})
+        return out
 
     async def list_suppressions(self) -> list[dict[str, Any]]:
         return await self.service.list_suppressions()
@@ -147,10 +156,14 @@ class SecurityCorrelator:
         return await self.service.audit_trail(limit)
 
     async def add_suppression(self, entry: dict[str, Any], principal: Any) -> dict[str, Any]:
-        return await self.service.add_suppression(entry, principal)
+        out = await self.service.add_suppression(entry, principal)
+        log.info("suppression %s added", out.get("id"), extra={"suppression_id": out.get("id")})
+        return out
 
     async def remove_suppression(self, sid: str, principal: Any) -> dict[str, Any] | None:
-        return await self.service.remove_suppression(sid, principal)
+        out = await self.service.remove_suppression(sid, principal)
+        log.info("suppression %s removed: %s", sid, out is not None, extra={"suppression_id": sid})
+        return out
 
 
 def start_security_correlator(settings: Settings) -> Any:
@@ -186,19 +199,19 @@ class SecurityProxy:
         return await awaited(self.actor.threats.remote())
 
     async def respond(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        return await awaited(self.actor.respond.remote(*args, **kwargs))
+        return await awaited(self.actor.respond.remote(*args, **kwargs, **request_kwargs()))
 
     async def approve(self, response_id: str, principal: Any) -> dict[str, Any] | None:
-        return await awaited(self.actor.approve.remote(response_id, principal))
+        return await awaited(self.actor.approve.remote(response_id, principal, **request_kwargs()))
 
     async def list_suppressions(self) -> list[dict[str, Any]]:
         return await awaited(self.actor.list_suppressions.remote())
 
     async def add_suppression(self, entry: dict[str, Any], principal: Any) -> dict[str, Any]:
-        return await awaited(self.actor.add_suppression.remote(entry, principal))
+        return await awaited(self.actor.add_suppression.remote(entry, principal, **request_kwargs()))
 
     async def remove_suppression(self, sid: str, principal: Any) -> dict[str, Any] | None:
-        return await awaited(self.actor.remove_suppression.remote(sid, principal))
+        return await awaited(self.actor.remove_suppression.remote(sid, principal, **request_kwargs()))
 
     async def metric_families(self) -> list[Any]:
         """The correlator's counters for /metrics (``up`` = 0 when it does not answer in 5 s)."""

@@ -18,6 +18,7 @@ from actors.platform_service import RayPlatformService
 from aiops.api.app import create_app
 from aiops.api.platform import MetricSource, PlatformService
 from aiops.auth import TokenAuth
+from aiops.logs import configure_logging
 from aiops.settings import Settings
 
 __all__ = ["AIOpsIngress", "EngineRoutes", "EngineMount", "build_app", "start_serve"]
@@ -34,6 +35,7 @@ class AIOpsIngress:
 
     def __init__(self, settings: Settings, service_factory: Callable[[Settings], PlatformService],
                  mounts: Sequence[EngineMount] = (), deployments: Mapping[str, Any] | None = None) -> None:
+        configure_logging(settings.logging.level)  # this replica's process: JSON lines with the request id
         self.settings = settings
         self.service = service_factory(settings)
         self.mounts = tuple(mounts)
@@ -48,7 +50,8 @@ class AIOpsIngress:
             sources.extend(engine_sources)
         # tokens resolved in this replica's process: digests from the settings, env tokens from its environment
         return create_app(self.service, self.settings.serve, routers, sources, self.settings.ingest,
-                          auth=TokenAuth.from_settings(self.settings.api))
+                          auth=TokenAuth.from_settings(self.settings.api), access_log=self.settings.logging.access_log,
+                          echo_request_id=False)  # Serve's proxy returns X-Request-ID itself
 
 
 def build_app(

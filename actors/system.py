@@ -22,6 +22,7 @@ from actors.retrain_scheduler import start_retrain_scheduler
 from actors.security_service import start_security_correlator
 from actors.serve_app import start_serve
 from aiops.features.definitions import load_definitions
+from aiops.logs import worker_runtime_env
 from aiops.security.parsers import formats as security_formats
 from aiops.settings import ConfigError, Settings
 
@@ -45,8 +46,8 @@ def init_ray(settings: Settings, **overrides: Any) -> Any:
         return None
     cfg = settings.ray
     kwargs: dict[str, Any] = {"namespace": cfg.namespace, "log_to_driver": False,
-                              # every worker's log records pass through aiops.redact (no URL passwords)
-                              "runtime_env": {"worker_process_setup_hook": "aiops.redact.install_log_redaction"}}
+                              # every worker logs JSON lines (aiops.logs, redacted) at the configured level
+                              "runtime_env": worker_runtime_env(settings.logging.level)}
     if cfg.address:
         kwargs["address"] = cfg.address
     else:

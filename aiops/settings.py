@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from aiops.alerting.config import AlertingSettings
 from aiops.auth import ApiSettings
-from aiops.config_io import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config_file, load_yaml, validate_config
+from aiops.config_io import (CONFIG_DIR, PROJECT_ROOT, ConfigError, config_path, load_config_file, load_yaml, settings_path,
+                             validate_config)
 from aiops.failure.config import FailureConfig, TrainConfig
 from aiops.failure.health.config import FleetHealthConfig, HealthConfig
 from aiops.failure.training.schedule import RetrainConfig
@@ -42,8 +43,13 @@ class StoreSettings(_Strict):
     num_shards: int = Field(2, ge=1, le=256)
     virtual_nodes: int = Field(64, ge=1, le=4096, description="consistent-hash points per shard")
     max_points_per_series: int = Field(2160, ge=16, le=10_000_000, description="ring size per series (6 h at 10 s)")
-    features_file: Path = PROJECT_ROOT / "configs" / "features.yaml"
+    features_file: Path = CONFIG_DIR / "features.yaml"
     default_window_s: float = Field(300.0, gt=0)
+
+    @field_validator("features_file")
+    @classmethod
+    def _find(cls, v: Path) -> Path:
+        return config_path(v, Path.cwd())
 
 
 class RedisSettings(_Strict):
@@ -216,13 +222,20 @@ ENGINE_FILES = (("failure", "evaluation", "failure"), ("failure", "training", "t
 
 def _engine_file(key: str, path: Path | None = None) -> Any:
     """Read and validate one engine file (the shipped default unless `path`); errors name the file and key."""
-    p = Path(path) if path is not None else getattr(ConfigFiles(), key)
+    p = config_path(path, Path.cwd()) if path is not None else getattr(ConfigFiles(), key)
     if key == "factors":
         return parse_catalog(load_yaml(p), str(p))
     model, what = {"failure": (FailureConfig, "failure configuration"), "training": (TrainConfig, "training configuration"),
                    "security": (SecurityConfig, "security configuration"),
                    "response": (ResponseConfig, "response policy")}[key]
     return load_config_file(model, p, what)
+
+
+class LoggingSettings(_Strict):
+    """Structured JSON logs (aiops/logs.py): the level for the driver, the ingress and every Ray worker."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = Field(True, description="one INFO line per HTTP request (route, status, latency, request id)")
 
 
 class PatternSettings(_Strict):
@@ -250,6 +263,7 @@ class Settings(_Strict):
     patterns: PatternSettings = PatternSettings()
     api: ApiSettings = ApiSettings()
     files: ConfigFiles = ConfigFiles()
+    logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -296,8 +310,5 @@ def _validate(data: dict[str, Any], origin: str) -> Settings:
 
 
 def load_settings(path: Path | str | None = None) -> Settings:
-    """Load settings from YAML (default configs/aiops.yaml); missing file means defaults."""
-    p = Path(path) if path else DEFAULT_CONFIG
-    if path is None and not p.exists():
-        return Settings()
-    return load_config_file(Settings, p)
+    """Load settings from `path`, else $AIOPS_CONFIG, else the shipped configs/aiops.yaml (aiops.config_io.settings_path)."""
+    return load_config_file(Settings, settings_path(path))

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import httpx
 import yaml
 
+from aiops.config_io import settings_path
 from aiops.settings import PROJECT_ROOT, Settings, load_settings
 from aiops.telemetry.demo import plan_demo
 from jobs.results import write_json
@@ -32,7 +33,7 @@ SEED_SPEC = {"vm_specs": {"cpu_cores": 2, "memory_gb": 4, "disk_gb": 20}}  # as 
 
 def _config(registry: Path) -> Path:
     """The default configuration with an empty registry (a fresh clone has no promoted model)."""
-    cfg = yaml.safe_load((PROJECT_ROOT / "configs" / "aiops.yaml").read_text()) or {}
+    cfg = yaml.safe_load(settings_path().read_text()) or {}
     cfg.setdefault("failure", {})["registry_uri"] = str(registry)
     out = registry.parent / "aiops.yaml"
     out.write_text(yaml.safe_dump(cfg))

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from aiops.auth import TokenSetupError
-from aiops.redact import install_log_redaction
+from aiops.logs import configure_logging
 from aiops.settings import ConfigError, Settings, load_settings
 from jobs.client.commands import add_client_commands
 
@@ -44,6 +44,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     t0 = time.monotonic()
     settings = _settings(args)
+    configure_logging(settings.logging.level)
     validate_settings(settings)
     api, token_line = ensure_api_token(settings.api, settings.serve.host)  # before anything starts
     settings = settings.model_copy(update={"api": api})
@@ -241,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    install_log_redaction()
+    configure_logging()  # JSON lines on stderr, redacted; `up` re-applies the settings' logging.level
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -29,6 +29,7 @@ import numpy as np
 
 from aiops.failure.config import TuneConfig, load_train_config
 from aiops.failure.training.verdict import explain_decision, result_line
+from aiops.logs import configure_logging
 from aiops.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
 from jobs.results import write_json
 from jobs.progress import PhaseProgress
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.settings)
         cfg = load_train_config(args.config) if args.config else settings.failure.training
         settings = settings.with_overrides(**{"redis.url": args.redis})
+        configure_logging(settings.logging.level)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2

@@ -44,7 +44,7 @@ def one_seed(seed: int, config: Path | None, hosts: int | None, days: float | No
     from aiops.failure.training.pipeline import acceptance_failures, make_model, prepare_data, validate
     from aiops.failure.training.verdict import acceptance_shortfalls
 
-    cfg = load_train_config(config or PROJECT_ROOT / "configs" / "train_failure.yaml")
+    cfg = load_train_config(config)
     d = cfg.dataset.model_copy(update={"seed": seed, **({"hosts": hosts} if hosts else {}), **({"days": days} if days else {})})
     cfg = cfg.model_copy(update={"dataset": d})
     t0 = time.time()

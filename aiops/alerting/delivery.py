@@ -3,6 +3,7 @@ raises); a background task sends it, retrying with bounded exponential back-off 
 down. Both queues are bounded; what they drop is counted."""
 from __future__ import annotations
 
+import logging
 import asyncio
 import random
 import time
@@ -13,6 +14,8 @@ from typing import Any, Awaitable, Callable, Iterable, Sequence
 import orjson
 
 __all__ = ["Backoff", "AlertmanagerSink", "StreamSink"]
+
+log = logging.getLogger(__name__)
 
 PostAlerts = Callable[[list[dict[str, Any]]], Awaitable[None]]
 Publish = Callable[[str, bytes, str], Awaitable[None]]  # subject, data, message id (dedup); raises until acked
@@ -65,6 +68,7 @@ class _Sink:
             except Exception as exc:  # noqa: BLE001 - any receiver failure: count, back off, retry
                 self.errors += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("alert delivery failed, retrying after back-off: %s", self.last_error, exc_info=True)
                 await self._sleep(self.backoff.next_delay())
 
     async def _sleep(self, s: float) -> None:

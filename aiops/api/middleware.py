@@ -1,18 +1,23 @@
-"""Pure-ASGI middleware: request latency histogram and the request-body bounds (size, JSON depth).
+"""Pure-ASGI middleware: request ids, the access log, the latency histogram and the request-body bounds
+(size, JSON depth).
 
 Written against ASGI directly rather than Starlette's BaseHTTPMiddleware, which wraps
 every response in extra tasks and halves throughput on the hot GET paths.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from typing import Any, Callable
 
 from aiops.api.metrics import ApiMetrics
+from aiops.logs import clean_request_id, request_scope
 from aiops.telemetry.bounds import MAX_JSON_DEPTH, json_too_deep
 
-__all__ = ["route_template", "TimingAndLimits", "BodyTooLarge", "read_body", "replay"]
+__all__ = ["route_template", "RequestIds", "TimingAndLimits", "BodyTooLarge", "read_body", "replay"]
+
+access_log = logging.getLogger("aiops.access")
 
 
 def route_template(scope: dict) -> str:
@@ -63,13 +68,40 @@ def replay(body: bytes, pending: list[dict], receive: Any) -> Callable[[], Any]:
     return receive_again
 
 
+class RequestIds:
+    """Every request runs under an id (the client's X-Request-ID when it is a plain token, else a new one), so
+    the access line, the handlers' logs and the actors they call (`aiops.logs.request_kwargs`) share it.
+    `echo` adds it to the response; off behind Ray Serve, whose proxy already echoes the id it chose."""
+
+    def __init__(self, app: Any, echo: bool = True) -> None:
+        self.app = app
+        self.echo = echo
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        rid = clean_request_id(raw.decode("latin-1") if raw is not None else None)
+
+        async def send_with_id(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        with request_scope(rid):
+            await self.app(scope, receive, send_with_id if self.echo else send)
+
+
 class TimingAndLimits:
-    """Latency histogram per route, and the body bounds: bytes counted as received (413) and JSON
-    nesting (400), both answered before any route or decoder sees the body."""
+    """Latency histogram per route (and one access-log line per request), and the body bounds: bytes counted
+    as received (413) and JSON nesting (400), both answered before any route or decoder sees the body."""
 
     def __init__(self, app: Any, metrics: ApiMetrics, max_body_bytes: int, too_large: Callable[[int], Any],
-                 max_json_depth: int = MAX_JSON_DEPTH, too_deep: Callable[[int], Any] | None = None) -> None:
+                 max_json_depth: int = MAX_JSON_DEPTH, too_deep: Callable[[int], Any] | None = None,
+                 access: bool = False) -> None:
         self.app = app
+        self.access = access
         self.metrics = metrics
         self.max_body = max_body_bytes
         self.too_large = too_large
@@ -100,7 +132,12 @@ class TimingAndLimits:
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = self.metrics.latency.labels(key[0], key[1], str(key[2]))
-        child.observe(time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        child.observe(elapsed)
+        if self.access and access_log.isEnabledFor(logging.INFO):
+            access_log.info("%s %s %d", scope["method"], key[0], key[2],
+                            extra={"route": key[0], "method": scope["method"], "status": key[2],
+                                   "duration_ms": round(elapsed * 1000, 2)})
 
     async def _bounded(self, scope: dict, receive: Any) -> Any:
         """A receive for the app, or (rejection reason, error response) when the body breaks a bound."""

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiops.config_io import PROJECT_ROOT, load_config_file
+from aiops.config_io import CONFIG_DIR, config_path, load_config_file
 
-DEFAULT_FAILURE_CONFIG = PROJECT_ROOT / "configs" / "failure.yaml"
-DEFAULT_TRAIN_CONFIG = PROJECT_ROOT / "configs" / "train_failure.yaml"
+DEFAULT_FAILURE_CONFIG = CONFIG_DIR / "failure.yaml"
+DEFAULT_TRAIN_CONFIG = CONFIG_DIR / "train_failure.yaml"
 
 
 class _Strict(BaseModel):
@@ -69,7 +69,7 @@ class FailureConfig(_Strict):
 
 def load_failure_config(path: Path | str | None = None) -> FailureConfig:
     """Read and validate configs/failure.yaml (or ``path``); errors name the offending key."""
-    p = Path(path) if path else DEFAULT_FAILURE_CONFIG
+    p = config_path(path, Path.cwd()) if path else DEFAULT_FAILURE_CONFIG
     return load_config_file(FailureConfig, p, "failure configuration")
 
 
@@ -118,4 +118,4 @@ def load_train_config(path: Path | str | None = None) -> TrainConfig:
     """Read and validate configs/train_failure.yaml (or ``path``); defaults when neither is given nor present."""
     if path is None and not DEFAULT_TRAIN_CONFIG.exists():
         return TrainConfig()
-    return load_config_file(TrainConfig, Path(path) if path else DEFAULT_TRAIN_CONFIG, "training configuration")
+    return load_config_file(TrainConfig, config_path(path, Path.cwd()) if path else DEFAULT_TRAIN_CONFIG, "training configuration")

@@ -9,6 +9,7 @@ the same methods.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, OrderedDict, deque
 from datetime import datetime, timezone
@@ -100,6 +101,8 @@ class SecurityService:
         except Exception as exc:  # noqa: BLE001 - any store failure: keep correlating, retry later
             self.store_errors += 1
             self.store_last_error = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("anomaly store save failed, retrying in %ss: %s", STORE_RETRY_S, self.store_last_error,
+                        exc_info=True)
             self._store_retry_at = now + STORE_RETRY_S
             return 0
         self._dirty.clear()
@@ -351,3 +354,5 @@ class SecurityService:
 
 
 __all__ = ["SecurityService", "ResponseError"]
+
+log = logging.getLogger(__name__)

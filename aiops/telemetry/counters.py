@@ -1,6 +1,7 @@
 """Counters every collector keeps: what came in, what was stored, what was refused and why."""
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -9,6 +10,8 @@ from typing import Any, Iterable
 from aiops.telemetry.batch import Rejection, reason_key
 
 __all__ = ["CollectorStats"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,8 +37,11 @@ class CollectorStats:
         self.rejections.update(reason_key(r.reason) for r in rejections)
 
     def error(self, exc: BaseException | str) -> None:
+        """Count and keep a failure (stats) and log it, with the traceback when there is one."""
         self.errors += 1
         self.last_error = str(exc)[:300]
+        log.warning("collector %s: %s", self.name, self.last_error, extra={"collector": self.name},
+                    exc_info=exc if isinstance(exc, BaseException) else None)
 
     def rate(self, horizon_s: float = 60.0) -> float:
         """Samples stored per wall second over the last minute."""

@@ -10,6 +10,7 @@ started reporting.
 """
 from __future__ import annotations
 
+import logging
 import asyncio
 import math
 import time
@@ -20,6 +21,8 @@ from aiops.failure.health.fleet import FleetHealth, fit_fleet_health
 from aiops.failure.serving.unsupervised import UnsupervisedCore
 
 __all__ = ["HealthFallback", "history_window"]
+
+log = logging.getLogger(__name__)
 
 ListTargets = Callable[[], Awaitable[list[Mapping[str, Any]]]]
 History = Callable[[str, float, float, float], Awaitable[Mapping[str, Any] | None]]
@@ -108,6 +111,7 @@ class HealthFallback:
         except Exception as exc:
             self.errors += 1
             self.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            log.warning("unsupervised health model fit failed: %s", self.last_error, exc_info=True)
             fitted = False
         self.next_fit_at = self._clock() + self.interval()
         return fitted

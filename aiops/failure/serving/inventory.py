@@ -5,10 +5,13 @@ refreshed every `refresh_s`, so VMs that moved or were added show up without a r
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Awaitable, Callable, Mapping
 
 __all__ = ["DEFAULT_INVENTORY_REFRESH_S", "VmCounts", "count_vms"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_INVENTORY_REFRESH_S = 60.0
 
@@ -53,6 +56,7 @@ class VmCounts:
         except Exception as exc:  # keep serving with the last counts; the failure shows in stats()
             self.errors += 1
             self.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            log.warning("inventory refresh failed, keeping the last counts: %s", self.last_error, exc_info=True)
             return
         self.refreshes += 1
 

@@ -3,6 +3,7 @@ every ingress serves (bytes, versioned), raise deduplicated alerts at the served
 and record operators' mitigations."""
 from __future__ import annotations
 
+import logging
 import json
 import math
 import time
@@ -18,6 +19,8 @@ from aiops.failure.serving.service import FleetPredictions
 from aiops.failure.serving.unsupervised import is_unsupervised
 
 __all__ = ["FleetMonitor", "Snapshot"]
+
+log = logging.getLogger(__name__)
 
 Snapshot = tuple[int, str | None, float | None, dict[str, bytes] | None]  # version, model, horizon_s, bodies
 
@@ -60,6 +63,7 @@ class FleetMonitor:
         except Exception as exc:
             self.errors += 1
             self.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            log.warning("failure monitor round failed: %s", self.last_error, exc_info=True)
 
     def apply(self, fleet: FleetPredictions) -> None:
         """Make a round the new snapshot; a promotion moves the alert thresholds to the new model's."""

@@ -35,7 +35,8 @@ import pandas as pd
 from aiops.failure.training.event_labels import failures_from_events
 from aiops.features.definitions import FeatureDefinition, load_definitions
 from aiops.features.shard import ShardState
-from aiops.settings import PROJECT_ROOT, SimulatorSettings
+from aiops.config_io import config_path
+from aiops.settings import SimulatorSettings
 from aiops.telemetry.batch import concat
 from aiops.telemetry.event_store import EventStore, MemoryEventStore
 from aiops.telemetry.logparse import events_to_batch, parse_line
@@ -227,7 +228,7 @@ def excluded_rows(ts: np.ndarray, targets: np.ndarray, hosts: np.ndarray, target
 
 def select_definitions(names: Sequence[str], path: Path | None = None) -> list[FeatureDefinition]:
     """The named definitions (and their dependencies) from configs/features.yaml."""
-    defs = {d.name: d for d in load_definitions(path or PROJECT_ROOT / "configs" / "features.yaml")}
+    defs = {d.name: d for d in load_definitions(path or config_path("features.yaml"))}
     missing = [n for n in names if n not in defs]
     if missing:
         raise KeyError(f"features not defined in features.yaml: {missing}")

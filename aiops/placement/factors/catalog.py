@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from aiops.placement.factors.builtin import get_calculator
 from aiops.placement.factors.registry import FactorContext
-from aiops.config_io import PROJECT_ROOT, load_yaml, validate_config
+from aiops.config_io import CONFIG_DIR, config_path, load_yaml, validate_config
 
-DEFAULT_CATALOG = PROJECT_ROOT / "configs" / "factors.yaml"
+DEFAULT_CATALOG = CONFIG_DIR / "factors.yaml"
 
 Category = Literal["resource_utilization", "performance", "cost", "reliability", "security",
                    "network", "storage", "compliance", "energy", "geographic"]
@@ -132,7 +132,7 @@ def parse_catalog(data: Any, origin: str = "<factors>") -> FactorCatalog:
 
 
 def load_catalog(path: Path | str | None = None) -> FactorCatalog:
-    p = Path(path) if path else DEFAULT_CATALOG
+    p = config_path(path, Path.cwd()) if path else DEFAULT_CATALOG
     return parse_catalog(load_yaml(p), str(p))
 
 

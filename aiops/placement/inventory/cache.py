@@ -6,6 +6,7 @@ between refreshes keeps those caches warm; a failed refresh keeps the last good 
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable
@@ -14,6 +15,8 @@ from aiops.placement.inventory.fleet import FleetSnapshot
 from aiops.placement.inventory.model import Inventory
 
 DEFAULT_REFRESH_S = 5.0
+
+log = logging.getLogger(__name__)
 
 
 class CachedFleet:
@@ -38,6 +41,7 @@ class CachedFleet:
                     self.last_error = None
                 except Exception as exc:
                     self.last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("fleet snapshot refresh failed: %s", self.last_error, exc_info=True)
                     if self._snap is None:
                         raise
                 self._at = time.monotonic()   # a failed refresh keeps the last snapshot until the next period

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiops.auth import ApiToken as ApiToken  # re-exported: the token table moved to aiops.auth
-from aiops.config_io import PROJECT_ROOT, load_config_file
+from aiops.config_io import CONFIG_DIR, config_path, load_config_file
 
 
 ACTION_TARGET = {"quarantine_vm": "vm_id", "block_ip": "ip", "disable_user": "user", "snapshot_vm": "vm_id"}
@@ -20,7 +20,7 @@ ACTION_TARGET = {"quarantine_vm": "vm_id", "block_ip": "ip", "disable_user": "us
 SEVERITY_RANK = {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 
-DEFAULT_RESPONSE_CONFIG = PROJECT_ROOT / "configs" / "security_response.yaml"
+DEFAULT_RESPONSE_CONFIG = CONFIG_DIR / "security_response.yaml"
 
 
 class _Strict(BaseModel):
@@ -56,5 +56,5 @@ class ResponseConfig(_Strict):
 
 
 def load_response_config(path: Path | str | None = None) -> ResponseConfig:
-    p = Path(path) if path else DEFAULT_RESPONSE_CONFIG
+    p = config_path(path, Path.cwd()) if path else DEFAULT_RESPONSE_CONFIG
     return load_config_file(ResponseConfig, p, "response configuration")

@@ -13,7 +13,8 @@ from aiops.security.events import Alert, SecurityEvent, merge_tags
 from aiops.security.sigma.correlation import CorrelationEngine
 from aiops.security.sigma.rules import RuleSet, SigmaEngine, load_rules
 from aiops.security.sigma.suppression import SuppressionStore
-from aiops.settings import PROJECT_ROOT, Settings
+from aiops.config_io import config_path
+from aiops.settings import Settings
 
 
 class DetectionPipeline:
@@ -112,6 +113,6 @@ def load_detection_pipeline(full: bool | None = None, settings: Settings | None 
     if full:
         settings = settings or Settings()
         return DetectionPipeline.from_config(settings.security.detection, settings)
-    return DetectionPipeline(load_rules([PROJECT_ROOT / "configs" / "rules"]))
+    return DetectionPipeline(load_rules([config_path("rules")]))
 
 
