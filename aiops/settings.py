@@ -16,7 +16,7 @@ from aiops.alerting.config import AlertingSettings
 from aiops.auth import ApiSettings
 from aiops.config_io import CONFIG_DIR, PROJECT_ROOT, ConfigError, load_config_file, load_yaml, validate_config
 from aiops.failure.config import FailureConfig, TrainConfig
-from aiops.failure.registry import default_registry_uri
+from aiops.failure.registry_store import default_registry_uri
 from aiops.failure.health.config import FleetHealthConfig, HealthConfig
 from aiops.failure.training.schedule import RetrainConfig
 from aiops.placement.factors.catalog import FactorCatalog, parse_catalog

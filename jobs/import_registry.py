@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         return 2
-    from aiops.failure.registry import ModelRegistry, legacy_models
+    from aiops.failure.registry import ModelRegistry
+    from aiops.failure.registry_store import legacy_models
     from aiops.failure.registry_legacy import import_legacy
 
     if not legacy_models(args.folder):

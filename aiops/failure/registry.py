@@ -36,6 +36,7 @@ import numpy as np
 
 from aiops.errors import InvalidRequestError
 from aiops.failure.errors import RETRAIN_HINT, UnsafeArtefact
+from aiops.failure.registry_store import RegistryError, default_registry_uri, legacy_models, resolve_store
 
 __all__ = ["RegistryError", "InvalidModelName", "ModelVersion", "PromotionDecision", "ModelRegistry",
            "data_fingerprint", "check_name", "sha256_file", "verify_folder", "default_registry_uri", "resolve_store",
@@ -49,12 +50,7 @@ META_SHA_TAG = "aiops.meta_sha256"  # in the store's database: what meta.json mu
 PREVIOUS_TAG = "aiops.previous_champion"  # on a champion: the version it replaced ("" for none)
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
-_TRACKING_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
 _MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # no such model / version / alias
-
-
-class RegistryError(RuntimeError):
-    """The registry is unreachable or a requested model/version does not exist."""
 
 
 class InvalidModelName(InvalidRequestError):
@@ -103,45 +99,6 @@ def data_fingerprint(*arrays: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def default_registry_uri(environ: Mapping[str, str] | None = None) -> str:
-    """$MLFLOW_TRACKING_URI, else a SQLite store in the user's data folder ($XDG_DATA_HOME/aiops/mlflow.db, like
-    the token under $XDG_CONFIG_HOME/aiops): nothing to start on a laptop, and outside the checkout."""
-    env = os.environ if environ is None else environ
-    if env.get("MLFLOW_TRACKING_URI"):
-        return env["MLFLOW_TRACKING_URI"]
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return f"sqlite:///{Path(base) / 'aiops' / 'mlflow.db'}"
-
-
-def resolve_store(root: str) -> tuple[str, str | None]:
-    """(tracking URI, artefact location for a new experiment): a folder or a SQLite URI keeps the artefacts in
-    `mlartifacts/` beside the database file; a server or another database decides its own."""
-    if "://" not in root and not root.startswith("databricks"):
-        db, query = Path(root).expanduser() / "mlflow.db", ""
-    else:
-        scheme = root.split(":", 1)[0].split("+", 1)[0].lower()
-        if scheme not in _TRACKING_SCHEMES:
-            raise RegistryError(f"registry {root!r}: the registry is MLflow's now; failure.registry_uri takes an MLflow "
-                                f"tracking URI (sqlite:///path/mlflow.db, http(s)://server, postgresql://...) or a "
-                                f"folder; keep artefacts in a bucket with `mlflow server --artifacts-destination {root}`")
-        if scheme != "sqlite":
-            return root, None
-        path, _, query = root[len("sqlite:///"):].partition("?")
-        if not path or path == ":memory:":
-            raise RegistryError(f"registry {root!r}: an in-memory SQLite store would forget every model")
-        db, query = Path(os.path.expanduser(path)), f"?{query}" if query else ""
-    db = db.resolve()
-    db.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{db}{query}", (db.parent / "mlartifacts").as_uri()
-
-
-def legacy_models(folder: Path) -> list[str]:
-    """Names of models kept in the pre-MLflow layout (`<name>/versions/<v>/meta.json`) under `folder`."""
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and any((p / "versions").glob("*/meta.json")))
-
-
 def _number(version: str) -> int:
     """MLflow's version number of `v0003` (or `3`)."""
     m = re.fullmatch(r"v?0*(\d+)", check_name(version))
@@ -167,7 +124,7 @@ class ModelRegistry:
 
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no tqdm bars in actor logs
         self.tracking_uri, self._artifact_root = resolve_store(root)
-        self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        self.client = self._open_store(MlflowClient)
         self.experiment_name = experiment
         self.run_tags = dict(run_tags or {})
         # one cache folder per store: two stores may both hold fleet-failure:v0001
@@ -179,6 +136,25 @@ class ModelRegistry:
         if old:
             log.warning("%s holds models %s in the pre-MLflow layout; import them with "
                         "`python -m jobs.import_registry %s --registry %s`", root, old, root, root)
+
+    def _open_store(self, client_cls: Any) -> Any:
+        """The MLflow client; a local store's tables created (or checked) under a file lock, since MLflow's
+        migrations are not safe in two processes at once (replicas, the monitor and a training job opening a
+        new store together corrupt it)."""
+        if not self.tracking_uri.startswith("sqlite:"):
+            return client_cls(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        import fcntl
+
+        db = Path(self.tracking_uri[len("sqlite:///"):].partition("?")[0])
+        with open(db.parent / f".{db.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self.client = client_cls(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+                self._call("store", self.client.search_experiments, max_results=1)
+                self._call("store", self.client.search_registered_models, max_results=1)
+                return self.client
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """`fn(*args)` with MLflow's and the network's failures as RegistryError (missing things included)."""
@@ -279,7 +255,9 @@ class ModelRegistry:
                 mv = self._call("register", self.client.create_model_version, name, f"{run.info.artifact_uri}/model",
                                 run_id, tags={**(tags or {}), META_SHA_TAG: sha256_file(meta_path),
                                               "aiops.data_fingerprint": fingerprint})
-            self._call("alias", self.client.set_registered_model_alias, name, CHALLENGER, mv.version)
+            newest = self.alias(name, CHALLENGER)  # a registration racing ours may have finished first
+            if newest is None or _number(newest.version) < int(mv.version):
+                self._call("alias", self.client.set_registered_model_alias, name, CHALLENGER, mv.version)
         except BaseException:
             self._call("run", self.client.set_terminated, run_id, "FAILED")
             raise

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from aiops.failure.errors import RETRAIN_HINT
-from aiops.failure.registry import ModelRegistry, UnsafeArtefact, check_name, legacy_models, verify_folder
+from aiops.failure.registry import ModelRegistry, UnsafeArtefact, check_name, verify_folder
+from aiops.failure.registry_store import legacy_models
 
 __all__ = ["IMPORTED_TAG", "import_legacy"]
 

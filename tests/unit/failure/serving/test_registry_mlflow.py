@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from aiops.failure.registry import (CHALLENGER, CHAMPION, ModelRegistry, RegistryError, default_registry_uri,
-                                    resolve_store, sha256_file)
+from aiops.failure.registry import CHALLENGER, CHAMPION, ModelRegistry, RegistryError, sha256_file
+from aiops.failure.registry_store import default_registry_uri, resolve_store
 
 NAME = "fleet-failure"
 
@@ -28,19 +28,20 @@ def _register_in_child(root: str, folder: str, tag: str, out) -> None:
     out.put((tag, reg.register(NAME, Path(folder), {"pr_auc": 0.5}, [], tag).version))
 
 
-def test_two_concurrent_registrations_get_distinct_versions(tmp_path, reg_root):
-    reg = ModelRegistry(reg_root)
-    reg.register(NAME, _folder(tmp_path, "first"), {"pr_auc": 0.5}, [], "first")  # model and experiment exist
+def test_two_concurrent_registrations_on_a_new_store_get_distinct_versions(tmp_path):
+    """Two processes open a store nobody created yet (tables, experiment, model) and register at once."""
+    root = str(tmp_path / "fresh")
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_register_in_child, args=(reg_root, str(_folder(tmp_path, t)), t, out)) for t in "ab"]
+    procs = [ctx.Process(target=_register_in_child, args=(root, str(_folder(tmp_path, t)), t, out)) for t in "ab"]
     for p in procs:
         p.start()
-    got = dict(out.get(timeout=180) for _ in procs)
+    got = dict(out.get(timeout=240) for _ in procs)
     for p in procs:
         p.join(timeout=60)
         assert p.exitcode == 0
-    assert sorted(got.values()) == ["v0002", "v0003"] and reg.versions(NAME) == ["v0001", "v0002", "v0003"]
+    reg = ModelRegistry(root)
+    assert sorted(got.values()) == ["v0001", "v0002"] and reg.versions(NAME) == ["v0001", "v0002"]
     for tag, version in got.items():  # each number holds its own process's files
         assert json.loads((reg.fetch(NAME, version) / "model.json").read_text()) == {"tag": tag}
 
