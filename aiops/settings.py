@@ -146,7 +146,8 @@ class FailureSettings(_Strict):
     mlflow_experiment: str = Field("aiops-failure", min_length=1, max_length=200,
                                    description="MLflow experiment of the Tune trials and the registered models' runs")
     model_name: str = "fleet-failure"
-    model_version: str = Field("production", description="'production' follows the MLflow alias champion; or pin e.g. v0003")
+    model_version: str = Field("production", description="'production' (or 'champion') follows the MLflow alias champion, "
+                                                       "'challenger' the newest candidate; or pin a version, e.g. v0003")
     horizon_s: float = Field(7200.0, gt=0, description="horizon the model was trained for")
     refresh_s: float = Field(5.0, gt=0, description="how often fleet-wide predictions are recomputed")
     registry_poll_s: float = Field(5.0, gt=0)

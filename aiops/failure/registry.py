@@ -36,6 +36,7 @@ import numpy as np
 
 from aiops.errors import InvalidRequestError
 from aiops.failure.errors import RETRAIN_HINT, UnsafeArtefact
+from aiops.redact import redact
 from aiops.failure.registry_store import RegistryError, default_registry_uri, legacy_models, resolve_store
 
 __all__ = ["RegistryError", "InvalidModelName", "ModelVersion", "PromotionDecision", "ModelRegistry",
@@ -163,9 +164,9 @@ class ModelRegistry:
         try:
             return fn(*args, **kwargs)
         except MlflowException as exc:
-            raise RegistryError(f"registry {what}: {exc.message}"[:500]) from exc
-        except OSError as exc:
-            raise RegistryError(f"registry unreachable at {self.tracking_uri} ({what}): {exc}"[:500]) from exc
+            raise RegistryError(redact(f"registry {what}: {exc.message}")[:500]) from exc
+        except OSError as exc:  # the URI may carry user:password@ (aiops.redact)
+            raise RegistryError(redact(f"registry unreachable at {self.tracking_uri} ({what}): {exc}")[:500]) from exc
 
     def _find(self, what: str, fn: Any, *args: Any) -> Any:
         """`fn(*args)`, or None when MLflow says the model, version or alias does not exist."""
@@ -197,7 +198,13 @@ class ModelRegistry:
         return [_label(n) for n in sorted(int(mv.version) for mv in found)]
 
     def get(self, name: str, version: str) -> ModelVersion:
+        """A version (`v0003`), or the one an alias (`champion`, `challenger`) points at now."""
         check_name(name, "name")
+        if version in (CHAMPION, CHALLENGER):
+            found = self.alias(name, version)
+            if found is None:
+                raise RegistryError(f"model {name!r} has no {version} yet")
+            return found
         mv = self._find("get", self.client.get_model_version, name, str(_number(version)))
         if mv is None:
             raise RegistryError(f"model {name!r} has no version {version!r}")

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from aiops.redact import redact
+
 __all__ = ["RegistryError", "default_registry_uri", "resolve_store", "legacy_models"]
 
 _TRACKING_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
@@ -34,9 +36,10 @@ def resolve_store(root: str) -> tuple[str, str | None]:
     else:
         scheme = root.split(":", 1)[0].split("+", 1)[0].lower()
         if scheme not in _TRACKING_SCHEMES:
-            raise RegistryError(f"registry {root!r}: the registry is MLflow's now; failure.registry_uri takes an MLflow "
-                                f"tracking URI (sqlite:///path/mlflow.db, http(s)://server, postgresql://...) or a "
-                                f"folder; keep artefacts in a bucket with `mlflow server --artifacts-destination {root}`")
+            raise RegistryError(redact(f"registry {root!r}: the registry is MLflow's now; failure.registry_uri takes an "
+                                       f"MLflow tracking URI (sqlite:///path/mlflow.db, http(s)://server, postgresql://...) "
+                                       f"or a folder; keep artefacts in a bucket with `mlflow server --artifacts-destination "
+                                       f"{root}`"))
         if scheme != "sqlite":
             return root, None
         path, _, query = root[len("sqlite:///"):].partition("?")

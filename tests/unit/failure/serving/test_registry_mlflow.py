@@ -83,6 +83,9 @@ def test_an_alias_moved_in_mlflow_is_what_production_returns(tmp_path, reg_root)
     reg.client.set_registered_model_alias(NAME, CHAMPION, "1")
     assert other.production(NAME).version == "v0001"
     assert json.loads((other.fetch(NAME, "v0001") / "model.json").read_text()) == {"tag": "1"}
+    assert other.get(NAME, CHAMPION).version == "v0001"  # failure.model_version may name an alias
+    with pytest.raises(RegistryError, match="no challenger yet"):
+        other.get(NAME, CHALLENGER)
 
 
 def test_missing_versions_and_foreign_uris_are_clear_errors(tmp_path, reg_root):
@@ -92,8 +95,9 @@ def test_missing_versions_and_foreign_uris_are_clear_errors(tmp_path, reg_root):
         reg.get("nothing", "v0001")
     with pytest.raises(RegistryError, match="does not exist"):
         reg.get(NAME, "latest")
-    with pytest.raises(RegistryError, match="artifacts-destination s3://b/p"):
-        ModelRegistry("s3://b/p")
+    with pytest.raises(RegistryError, match="artifacts-destination s3://b/p") as err:
+        ModelRegistry("s3://b/p?endpoint_override=h:9000&secret_key=hunter2")
+    assert "hunter2" not in str(err.value)  # the old registry URIs carried object-store secrets
 
 
 def test_where_the_store_lives(tmp_path, monkeypatch):
