@@ -3,6 +3,8 @@ versions numbered by it, aliases visible through its REST API (what `mlflow ui` 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -23,9 +25,11 @@ NAME = "fleet-failure"
 @pytest.fixture
 def mlflow_server(tmp_path):
     port = free_port()
+    # its own process group (uvicorn runs in a child), torn down as one; no job-executor consumers (huey)
     proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path}/srv.db",
                              "--artifacts-destination", str(tmp_path / "srv-artefacts"), "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", "1"],
+                             "--port", str(port), "--workers", "1"], start_new_session=True,
+                            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -33,11 +37,11 @@ def mlflow_server(tmp_path):
                  what="the MLflow server")
         yield url
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _folder(tmp: Path, tag: str) -> Path:
