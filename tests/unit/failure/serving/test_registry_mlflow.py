@@ -148,3 +148,13 @@ def test_an_old_registry_folder_is_imported_once_with_its_production_pointer(tmp
     again = import_legacy(old, reg, log=lambda _: None)
     assert [r["status"] for r in again[:2]] == ["already imported"] * 2 and reg.versions(NAME) == ["v0001", "v0002"]
     assert reg.rollback(NAME) == "v0001"  # the old `previous` is the rollback target
+
+
+def test_the_import_job_prints_each_version_and_fails_while_one_is_left_behind(tmp_path, reg_root, capsys):
+    from jobs import import_registry
+
+    old = _old_registry(tmp_path)
+    assert import_registry.main([str(old), "--registry", reg_root]) == 1  # v0003 has no pins: retrain it
+    out = capsys.readouterr().out
+    assert "v0002    v0002    imported" in out and "v0003    -        skipped" in out and "mlflow ui --backend-store-uri" in out
+    assert import_registry.main([str(tmp_path / "nothing-here"), "--registry", reg_root]) == 1
