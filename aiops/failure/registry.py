@@ -34,6 +34,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from aiops.config_io import PROJECT_ROOT
 from aiops.errors import InvalidRequestError
 from aiops.failure.errors import RETRAIN_HINT, UnsafeArtefact
 from aiops.redact import redact
@@ -45,6 +46,7 @@ __all__ = ["RegistryError", "InvalidModelName", "ModelVersion", "PromotionDecisi
 
 log = logging.getLogger(__name__)
 
+LEGACY_DEFAULT = PROJECT_ROOT / "models" / "registry"  # where the hand-written registry lived by default
 EXPERIMENT = "aiops-failure"
 CHAMPION, CHALLENGER = "champion", "challenger"
 META_SHA_TAG = "aiops.meta_sha256"  # in the store's database: what meta.json must hash to
@@ -133,10 +135,11 @@ class ModelRegistry:
         self.cache = Path(cache_dir or Path(tempfile.gettempdir()) / "aiops-model-cache") / key
         self._metas: dict[tuple[str, int, str], dict[str, Any]] = {}
         self._experiment_id: str | None = None
-        old = legacy_models(Path(root).expanduser()) if "://" not in root else []
-        if old:
-            log.warning("%s holds models %s in the pre-MLflow layout; import them with "
-                        "`python -m jobs.import_registry %s --registry %s`", root, old, root, root)
+        # the folder given, or the pre-MLflow default (models/registry in the checkout), may hold old versions
+        for folder in {Path(root).expanduser() if "://" not in root else LEGACY_DEFAULT, LEGACY_DEFAULT}:
+            if old := legacy_models(folder):
+                log.warning("%s holds models %s in the pre-MLflow layout, not served any more; import them with "
+                            "`python -m jobs.import_registry %s --registry '%s'`", folder, old, folder, redact(root))
 
     def _open_store(self, client_cls: Any) -> Any:
         """The MLflow client; a local store's tables created (or checked) under a file lock, since MLflow's
