@@ -17,6 +17,7 @@ from aiops.auth import ApiSettings
 from aiops.config_io import (CONFIG_DIR, PROJECT_ROOT, ConfigError, config_path, load_config_file, load_yaml, settings_path,
                              validate_config)
 from aiops.failure.config import FailureConfig, TrainConfig
+from aiops.failure.registry_store import default_registry_uri
 from aiops.failure.health.config import FleetHealthConfig, HealthConfig
 from aiops.failure.training.schedule import RetrainConfig
 from aiops.placement.factors.catalog import FactorCatalog, parse_catalog
@@ -143,10 +144,16 @@ class ServeSettings(_Strict):
 
 
 class FailureSettings(_Strict):
-    registry_uri: str = Field(str(PROJECT_ROOT / "models" / "registry"),
-                              description="model registry: a folder or s3://bucket/prefix?endpoint_override=host:port")
+    registry_uri: str = Field(default_factory=default_registry_uri,
+                              description="the model registry, MLflow's: a tracking URI (sqlite:///path/mlflow.db, "
+                                          "http(s)://an MLflow server, postgresql://...) or a folder (its mlflow.db); "
+                                          "default $MLFLOW_TRACKING_URI, else sqlite:///~/.local/share/aiops/mlflow.db "
+                                          "($XDG_DATA_HOME) with the artefacts beside it in mlartifacts/")
+    mlflow_experiment: str = Field("aiops-failure", min_length=1, max_length=200,
+                                   description="MLflow experiment of the Tune trials and the registered models' runs")
     model_name: str = "fleet-failure"
-    model_version: str = Field("production", description="'production' follows promotions; or pin e.g. v0003")
+    model_version: str = Field("production", description="'production' (or 'champion') follows the MLflow alias champion, "
+                                                       "'challenger' the newest candidate; or pin a version, e.g. v0003")
     horizon_s: float = Field(7200.0, gt=0, description="horizon the model was trained for")
     refresh_s: float = Field(5.0, gt=0, description="how often fleet-wide predictions are recomputed")
     registry_poll_s: float = Field(5.0, gt=0)

@@ -38,8 +38,9 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
 def tune_search(X: Any, y: np.ndarray, folds: np.ndarray, feats: list[str], tc: TuneConfig, samples: int | None,
-                settings: Settings, t0: float) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Best configuration (and its metrics) of the Ray Tune search: ASHA over host-grouped CV PR-AUC."""
+                settings: Settings, t0: float, callbacks: list[Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Best configuration (and its metrics) of the Ray Tune search: ASHA over host-grouped CV PR-AUC; the trials
+    are tracked in MLflow through `callbacks` (jobs/tune_tracking.py)."""
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -63,11 +64,16 @@ def tune_search(X: Any, y: np.ndarray, folds: np.ndarray, feats: list[str], tc: 
         tune_config=tune.TuneConfig(metric="pr_auc", mode="max", num_samples=samples or tc.num_samples,
                                     scheduler=ASHAScheduler(max_t=tc.max_rounds // tc.rounds_per_report,
                                                             grace_period=tc.grace_reports, reduction_factor=2)),
-        run_config=tune.RunConfig(name=f"train-failure-{int(t0)}", storage_path=str(PROJECT_ROOT / "results" / "tune"),
-                                  verbose=1),
+        run_config=tune.RunConfig(name=job_name(t0), storage_path=str(PROJECT_ROOT / "results" / "tune"),
+                                  verbose=1, callbacks=callbacks),
     )
     best = tuner.fit().get_best_result()
     return dict(best.config), dict(best.metrics)
+
+
+def job_name(t0: float) -> str:
+    """The Tune experiment's name, also the `aiops.job` tag of its MLflow runs and of the registered version's run."""
+    return f"train-failure-{int(t0)}"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -76,7 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--config", type=Path, help="training YAML; default: the settings' failure.training (configs/train_failure.yaml)")
     ap.add_argument("--settings", help="engine settings YAML (registry, Redis); default configs/aiops.yaml")
     ap.add_argument("--samples", type=int, help="Tune trials (overrides the config)")
-    ap.add_argument("--registry", help="registry URI (overrides settings.failure.registry_uri)")
+    ap.add_argument("--registry", help="MLflow tracking URI or folder (overrides settings.failure.registry_uri)")
     ap.add_argument("--cache", default=str(PROJECT_ROOT / "results" / "cache"))
     ap.add_argument("--out", default=str(PROJECT_ROOT / "results" / "train_failure.json"))
     ap.add_argument("--source", choices=("simulator-replay", "store"), default="simulator-replay",
@@ -108,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from aiops.failure.registry import ModelRegistry
     from aiops.failure.training.pipeline import load_mitigations, run_pipeline
+    from jobs.tune_tracking import mlflow_callback
 
     t0 = time.time()
     progress = PhaseProgress(disable=args.no_progress)
@@ -121,8 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         dataset = with_model_features(dataset_from_store(
             settings, FleetDatasetConfig(step_s=d.step_s, interval_s=d.interval_s, horizon_s=d.horizon_s), args.store_days))
         log(f"store: {dataset.stats}")
-    search = lambda X, y, folds, feats: tune_search(X, y, folds, feats, cfg.tune, args.samples, settings, t0)  # noqa: E731
-    report = run_pipeline(cfg, ModelRegistry(args.registry or settings.failure.registry_uri), search,
+    registry = ModelRegistry(args.registry or settings.failure.registry_uri, experiment=settings.failure.mlflow_experiment,
+                             run_tags={"aiops.job": job_name(t0)})
+    callbacks = [mlflow_callback(registry, job_name(t0))]
+    search = lambda X, y, folds, feats: tune_search(X, y, folds, feats, cfg.tune, args.samples, settings, t0, callbacks)  # noqa: E731
+    report = run_pipeline(cfg, registry, search,
                           cache=Path(args.cache), mitigations=load_mitigations(settings.redis.url, settings.redis.key_prefix),
                           force_promote=args.force_promote, log=log, dataset=dataset)
     progress.close()

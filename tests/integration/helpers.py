@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 import uuid
@@ -25,6 +26,8 @@ def make_settings(**overrides) -> Settings:
     base = {"ray.namespace": ns, "serve.port": SERVE_PORT, "serve.app_name": "aiops-test", "simulator.hosts": 20,
             "simulator.vms_per_host": 3, "simulator.speedup": 300.0, "ray.actor_num_cpus": 0.05,
             "ingest.max_age_s": REPLAY_MAX_AGE_S, "simulator.demo": False,  # tests schedule what they check
+            # never the user's own MLflow store (~/.local/share/aiops); tests that register models pass their own
+            "failure.registry_uri": str(Path(tempfile.gettempdir()) / f"aiops-it-registry-{os.getpid()}"),
             # each test engine audits to its own file, never the project's results/security_audit.jsonl
             "security.response.audit_log": str(Path(tempfile.gettempdir()) / f"{ns}-audit.jsonl")}
     base.update(overrides)

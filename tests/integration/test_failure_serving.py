@@ -66,7 +66,8 @@ def test_predictions_follow_promotions_without_restart(system_factory, tmp_path)
 
 
 def test_training_job_registers_and_serving_follows_without_restart(system_factory, tmp_path):  # noqa: F811
-    """The real job (Tune search, validation, registry, promotion), twice: the endpoint follows each version."""
+    """The real job (Tune search, validation, MLflow registry, promotion), twice: the endpoint follows each version,
+    then the `champion` alias moved back in MLflow (as an operator would in `mlflow ui`), without a restart."""
     from jobs import train_failure
 
     reg_dir = tmp_path / "registry"
@@ -74,9 +75,10 @@ def test_training_job_registers_and_serving_follows_without_restart(system_facto
     cfg.write_text("dataset: {hosts: 8, vms_per_host: 1, days: 3, scenario_rate_per_day: 0.5}\n"
                    "tune: {num_samples: 1, max_rounds: 50, rounds_per_report: 25, grace_reports: 1, cv_folds: 2}\n"
                    "acceptance: {min_recall: 0.0, min_precision: 0.0, min_median_lead_min: 0}\nouter_folds: 2\n")
-    settings = _settings(**{"failure.registry_uri": str(reg_dir), "failure.refresh_s": 1.0, "failure.registry_poll_s": 1.0})
+    settings = _settings(**{"failure.registry_uri": str(reg_dir), "failure.refresh_s": 1.0, "failure.registry_poll_s": 1.0,
+                            "failure.unsupervised.enabled": False})  # its refits compete with the job for 2 cores
     system = system_factory(settings)
-    client = httpx.Client(base_url=system.url, timeout=10, headers=API_HEADERS)
+    client = httpx.Client(base_url=system.url, timeout=30, headers=API_HEADERS)
     args = ["--config", str(cfg), "--registry", str(reg_dir), "--cache", str(tmp_path / "cache"),
             "--out", str(tmp_path / "out.json"), "--force-promote"]
     assert train_failure.main(args) == 0
@@ -91,3 +93,16 @@ def test_training_job_registers_and_serving_follows_without_restart(system_facto
         assert info["version"] == version and "ttf_interval_coverage" in info["performance_metrics"]
         replica = replica or info["performance_metrics"]["replica"]
         assert info["performance_metrics"]["replica"] == replica  # same replica, no restart
+
+    # what `mlflow ui --backend-store-uri <store>` shows: each job's Tune trials and its registered run, one experiment
+    ml = ModelRegistry(str(reg_dir)).client
+    runs = ml.search_runs([ml.get_experiment_by_name("aiops-failure").experiment_id])
+    trials = [r for r in runs if r.data.tags.get("aiops.kind") == "tune-trial"]
+    registered = [r for r in runs if r.data.tags.get("aiops.model") == "fleet-failure"]
+    assert len(trials) == 2 and len(registered) == 2 and all("pr_auc" in r.data.metrics for r in trials + registered)
+    assert {r.data.tags["aiops.job"] for r in trials} == {r.data.tags["aiops.job"] for r in registered}  # linked by job
+    assert {k: str(v) for k, v in ml.get_registered_model("fleet-failure").aliases.items()} == {"champion": "2"}
+    ml.set_registered_model_alias("fleet-failure", "champion", "1")  # rollback by moving the alias
+    _wait(lambda: (r := client.get("/api/ai/predictions/failures/host-0001")).status_code == 200
+          and r.json()["model_version"] == "v0001", 60, what="serving v0001 after the alias moved back")
+    assert client.get("/api/ai/models/failure-prediction").json()["performance_metrics"]["replica"] == replica

@@ -12,8 +12,8 @@ from aiops.settings import PROJECT_ROOT
 from tests.unit.failure.serving.models import FEATURES, small_model
 
 
-def test_registry_versions_promotion_rules_and_fetch(tmp_path):
-    reg = ModelRegistry(str(tmp_path / "reg"), cache_dir=tmp_path / "cache")
+def test_registry_versions_promotion_rules_and_fetch(tmp_path, reg_root):
+    reg = ModelRegistry(reg_root, cache_dir=tmp_path / "cache")
     assert reg.production("m") is None and reg.versions("m") == []
     model, X, y = small_model()
     folder = model.save(tmp_path / "m1")

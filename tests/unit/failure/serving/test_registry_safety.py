@@ -26,11 +26,16 @@ def _frame(seed=0):
     return X, (X["a"] > 0.8).astype(int).to_numpy()
 
 
+def _stored(tmp, mv, rel):
+    """Where the local MLflow store keeps a version's artefact (beside mlflow.db, under mlartifacts/)."""
+    return tmp / "reg" / "mlartifacts" / mv.meta["mlflow"]["run_id"] / "artifacts" / rel
+
+
 @pytest.fixture()
-def reg_v1(tmp_path):
+def reg_v1(tmp_path, reg_root):
     X, y = _frame()
     folder = XGBoostFailureModel(n_rounds=10, neg_sample_rate=1.0, nthread=1).fit(X, y).save(tmp_path / "m1")
-    reg = ModelRegistry(str(tmp_path / "reg"), cache_dir=tmp_path / "cache")
+    reg = ModelRegistry(reg_root, cache_dir=tmp_path / "cache")
     mv = reg.register("m", folder, {"pr_auc": 0.6}, ["a", "b", "c"], "fp")
     return reg, mv, tmp_path
 
@@ -40,7 +45,7 @@ def test_artefact_hashes_are_pinned_and_a_swapped_artefact_is_refused(reg_v1):
     assert set(mv.meta["artefacts"]) == {"meta.json", "booster_0.ubj"}
     assert all(len(h) == 64 for h in mv.meta["artefacts"].values())
     FailureModel.load(reg.fetch("m", mv.version))  # the untouched artefact loads
-    stored = tmp / "reg" / "m" / "versions" / mv.version / "model" / "booster_0.ubj"
+    stored = _stored(tmp, mv, "model/booster_0.ubj")
     X, y = _frame(1)
     other = XGBoostFailureModel(n_rounds=3, neg_sample_rate=1.0, nthread=1).fit(X, y).save(tmp / "m2")
     stored.write_bytes((other / "booster_0.ubj").read_bytes())
@@ -72,28 +77,33 @@ def test_bad_version_and_model_names_are_refused(reg_v1, bad):
     assert issubclass(InvalidModelName, InvalidRequestError)  # a 422 at the API
 
 
-def test_a_production_pointer_outside_the_registry_is_refused(reg_v1):
+def test_a_swapped_meta_json_is_refused_by_the_hash_pinned_in_the_database(reg_v1):
     reg, mv, tmp = reg_v1
-    (tmp / "reg" / "m" / "production.json").write_text(json.dumps({"version": "../../x"}))
-    with pytest.raises(InvalidModelName):
-        reg.production("m")
-    assert not (tmp / "x").exists() and not (tmp / "cache" / "x").exists()
-
-
-def test_legacy_pickled_registries_are_refused_with_a_retrain_message(reg_v1):
-    reg, mv, tmp = reg_v1
-    meta_path = tmp / "reg" / "m" / "versions" / mv.version / "meta.json"
+    meta_path = _stored(tmp, mv, "meta.json")
     meta = json.loads(meta_path.read_text())
-    del meta["artefacts"]  # what versions registered before hashes were pinned look like
+    meta["artefacts"]["booster_0.ubj"] = "0" * 64  # whoever can write artefacts could re-pin a swapped file
     meta_path.write_text(json.dumps(meta))
-    with pytest.raises(UnsafeArtefact, match="older version.*retrain"):
-        reg.fetch("m", mv.version)
+    fresh = ModelRegistry(str(tmp / "reg"), cache_dir=tmp / "cache3")  # a new replica: nothing cached
+    with pytest.raises(UnsafeArtefact, match="meta.json does not match the SHA-256 pinned"):
+        fresh.fetch("m", mv.version)
+    with pytest.raises(InvalidModelName):
+        fresh.alias("m", "../champion")
+
+
+def test_versions_registered_without_pins_and_pickles_are_refused_with_a_retrain_message(reg_v1):
+    reg, mv, tmp = reg_v1
     RAN.clear()
     legacy = tmp / "legacy"
     legacy.mkdir()
     (legacy / "forest.joblib").write_bytes(pickle.dumps(_Payload()))
     (legacy / "meta.json").write_text(json.dumps({"kind": "random_forest", "params": {}, "forest": "forest.joblib",
                                                   "schema": {"features": ["a"], "categories": {}}}))
+    # a version registered straight through MLflow (not by aiops): no hash pinned on it, so never loaded
+    run = reg.client.create_run(reg.experiment_id())
+    reg.client.log_artifacts(run.info.run_id, str(legacy), "model")
+    foreign = reg.client.create_model_version("m", f"{run.info.artifact_uri}/model", run.info.run_id)
+    with pytest.raises(UnsafeArtefact, match="without pinned SHA-256.*retrain"):
+        reg.fetch("m", f"v{int(foreign.version):04d}")
     with pytest.raises(UnsafeArtefact, match="pickle-based.*retrain"):
         FailureModel.load(legacy)
     with pytest.raises(UnsafeArtefact, match="refusing to register pickle-format"):

@@ -192,10 +192,10 @@ def test_placement_reads_only_alarmed_hosts_from_the_unsupervised_snapshot():
     assert failure_probabilities(snap, alarmed_only=True) == {"h2": 0.999}
 
 
-def test_registry_rollback_restores_the_previous_version_or_none(tmp_path):
+def test_registry_rollback_restores_the_previous_version_or_none(tmp_path, reg_root):
     from aiops.failure.registry import ModelRegistry
 
-    reg = ModelRegistry(str(tmp_path / "reg"), cache_dir=tmp_path / "cache")
+    reg = ModelRegistry(reg_root, cache_dir=tmp_path / "cache")
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "model.json").write_text("{}")
