@@ -6,7 +6,7 @@ import json
 import orjson
 import pytest
 
-from aiops.failure.registry import ModelRegistry
+from aiops.failure.registry import META_SHA_TAG, ModelRegistry
 from aiops.failure.registry_view import version_summaries
 from aiops.failure.serving.risk_history import RiskHistory
 from aiops.fleet_view import fleet_hosts, prediction_summary
@@ -50,16 +50,21 @@ def test_risk_history_is_bounded_per_target_and_in_order():
 
 
 def test_version_summaries_mark_production_and_survive_a_bad_version(tmp_path):
-    for v, auc in (("v0001", 0.6), ("v0002", 0.7)):
-        d = tmp_path / "fleet-failure" / "versions" / v
-        d.mkdir(parents=True)
-        (d / "meta.json").write_text(json.dumps({"metrics": {"pr_auc": auc}, "created_at": 1.0, "model_type": "xgboost"}))
-    (tmp_path / "fleet-failure" / "versions" / "v0003").mkdir()  # no meta.json
-    (tmp_path / "fleet-failure" / "production.json").write_text(json.dumps({"version": "v0002"}))
-    out = version_summaries(ModelRegistry(str(tmp_path)), "fleet-failure")
+    """Three versions in a real (SQLite) MLflow registry, v0002 the champion, v0003's pinned meta.json hash
+    broken: the listing marks production and shows v0003 with an error instead of failing the page."""
+    reg = ModelRegistry(str(tmp_path / "reg"), cache_dir=tmp_path / "cache")
+    for tag, auc in (("1", 0.6), ("2", 0.7), ("3", 0.5)):
+        folder = tmp_path / f"model-{tag}"
+        folder.mkdir()
+        (folder / "model.json").write_text(json.dumps({"tag": tag}))
+        reg.register("fleet-failure", folder, {"pr_auc": auc}, ["a"], f"fp{tag}", extra={"model_type": "xgboost"})
+    assert reg.promote("fleet-failure", "v0002", "pr_auc", 0.0, force=True).promoted
+    reg.client.set_model_version_tag("fleet-failure", "3", META_SHA_TAG, "0" * 64)
+    out = version_summaries(ModelRegistry(str(tmp_path / "reg"), cache_dir=tmp_path / "cache2"), "fleet-failure")
     assert out["production"] == "v0002"
     assert [r["version"] for r in out["versions"]] == ["v0003", "v0002", "v0001"]
     assert "error" in out["versions"][0] and out["versions"][1]["production"] and not out["versions"][2]["production"]
+    assert out["versions"][1]["metrics"] == {"pr_auc": 0.7} and out["versions"][1]["model_type"] == "xgboost"
 
 
 ANOM = {"id": "a-1", "kind": "incident", "severity": "high", "score": 0.9, "targets": {"vm_id": "vm-7", "ip": "203.0.113.5"}}
