@@ -142,8 +142,9 @@ def self_running(cls: type) -> type:
 def start_actors(specs: Iterable[ActorSpec], namespace: str, detached: bool, autorun: bool = True,
                  ready_timeout_s: float = 300.0) -> dict[str, Any]:
     """Create each actor, or find it when one of that name is alive (a second deploy changes nothing), and
-    wait until all are constructed. `detached`: the actors outlive the process that created them (the
-    Serve builder runs in a short-lived task). `autorun=False`: run() loops are left to the caller."""
+    wait until the shards are constructed (everything else reaches them; the others finish starting while
+    the API comes up, and find each other by name). `detached`: the actors outlive the process that created
+    them (the Serve builder runs in a short-lived task). `autorun=False`: run() loops are left to the caller."""
     handles: dict[str, Any] = {}
     for spec in specs:
         cls = self_running(spec.cls) if spec.runs and autorun else spec.cls
@@ -155,7 +156,7 @@ def start_actors(specs: Iterable[ActorSpec], namespace: str, detached: bool, aut
         if detached:
             options["lifetime"] = "detached"
         handles[spec.name] = ray.remote(cls).options(**options).remote(*spec.args)
-    ray.get([h.__ray_ready__.remote() for h in handles.values()], timeout=ready_timeout_s)
+    ray.get([h.__ray_ready__.remote() for n, h in handles.items() if n.startswith(SHARD_PREFIX)], timeout=ready_timeout_s)
     return handles
 
 
@@ -166,14 +167,17 @@ def engine_actor_names(namespace: str) -> list[str]:
     return sorted(n for n in names if n in fixed or n.startswith((SHARD_PREFIX, COLLECTOR_PREFIX)))
 
 
-def stop_actors(handles: dict[str, Any], stop_timeout_s: float = 5.0) -> list[str]:
-    """Stop the loops (a clean stop saves the correlator's learned state), then kill each actor for good;
-    returns the names killed. Stops run in reverse start order: collectors before the shards they feed."""
-    for handle in reversed(list(handles.values())):
+def stop_actors(handles: dict[str, Any], stop_timeout_s: float = 10.0) -> list[str]:
+    """Stop the loops, all at once and for at most `stop_timeout_s` (a clean stop saves the correlator's
+    learned state), then kill each actor for good; returns the names killed."""
+    refs = []
+    for handle in handles.values():
         try:
-            ray.get(handle.stop.remote(), timeout=stop_timeout_s)
-        except Exception:  # noqa: BLE001 - no stop() (shards), already dead or stuck: killed below anyway
-            pass
+            refs.append(handle.stop.remote())
+        except AttributeError:  # no stop() (shards): nothing to drain
+            continue
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=stop_timeout_s)
     for handle in handles.values():
         try:
             ray.kill(handle, no_restart=True)
