@@ -87,19 +87,29 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attach(settings: Settings, hint: str) -> bool:
+    """Connect this process to the running cluster (settings.ray.address, else the local one); False, said on
+    stderr, when there is none."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    try:
+        ray.init(address=settings.ray.address or "auto", namespace=settings.ray.namespace, log_to_driver=False)
+    except ConnectionError as exc:
+        print(f"no running Ray cluster found ({exc}){hint}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     """Remove a deployed engine (`serve deploy configs/serve.yaml`, RayService, `aiops up --address`): the
     Serve application and the engine's detached actors in its namespace."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
     from actors.deploy import teardown
 
     settings = _settings(args)
-    try:
-        ray.init(address=settings.ray.address or "auto", namespace=settings.ray.namespace, log_to_driver=False)
-    except ConnectionError as exc:
-        print(f"no running Ray cluster found ({exc})", file=sys.stderr)
+    if not _attach(settings, ""):
         return 1
     removed = teardown(settings)
     print(f"removed Serve application {settings.serve.app_name!r} and {len(removed)} actors in namespace "
@@ -109,7 +119,6 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
     from actors.names import shard_name
@@ -117,10 +126,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from actors.router import ShardRouter
 
     settings = _settings(args)
-    try:
-        ray.init(address=settings.ray.address or "auto", namespace=settings.ray.namespace, log_to_driver=False)
-    except ConnectionError as exc:
-        print(f"no running Ray cluster found ({exc}); start one with `aiops up`", file=sys.stderr)
+    if not _attach(settings, "; start one with `aiops up`"):
         return 1
     import asyncio
 

@@ -43,6 +43,7 @@ def _config(tmp_path: Path, port: int, redis_url: str, nats_url: str, tag: str) 
         "nats.url": nats_url, "nats.stream": f"AIOPS_D{tag}", "nats.subject_prefix": f"aiopsd{tag}",
         "nats.durable": f"dur{tag}", "simulator.hosts": 10, "simulator.vms_per_host": 2, "simulator.speedup": 300.0,
         "simulator.demo": False, "failure.retrain.enabled": True,
+        "failure.retrain.min_new_episodes": 10**6,  # the schedule runs and finds the Jobs API, but submits nothing
         "security.response.audit_log": str(tmp_path / "audit.jsonl")}
     path = tmp_path / "serve.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -79,6 +80,9 @@ def test_serve_deploy_runs_the_engine_without_a_driver(ray_head: RayHead, clean_
         assert httpx.get(base + ROUTES[0], timeout=10).status_code == 401  # the token guards the deployed API
         first = json.loads(ray_head.python(ACTOR_IDS.format(ns=ns)).strip().splitlines()[-1])
         assert ACTORS <= set(first), first
+        # the builder found the cluster's Jobs API for the retraining schedule by itself
+        retrain = _stats(ray_head, ns, "retrain-scheduler")
+        assert retrain["jobs_api"] == ray_head.dashboard, retrain
 
         # `serve run` of the same config, killed outright: the engine keeps serving, with the same actors
         run = subprocess.Popen([SERVE, "run", str(cfg), "-a", ray_head.address], env=ray_head.env, cwd=ROOT,
