@@ -82,7 +82,10 @@ class System:
             self.start_shards()
             self.start_collectors(run_collectors)
             return self
-        self._start(engine_specs(self.settings, self.jobs_address), run_collectors)
+        specs = engine_specs(self.settings, self.jobs_address)
+        collectors = {spec.name for spec in collector_specs(self.settings)}
+        self._start([spec for spec in specs if spec.name not in collectors])  # engine loops always run
+        self._start([spec for spec in specs if spec.name in collectors], run_collectors)
         self.url = start_serve(self.settings, build_engine_app(self.settings))
         return self
 

@@ -42,6 +42,8 @@ HEADER = """\
 # token auth is on (KubeRay makes the token Secret). The head runs no engine actors (num-cpus 0): losing a
 # worker pod restarts its actors on the other; GCS fault tolerance on Redis keeps the cluster's state, and so
 # the detached actors and Serve applications, through a head restart (add the password key to aiops-secrets).
+# A change to this spec rolls out as a new cluster (upgradeStrategy NewCluster) that takes traffic once healthy;
+# until the old one is deleted both engines consume the same NATS durable consumer and write the same Redis keys.
 """
 
 
@@ -89,7 +91,7 @@ def cluster_config(rayjob: dict[str, Any]) -> dict[str, Any]:
         "enableInTreeAutoscaling": True,
         "authOptions": {"mode": "token"},
         "gcsFaultToleranceOptions": {
-            "redisAddress": "redis.novacron.svc.cluster.local:6379", "externalStorageNamespace": "novacron-aiops",
+            "redisAddress": "redis.novacron.svc.cluster.local:6379",  # KubeRay keys each cluster's state apart
             "redisPassword": {"valueFrom": {"secretKeyRef": {"name": SECRET, "key": "RAY_GCS_REDIS_PASSWORD",
                                                              "optional": True}}}},
         "headGroupSpec": {
