@@ -52,13 +52,16 @@ def settings_from_args(args: Mapping[str, Any] | None, environ: Mapping[str, str
 
 def dashboard_address() -> str | None:
     """The Ray dashboard (Jobs API) of the cluster this process is connected to, for the retraining
-    schedule; None when Ray does not know one."""
+    schedule; None when the cluster has none. Read from the cluster's own record (what the dashboard
+    registered in the GCS): inside a task, Ray's `get_dashboard_url` answers the default port, not this
+    cluster's."""
     try:
-        from ray._private.worker import get_dashboard_url  # no public API answers this inside a task
+        from ray.experimental.internal_kv import _internal_kv_get
 
-        url = get_dashboard_url()
+        raw = _internal_kv_get("dashboard", namespace="dashboard")
     except Exception:  # noqa: BLE001 - no dashboard: the scheduler reports "jobs API unavailable"
         return None
+    url = raw.decode() if isinstance(raw, bytes) else raw
     return (url if "://" in url else f"http://{url}") if url else None
 
 

@@ -47,6 +47,21 @@ class RayHead:
     def dashboard(self) -> str:
         return f"http://127.0.0.1:{self.dashboard_port}"
 
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.env['RAY_AUTH_TOKEN']}"}
+
+    def serve_deploy(self, config: Path, attempts: int = 3) -> None:
+        """`serve deploy` against this head; a connection the dashboard dropped is tried again (the deploy
+        request is idempotent), any other failure fails the test."""
+        for attempt in range(attempts):
+            res = self.run(str(Path(sys.executable).with_name("serve")), "deploy", str(config), "-a", self.dashboard)
+            if res.returncode == 0:
+                return
+            if "Connection aborted" not in res.stderr or attempt == attempts - 1:
+                raise AssertionError(res.stderr[-3000:])
+            time.sleep(10)
+
     def run(self, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess:
         """A command against this cluster (its token, this checkout first on the path)."""
         return subprocess.run(list(argv), env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -68,16 +83,16 @@ def _start(head: RayHead, num_cpus: int) -> None:
          f"--num-cpus={num_cpus}", "--object-store-memory=200000000", f"--temp-dir={head.temp_dir}",
          "--disable-usage-stats"],
         env=head.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 120
+    deadline = time.time() + 180
     while time.time() < deadline:
         assert head.proc.poll() is None, (head.temp_dir / "ray-start.log").read_text()[-3000:]
-        try:
-            if httpx.get(f"{head.dashboard}/api/version", timeout=2).status_code < 500:
+        try:  # the Serve REST API that `serve deploy` calls answers (the dashboard loads its modules late)
+            if httpx.get(f"{head.dashboard}/api/serve/applications/", timeout=5, headers=head.auth).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(1)
-    raise AssertionError("the Ray head did not start within 120 s")
+    raise AssertionError("the Ray head did not start within 180 s")
 
 
 def _session_pids(temp_dir: Path) -> set[int]:

@@ -74,8 +74,7 @@ def test_serve_deploy_runs_the_engine_without_a_driver(ray_head: RayHead, clean_
     base = f"http://127.0.0.1:{port}"
     cfg = _config(tmp_path, port, clean_redis, nats_url, tag)
     try:
-        res = ray_head.run(SERVE, "deploy", str(cfg), "-a", ray_head.dashboard)
-        assert res.returncode == 0, res.stderr[-3000:]  # `serve deploy` returned: no process of ours is left
+        ray_head.serve_deploy(cfg)  # `serve deploy` returned: no process of ours is left
         _all_routes_answer(base, 240)
         assert httpx.get(base + ROUTES[0], timeout=10).status_code == 401  # the token guards the deployed API
         first = json.loads(ray_head.python(ACTOR_IDS.format(ns=ns)).strip().splitlines()[-1])
@@ -116,9 +115,14 @@ def _down(head: RayHead, ns: str, base: str, tmp_path: Path, check: bool) -> Non
     """`aiops down` removes the application and every engine actor of the namespace."""
     settings = tmp_path / "down.yaml"
     settings.write_text(f"ray: {{namespace: {ns}}}\n")
-    res = head.run(sys.executable, "-m", "jobs.cli", "--config", str(settings), "down", "--address", head.address)
-    if not check:
+    argv = (sys.executable, "-m", "jobs.cli", "--config", str(settings), "down", "--address", head.address)
+    if not check:  # cleanup after a failure: the head goes anyway; never hide the failure behind this one
+        try:
+            head.run(*argv, timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
         return
+    res = head.run(*argv)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "removed Serve application 'aiops'" in res.stdout
     left = json.loads(head.python(ACTOR_IDS.format(ns=ns)).strip().splitlines()[-1])
