@@ -81,7 +81,7 @@ def deploy_engine(settings: Settings, jobs_address: str | None = None) -> serve.
     from actors.engines import build_engine_app
 
     specs = engine_specs(settings, jobs_address or settings.failure.retrain.jobs_address or dashboard_address())
-    start_actors(specs, settings.ray.namespace, detached=True)
+    start_actors(specs, settings.ray.namespace, detached=True, app_name=settings.serve.app_name)
     return build_engine_app(settings)
 
 

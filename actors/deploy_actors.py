@@ -26,7 +26,7 @@ from actors.names import (COLLECTOR_PREFIX, CORRELATOR_NAME, MONITOR_NAME, OPTIM
                           SHARD_PREFIX, collector_name, shard_name)
 from aiops.settings import Settings
 
-__all__ = ["ActorSpec", "engine_specs", "self_running", "start_actors", "engine_actor_names", "stop_actors"]
+__all__ = ["ActorSpec", "engine_specs", "app_running", "self_running", "start_actors", "engine_actor_names", "stop_actors"]
 
 RESTART_BACKOFF_S = (1.0, 30.0)  # a crashed run() loop is started again after 1 s, doubling up to 30 s
 
@@ -45,6 +45,7 @@ class ActorSpec:
     # Ray; their callers see the error (JetStream redelivers what was not acknowledged).
     max_task_retries: int = 0
     runs: bool = False  # has an async run() loop, started on construction
+    needs_app: bool = False  # the loop calls the Serve application: it starts once the application is running
 
 
 def _collector_classes(settings: Settings) -> list[type]:
@@ -93,7 +94,7 @@ def engine_specs(settings: Settings, jobs_address: str | None = None, engines: b
     specs = [*shard_specs(settings),
              ActorSpec(CORRELATOR_NAME, SecurityCorrelator, (settings,), cpus, max_concurrency=32, runs=True),
              *collector_specs(settings),
-             ActorSpec(MONITOR_NAME, FailureMonitor, (settings,), cpus, max_concurrency=16, runs=True),
+             ActorSpec(MONITOR_NAME, FailureMonitor, (settings,), cpus, max_concurrency=16, runs=True, needs_app=True),
              ActorSpec(OPTIMIZER_NAME, PlacementOptimizer, (settings,), cpus, max_concurrency=8)]
     if settings.failure.retrain.enabled:
         specs.append(ActorSpec(RETRAIN_NAME, RetrainScheduler, (settings, jobs_address),
@@ -101,11 +102,27 @@ def engine_specs(settings: Settings, jobs_address: str | None = None, engines: b
     return specs
 
 
-def self_running(cls: type) -> type:
+async def app_running(app_name: str, every_s: float = 1.0) -> None:
+    """Return once the Serve application `app_name` is running (the builder creates the actors before Serve
+    deploys the application it returns, so a loop that calls the application waits for it here)."""
+    from ray import serve
+
+    while True:
+        try:
+            app = (await asyncio.to_thread(serve.status)).applications.get(app_name)
+            if app is not None and app.status == "RUNNING":
+                return
+        except Exception:  # noqa: BLE001 - Serve not up yet: ask again
+            pass
+        await asyncio.sleep(every_s)
+
+
+def self_running(cls: type, app_name: str | None = None) -> type:
     """`cls` whose construction starts its async `run()` loop on the actor's event loop (Ray runs an async
     actor's `__init__` there), and starts it again after a crash, until `stop()`. A restarted actor re-runs
     `__init__`, so its loop comes back with no driver to call `run()`; `run()` called remotely waits on the
-    loop already running instead of starting a second one."""
+    loop already running instead of starting a second one. `app_name`: first wait until that Serve
+    application is running."""
 
     class SelfRunning(cls):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -114,6 +131,8 @@ def self_running(cls: type) -> type:
             self._loop_task = asyncio.get_running_loop().create_task(self._keep_running())
 
         async def _keep_running(self) -> None:
+            if app_name is not None:
+                await app_running(app_name)
             delay = RESTART_BACKOFF_S[0]
             while not self._halted:
                 try:
@@ -139,7 +158,7 @@ def self_running(cls: type) -> type:
     return SelfRunning
 
 
-def start_actors(specs: Iterable[ActorSpec], namespace: str, detached: bool, autorun: bool = True,
+def start_actors(specs: Iterable[ActorSpec], namespace: str, detached: bool, app_name: str, autorun: bool = True,
                  ready_timeout_s: float = 300.0) -> dict[str, Any]:
     """Create each actor, or find it when one of that name is alive (a second deploy changes nothing), and
     wait until the shards are constructed (everything else reaches them; the others finish starting while
@@ -147,7 +166,7 @@ def start_actors(specs: Iterable[ActorSpec], namespace: str, detached: bool, aut
     them (the Serve builder runs in a short-lived task). `autorun=False`: run() loops are left to the caller."""
     handles: dict[str, Any] = {}
     for spec in specs:
-        cls = self_running(spec.cls) if spec.runs and autorun else spec.cls
+        cls = self_running(spec.cls, app_name if spec.needs_app else None) if spec.runs and autorun else spec.cls
         options: dict[str, Any] = {"name": spec.name, "namespace": namespace, "num_cpus": spec.num_cpus,
                                    "max_restarts": -1, "max_task_retries": spec.max_task_retries,
                                    "get_if_exists": True}

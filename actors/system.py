@@ -63,7 +63,8 @@ class System:
     jobs_address: str | None = None  # the Ray dashboard (Jobs API) the retraining schedule submits to
 
     def _start(self, specs: list[ActorSpec], run: bool = True) -> dict[str, Any]:
-        handles = start_actors(specs, self.settings.ray.namespace, detached=False, autorun=run, ready_timeout_s=120)
+        handles = start_actors(specs, self.settings.ray.namespace, detached=False, app_name=self.settings.serve.app_name,
+                               autorun=run, ready_timeout_s=120)
         self.shards.extend(h for n, h in handles.items() if n.startswith(SHARD_PREFIX))
         self.collectors.update((n, h) for n, h in handles.items() if not n.startswith(SHARD_PREFIX))
         return handles

@@ -43,6 +43,7 @@ def test_actor_table_orders_and_sizes_every_long_lived_actor():
     assert all(0 < sp.num_cpus < 1 for sp in specs)
     loops = {sp.name for sp in specs if sp.runs}
     assert loops == {CORRELATOR_NAME, "collector-simulator", "collector-nats", MONITOR_NAME, RETRAIN_NAME}
+    assert {sp.name for sp in specs if sp.needs_app} == {MONITOR_NAME}  # it calls the predictor deployment
     no_retrain = s.with_overrides(**{"failure.retrain.enabled": False})
     assert RETRAIN_NAME not in [sp.name for sp in engine_specs(no_retrain)]
     ingest_only = [sp.name for sp in engine_specs(s, engines=False)]
