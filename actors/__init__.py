@@ -13,7 +13,8 @@ __all__ = [
     "validate_settings", "System", "FeatureShard", "FeatureShardActor", "definitions_key", "ShardRouter",
     "RayPlatformService", "check_redis", "check_nats", "AIOpsIngress", "EngineRoutes", "EngineMount",
     "build_app", "start_serve", "failure_routes", "placement_routes", "security_routes", "ENGINE_MOUNTS",
-    "build_engine_app", "YOUNG_THRESHOLD", "tune_gc",
+    "build_engine_app", "YOUNG_THRESHOLD", "tune_gc", "DeployArgs", "settings_from_args", "prepare_settings",
+    "deploy_engine", "teardown", "ActorSpec", "engine_specs", "start_actors", "stop_actors",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
@@ -49,4 +50,13 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "build_engine_app": ".engines",
     "YOUNG_THRESHOLD": ".process_tuning",
     "tune_gc": ".process_tuning",
+    "DeployArgs": ".deploy",
+    "settings_from_args": ".deploy",
+    "prepare_settings": ".deploy",
+    "deploy_engine": ".deploy",
+    "teardown": ".deploy",
+    "ActorSpec": ".deploy_actors",
+    "engine_specs": ".deploy_actors",
+    "start_actors": ".deploy_actors",
+    "stop_actors": ".deploy_actors",
 })

@@ -1,7 +1,8 @@
-"""Starts, supervises and stops the whole engine on a Ray cluster.
+"""Starts and stops the whole engine from a driver: the tests and benchmarks.
 
-Used by `aiops up`, the benchmarks and the integration tests, so all three run the
-same actors with the same names (feature-shard-N, collector-*, aiops-api).
+They run the same actors with the same names (feature-shard-N, collector-*, aiops-api) as the deployed
+application (`actors.deploy`, which `aiops up`, `serve run configs/serve.yaml` and RayService use), but
+owned by the driver, so a test's engine goes with it.
 """
 from __future__ import annotations
 
@@ -12,16 +13,10 @@ from typing import Any
 import ray
 from ray import serve
 
-from actors.collectors import LogTailer, NatsCollector, PrometheusCollector, SimulatorCollector, start_collector
+from actors.deploy_actors import ActorSpec, collector_specs, engine_specs, shard_specs, start_actors, stop_actors
 from actors.engines import build_engine_app
-from actors.failure_monitor import FailureMonitor
-from actors.feature_shard import FeatureShardActor
-from actors.names import CORRELATOR_NAME, MONITOR_NAME, OPTIMIZER_NAME, RETRAIN_NAME, collector_name, shard_name
-from actors.placement_service import start_placement_optimizer
-from actors.retrain_scheduler import start_retrain_scheduler
-from actors.security_service import start_security_correlator
+from actors.names import SHARD_PREFIX
 from actors.serve_app import start_serve
-from aiops.features.definitions import load_definitions
 from aiops.logs import worker_runtime_env
 from aiops.security.parsers import formats as security_formats
 from aiops.settings import ConfigError, Settings
@@ -59,98 +54,50 @@ def init_ray(settings: Settings, **overrides: Any) -> Any:
 
 @dataclass
 class System:
+    """The engine for tests and benchmarks: the same actors as the deployed application (actors.deploy_actors),
+    owned by this driver (not detached), so they go with it; each run() loop starts itself on construction."""
+
     settings: Settings
     shards: list[Any] = field(default_factory=list)
     collectors: dict[str, Any] = field(default_factory=dict)
-    _runs: dict[str, Any] = field(default_factory=dict)
     url: str | None = None
     jobs_address: str | None = None  # the Ray dashboard (Jobs API) the retraining schedule submits to
 
+    def _start(self, specs: list[ActorSpec], run: bool = True) -> dict[str, Any]:
+        handles = start_actors(specs, self.settings.ray.namespace, detached=False, app_name=self.settings.serve.app_name,
+                               autorun=run, ready_timeout_s=120)
+        self.shards.extend(h for n, h in handles.items() if n.startswith(SHARD_PREFIX))
+        self.collectors.update((n, h) for n, h in handles.items() if not n.startswith(SHARD_PREFIX))
+        return handles
+
     def start_shards(self) -> None:
-        s = self.settings
-        definitions = load_definitions(s.store.features_file)
-        self.shards = [
-            FeatureShardActor.options(name=shard_name(i), namespace=s.ray.namespace, num_cpus=s.ray.actor_num_cpus,
-                                      get_if_exists=True).remote(i, s, definitions)
-            for i in range(s.store.num_shards)
-        ]
-        ray.get([sh.ping.remote() for sh in self.shards], timeout=120)
+        self._start(shard_specs(self.settings))
 
     def start_collectors(self, run: bool = True) -> None:
-        s = self.settings
-        kinds: list[type] = []
-        if s.simulator.enabled:
-            kinds.append(SimulatorCollector)
-        if s.nats.url:
-            kinds.append(NatsCollector)
-        if s.prometheus.url and s.prometheus.queries:
-            kinds.append(PrometheusCollector)
-        if s.logs:
-            kinds.append(LogTailer)
-        wanted = [(collector_name(cls.kind), cls) for cls in kinds]
-        for name, cls in wanted:
-            self.collectors[name] = start_collector(cls, s, name)
-        if run:
-            for name, _ in wanted:
-                self._runs[name] = self.collectors[name].run.remote()
-
-    def start_monitors(self) -> None:
-        """Engine loops that need the Serve app (fleet-wide failure predictions and alerts)."""
-        s = self.settings
-        name = MONITOR_NAME
-        self.collectors[name] = ray.remote(FailureMonitor).options(
-            name=name, namespace=s.ray.namespace, num_cpus=s.ray.actor_num_cpus, max_restarts=-1, max_concurrency=16,
-        ).remote(s)
-        self._runs[name] = self.collectors[name].run.remote()
-        self.collectors[OPTIMIZER_NAME] = start_placement_optimizer(s)
-        if s.failure.retrain.enabled:
-            self.collectors[RETRAIN_NAME] = start_retrain_scheduler(s, self.jobs_address)
-            self._runs[RETRAIN_NAME] = self.collectors[RETRAIN_NAME].run.remote()
-
-    def start_security(self) -> None:
-        """The security correlator, before the collectors: their first security records find it."""
-        self.collectors[CORRELATOR_NAME] = start_security_correlator(self.settings)
-        self._runs[CORRELATOR_NAME] = self.collectors[CORRELATOR_NAME].run.remote()
+        """The collectors; `run=False` leaves their run() loops to the caller (benchmarks drive them)."""
+        self._start(collector_specs(self.settings), run)
 
     def start(self, serve_api: bool = True, run_collectors: bool = True) -> "System":
+        """Shards and collectors; with `serve_api`, also the engine actors and the Serve application."""
         validate_settings(self.settings)
-        self.start_shards()
-        if serve_api:
-            self.start_security()
-        self.start_collectors(run_collectors)
-        if serve_api:
-            self.url = start_serve(self.settings, build_engine_app(self.settings))
-            self.start_monitors()
+        if not serve_api:
+            self.start_shards()
+            self.start_collectors(run_collectors)
+            return self
+        specs = engine_specs(self.settings, self.jobs_address)
+        collectors = {spec.name for spec in collector_specs(self.settings)}
+        self._start([spec for spec in specs if spec.name not in collectors])  # engine loops always run
+        self._start([spec for spec in specs if spec.name in collectors], run_collectors)
+        self.url = start_serve(self.settings, build_engine_app(self.settings))
         return self
 
-    def supervise(self) -> list[str]:
-        """Restart the run loop of any collector whose actor restarted; returns their names."""
-        restarted = []
-        ready, _ = ray.wait(list(self._runs.values()), timeout=0, num_returns=len(self._runs)) if self._runs else ([], [])
-        for name, ref in list(self._runs.items()):
-            if ref in ready:
-                try:
-                    ray.get(ref)
-                except Exception:
-                    pass
-                self._runs[name] = self.collectors[name].run.remote()
-                restarted.append(name)
-        return restarted
-
     def stop(self) -> None:
-        for h in self.collectors.values():
-            try:
-                ray.get(h.stop.remote(), timeout=5)
-            except Exception:
-                pass
         if self.url:
             try:
                 serve.delete(self.settings.serve.app_name)
             except Exception:
                 pass
-        for h in [*self.collectors.values(), *self.shards]:
-            ray.kill(h, no_restart=True)
+        stop_actors({**self.collectors, **{str(i): h for i, h in enumerate(self.shards)}})
         self.collectors.clear()
-        self._runs.clear()
         self.shards = []
         time.sleep(0.2)

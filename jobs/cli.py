@@ -1,4 +1,5 @@
-"""`aiops` command line: `aiops up` runs the engine, `aiops status` inspects a running one, and the client
+"""`aiops` command line: `aiops up` runs the engine, `aiops status` inspects a running one, `aiops down` removes a
+deployed one, and the client
 commands (`predict`, `place`, `incidents`, `plans`, `approve`: `jobs.client.commands`) call its HTTP API."""
 from __future__ import annotations
 
@@ -36,21 +37,23 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    """A local convenience over the Serve application of `configs/serve.yaml` (actors.deploy): start or attach
+    to Ray, deploy the same application, print where it is and what happens; Ctrl-C removes it again."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    from actors.system import System, init_ray, validate_settings
-    from aiops.auth import ensure_api_token
+    from actors.deploy import deploy_engine, prepare_settings, teardown
+    from actors.deploy_actors import engine_actor_names
+    from actors.names import SHARD_PREFIX
+    from actors.serve_app import start_serve
+    from actors.system import init_ray
 
     t0 = time.monotonic()
     settings = _settings(args)
     configure_logging(settings.logging.level)
-    validate_settings(settings)
-    api, token_line = ensure_api_token(settings.api, settings.serve.host)  # before anything starts
-    settings = settings.model_copy(update={"api": api})
+    settings, token_line = prepare_settings(settings)  # before anything starts
     ctx = init_ray(settings)
     dashboard = getattr(ctx, "dashboard_url", None) if ctx is not None else None
-    system = System(settings, jobs_address=dashboard)
     stopping = {"flag": False}
     watching = None
 
@@ -60,35 +63,65 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        system.start()
-        print(f"AIOps engine is up ({settings.store.num_shards} feature shards; actors: {', '.join(system.collectors) or 'none'})")
-        print(f"  API docs:       {system.url}/docs")
-        print(f"  Console:        {system.url}/console/")
-        print(f"  Health:         {system.url}/healthz")
-        print(f"  Metrics:        {system.url}/metrics")
+        jobs = (dashboard if "://" in dashboard else f"http://{dashboard}") if dashboard else None
+        url = start_serve(settings, deploy_engine(settings, jobs))
+        actors = [n for n in engine_actor_names(settings.ray.namespace) if not n.startswith(SHARD_PREFIX)]
+        print(f"AIOps engine is up ({settings.store.num_shards} feature shards; actors: {', '.join(actors) or 'none'})")
+        print(f"  API docs:       {url}/docs")
+        print(f"  Console:        {url}/console/")
+        print(f"  Health:         {url}/healthz")
+        print(f"  Metrics:        {url}/metrics")
         print(f"  {token_line}")
         print(f"  Ray dashboard:  {'http://' + dashboard if dashboard and not dashboard.startswith('http') else dashboard or 'see your cluster'}")
         print("Press Ctrl-C to stop.", flush=True)
-        if not args.quiet and system.url:
+        if not args.quiet:
             from jobs.watch import watch_up
 
-            watching = watch_up(settings, system.url, t0)
+            watching = watch_up(settings, url, t0)
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stopping["flag"] and (deadline is None or time.monotonic() < deadline):
-            for name in system.supervise():
-                print(f"restarted the run loop of {name}", flush=True)
-            time.sleep(1.0)
+            time.sleep(1.0)  # the actors restart and resume their loops by themselves
     finally:
         print("shutting down...", flush=True)
         if watching is not None:
             watching.set()
-        system.stop()
+        teardown(settings)
         ray.shutdown()
     return 0
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def _attach(settings: Settings, hint: str) -> bool:
+    """Connect this process to the running cluster (settings.ray.address, else the local one); False, said on
+    stderr, when there is none."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    try:
+        ray.init(address=settings.ray.address or "auto", namespace=settings.ray.namespace, log_to_driver=False)
+    except ConnectionError as exc:
+        print(f"no running Ray cluster found ({exc}){hint}", file=sys.stderr)
+        return False
+    return True
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    """Remove a deployed engine (`serve deploy configs/serve.yaml`, RayService, `aiops up --address`): the
+    Serve application and the engine's detached actors in its namespace."""
+    import ray
+
+    from actors.deploy import teardown
+
+    settings = _settings(args)
+    if not _attach(settings, ""):
+        return 1
+    removed = teardown(settings)
+    print(f"removed Serve application {settings.serve.app_name!r} and {len(removed)} actors in namespace "
+          f"{settings.ray.namespace!r}{': ' + ', '.join(removed) if removed else ''}")
+    ray.shutdown()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
     import ray
 
     from actors.names import shard_name
@@ -96,10 +129,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from actors.router import ShardRouter
 
     settings = _settings(args)
-    try:
-        ray.init(address=settings.ray.address or "auto", namespace=settings.ray.namespace, log_to_driver=False)
-    except ConnectionError as exc:
-        print(f"no running Ray cluster found ({exc}); start one with `aiops up`", file=sys.stderr)
+    if not _attach(settings, "; start one with `aiops up`"):
         return 1
     import asyncio
 
@@ -226,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="show shards, collectors and engine actors")
     st.add_argument("--address", help="Ray cluster address (default auto)")
     st.set_defaults(func=cmd_status)
+    dn = sub.add_parser("down", help="remove a deployed engine: its Serve application and detached actors")
+    dn.add_argument("--address", help="Ray cluster address (default auto)")
+    dn.set_defaults(func=cmd_down)
     from aiops.security.hunt.sniff import HUNT_FORMATS
 
     hu = sub.add_parser("hunt", help="run parsers, Sigma, detectors and the correlator over recorded files")

@@ -64,9 +64,25 @@ def _job_spec(doc: dict) -> dict:
     return doc["spec"]["jobTemplate"] if doc["kind"] == "RayCronJob" else doc["spec"]
 
 
+def _job_docs() -> list[dict[str, Any]]:
+    return [d for d in _ray_docs() if d["kind"] in ("RayJob", "RayCronJob")]
+
+
+def _cluster(doc: dict) -> dict:
+    """The Ray cluster of a RayJob, RayCronJob (rayClusterSpec) or RayService (rayClusterConfig)."""
+    return doc["spec"]["rayClusterConfig"] if doc["kind"] == "RayService" else _job_spec(doc)["rayClusterSpec"]
+
+
+def _runtime_envs(doc: dict) -> list[dict]:
+    """The runtime environments that install the project: the job's, or each Serve application's."""
+    if doc["kind"] == "RayService":
+        return [a["runtime_env"] for a in yaml.safe_load(doc["spec"]["serveConfigV2"])["applications"]]
+    return [yaml.safe_load(_job_spec(doc)["runtimeEnvYAML"])]
+
+
 def test_every_ray_manifest_validates_against_its_crd(validators):
     kinds = [d["kind"] for d in _ray_docs()]
-    assert {"RayJob", "RayCronJob"} <= set(kinds)
+    assert {"RayJob", "RayCronJob", "RayService"} <= set(kinds)
     for doc in _ray_docs():
         assert _errors(validators, doc) == [], doc["metadata"]["name"]
 
@@ -82,8 +98,8 @@ def test_strict_validation_catches_a_misspelt_or_mistyped_field(validators):
 
 
 def test_cron_job_runs_exactly_the_training_job():
-    job = next(d for d in _ray_docs() if d["kind"] == "RayJob")
-    cron = next(d for d in _ray_docs() if d["kind"] == "RayCronJob")
+    job = next(d for d in _job_docs() if d["kind"] == "RayJob")
+    cron = next(d for d in _job_docs() if d["kind"] == "RayCronJob")
     assert cron["spec"]["jobTemplate"] == job["spec"] and len(cron["spec"]["schedule"].split()) == 5
 
 
@@ -94,13 +110,12 @@ def test_project_comes_through_runtime_env_on_the_official_image():
     ray_pin = next(d for d in project["dependencies"] if d.startswith("ray[")).split("==")[1]
     py = re.search(r">=3\.(\d+)", project["requires-python"]).group(1)
     for doc in _ray_docs():
-        spec = _job_spec(doc)
-        env = yaml.safe_load(spec["runtimeEnvYAML"])
-        RuntimeEnv(**env)  # Ray's own validation of the runtime environment
-        archive = env["working_dir"]
-        assert archive.startswith("https://") and archive.endswith(".zip")
-        assert f"{project['name']} @ {archive}" in env["pip"]["packages"], "pip installs the same archive"
-        cluster = spec["rayClusterSpec"]
+        for env in _runtime_envs(doc):
+            RuntimeEnv(**env)  # Ray's own validation of the runtime environment
+            archive = env["working_dir"]
+            assert archive.startswith("https://") and archive.endswith(".zip")
+            assert f"{project['name']} @ {archive}" in env["pip"]["packages"], "pip installs the same archive"
+        cluster = _cluster(doc)
         assert cluster["rayVersion"] == ray_pin
         groups = [cluster["headGroupSpec"]] + cluster["workerGroupSpecs"]
         for c in (c for g in groups for c in g["template"]["spec"]["containers"]):
@@ -114,8 +129,7 @@ def test_pods_get_settings_and_secrets_and_sane_resources():
     secret = next(d for d in docs if d["kind"] == "Secret")
     assert set(secret["stringData"]) == {"AIOPS_REDIS_URL", "AIOPS_API_TOKEN"}
     for doc in _ray_docs():
-        spec = _job_spec(doc)
-        cluster = spec["rayClusterSpec"]
+        cluster = _cluster(doc)
         for g in [cluster["headGroupSpec"]] + cluster["workerGroupSpecs"]:
             pod = g["template"]["spec"]
             assert {"name": "aiops-settings", "configMap": {"name": config["metadata"]["name"]}} in pod["volumes"]
@@ -126,7 +140,8 @@ def test_pods_get_settings_and_secrets_and_sane_resources():
                 assert _cpu(req["cpu"]) <= _cpu(lim["cpu"]) and req["memory"] == lim["memory"], c["name"]
                 assert int(g["rayStartParams"]["num-cpus"]) <= _cpu(lim["cpu"])
             assert g["rayStartParams"]["metrics-export-port"] == "8080"
-        assert 0 < spec["entrypointNumCpus"] < 1 <= int(cluster["headGroupSpec"]["rayStartParams"]["num-cpus"])
+        if doc["kind"] != "RayService":
+            assert 0 < _job_spec(doc)["entrypointNumCpus"] < 1 <= int(cluster["headGroupSpec"]["rayStartParams"]["num-cpus"])
 
 
 def _cpu(q: str) -> float:
@@ -139,8 +154,8 @@ def test_settings_and_entrypoint_are_what_the_code_reads(tmp_path: Path):
     config = next(d for d in _docs() if d["kind"] == "ConfigMap")
     (tmp_path / "aiops.yaml").write_text(config["data"]["aiops.yaml"])
     settings = load_config_file(Settings, tmp_path / "aiops.yaml")
-    assert settings.nats.url and settings.failure.registry_uri.startswith("s3://")
-    for doc in _ray_docs():
+    assert settings.nats.url and settings.failure.registry_uri.startswith("http://mlflow.")
+    for doc in _job_docs():
         argv = _job_spec(doc)["entrypoint"].split()
         assert argv[:3] == ["python", "-m", "jobs.train_failure"]
         assert parse_args(argv[3:]).settings == "/etc/aiops/aiops.yaml"
