@@ -266,15 +266,18 @@ def experiment(args: argparse.Namespace, cleanup: Cleanup) -> int:
     START_ENGINE(c, cleanup)
     api = [f"http://{c.net.head_ip}:{API_PORT}", f"http://{c.net.work_ip}:{API_PORT}"]
     wait_ready(c, api, args.start_timeout)
-    placed = spread(c)
-    console.print(f"engine serving after {time.time() - t0:.0f} s; actors per node: "
-                  + "; ".join(f"{ip}: {len(v)}" for ip, v in placed.items()))
-    clock = PhaseClock("baseline", time.time())
+    console.print(f"engine serving after {time.time() - t0:.0f} s")
+    clock = PhaseClock("warm-up", time.time())
     load = LoadDriver(LoadConfig(c.nats.url, api, c.api_token, msgs_per_s=args.rate, gets_per_s=args.gets,
                                  paths={"predict": PREDICT_PATH, "placement": "/api/ai/placement/plans",
                                         "incidents": "/api/ai/security/anomalies?limit=5"}), clock).start()
     faults = SHORT_PLAN if args.short else select_faults(args.faults, FULL_PLAN)
     try:
+        warm = load.warm(args.start_timeout)
+        placed = spread(c)
+        console.print(f"load warm ({warm}) after {time.time() - t0:.0f} s; actors per node: "
+                      + "; ".join(f"{ip}: {len(v)}" for ip, v in placed.items()))
+        clock.begin("baseline", time.time())
         details = run_faults(c, load, clock, faults, args.settle, args.max_recovery)
     finally:
         end = time.time()
@@ -282,15 +285,19 @@ def experiment(args: argparse.Namespace, cleanup: Cleanup) -> int:
     drained = drain(c, args.drain_timeout)
     samples, events, bad = readback(c, load)
     rows = build_rows(clock, load.book, samples, events, load.requests, load.probe, end, details)
+    warm_row, rows = rows[0], rows[1:]  # the engine's first seconds under load: accounted, not a fault
     console.print(rich_table(rows))
+    console.print(f"warm-up (not a fault, before the baseline): {warm_row.samples_lost} of {warm_row.samples_acked} "
+                  f"acknowledged samples lost, {warm_row.http['http_failed']} of {warm_row.http['http_requests']} GETs failed")
     meta = {"command": " ".join(["python -m jobs.chaos", *sys.argv[1:]]), "drained": drained, "undecodable_records": bad,
             "actors_per_node": placed, "published_ticks": load.published, "publish_errors": load.publish_errors[:20],
             "get_attempt_errors": dict(load.attempt_errors), "actors_per_node_after": spread(c),
+            "error_samples": load.error_samples, "warm_up": warm_row.as_dict(),
             "seconds": round(time.time() - t0, 1), "msgs_per_s": args.rate, "gets_per_s": args.gets,
             "head_cpus": args.head_cpus, "worker_cpus": args.worker_cpus, "engine": START_ENGINE.__name__,
             "markdown": markdown_table(rows)}
     out = write_json(Path(args.out), rows, meta)
-    ok = drained and all(r.ok for r in rows)
+    ok = drained and warm_row.ok and all(r.ok for r in rows)
     console.print(f"{'every acknowledged sample and event stored' if ok else 'LOSSES or undrained stream'}; "
                   f"drained={drained}; JSON: {out}")
     return 0 if ok else 1

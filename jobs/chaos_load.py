@@ -40,7 +40,7 @@ class LoadConfig:
     targets: int = 40
     event_every: int = 2
     gets_per_s: float = 3.0
-    get_retries: int = 4
+    get_budget_s: float = 30.0  # a client gives up on a GET after this
     get_timeout_s: float = 5.0
     probe_every_s: float = 0.5
     paths: dict[str, str] = field(default_factory=dict)  # kind -> path; "predict" is the one recovery waits for
@@ -61,6 +61,7 @@ class LoadDriver:
         self.published = 0
         self.publish_errors: list[str] = []
         self.attempt_errors: Counter = Counter()  # "<kind> <status>" of GET attempts that were retried
+        self.error_samples: dict[str, str] = {}  # "<kind> <status>" -> the first such answer's body (diagnosis)
         self._http = httpx.Client(headers={"Authorization": f"Bearer {cfg.api_token}"}, timeout=cfg.get_timeout_s)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="chaos-get")
 
@@ -70,6 +71,17 @@ class LoadDriver:
             t.start()
             self._threads.append(t)
         return self
+
+    def warm(self, timeout: float, streak: int = 3) -> bool:
+        """Wait until every GET kind answered `streak` times in a row (the engine's first seconds are not a fault)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.requests.window(0.0, time.time())
+            if all(len(mine := [r for r in rows if r.kind == k]) >= streak and all(r.ok for r in mine[-streak:])
+                   for k in self.cfg.paths):
+                return True
+            time.sleep(1.0)
+        return False
 
     def stop(self) -> None:
         self._stop.set()
@@ -111,7 +123,10 @@ class LoadDriver:
     async def _publish_loop(self) -> None:
         import nats
 
-        nc = await nats.connect(self.cfg.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        async def quiet(exc: Exception) -> None:  # a NATS restart is a planned fault: the publish retries count it
+            pass
+
+        nc = await nats.connect(self.cfg.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, error_cb=quiet)
         js = nc.jetstream()
         period = 1.0 / self.cfg.msgs_per_s
         tick, next_t = 0, time.monotonic()
@@ -134,25 +149,37 @@ class LoadDriver:
 
     # ---- HTTP --------------------------------------------------------------------
     def _get(self, kind: str, path: str, t0: float) -> None:
-        attempts, status, ok = 0, 0, False
-        for attempt in range(self.cfg.get_retries):
+        """One GET as a patient client makes it: retried on no answer or a 5xx until `get_budget_s` passed,
+        waiting what `Retry-After` says (else 0.5 s doubling, at most 5 s); a refused connection moves to the
+        next proxy at once. Failed = no 2xx/4xx answer within the budget."""
+        attempts, status, ok, i = 0, 0, False, 0
+        deadline = t0 + self.cfg.get_budget_s
+        while not self._stop.is_set():
             attempts += 1
-            url = self.cfg.api_urls[attempt % len(self.cfg.api_urls)] + path
-            wait = 0.5 * 2 ** attempt
+            url = self.cfg.api_urls[i % len(self.cfg.api_urls)] + path
+            wait = min(0.5 * 2 ** (attempts - 1), 5.0)
             try:
-                r = self._http.get(url)
+                r = self._http.get(url, timeout=min(self.cfg.get_timeout_s, max(0.5, deadline - time.time())))
                 status = r.status_code
                 if status < 500:
                     ok = status == 200
+                    if not ok:
+                        self.attempt_errors[f"{kind} {status}"] += 1
+                        self.error_samples.setdefault(f"{kind} {status}", r.text[:300])
                     break
                 self.attempt_errors[f"{kind} {status}"] += 1
-                wait = min(float(r.headers.get("retry-after") or wait), 4.0)
+                self.error_samples.setdefault(f"{kind} {status}", f"{r.headers.get('retry-after')!r} {r.text[:300]}")
+                wait = min(float(r.headers.get("retry-after") or wait), 5.0)
+            except httpx.ConnectError:
+                status, wait, i = 0, 0.05, i + 1  # that proxy is down: the next one
+                self.attempt_errors[f"{kind} ConnectError"] += 1
             except httpx.HTTPError as exc:
                 status = 0
                 self.attempt_errors[f"{kind} {type(exc).__name__}"] += 1
-            if self._stop.wait(wait):
+            if time.time() + wait >= deadline or self._stop.wait(wait):
                 break
-        self.requests.add(t0, kind, ok, status, attempts, time.time() - t0)
+        if ok or not self._stop.is_set():  # a request cut short by the end of the run is no failure
+            self.requests.add(t0, kind, ok, status, attempts, time.time() - t0)
 
     def _get_loop(self) -> None:
         kinds = list(self.cfg.paths.items())
