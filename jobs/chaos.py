@@ -160,8 +160,10 @@ def spread(c: Cluster) -> dict[str, list[str]]:
     for a in c.state("actors"):
         if a.get("state") == "ALIVE":
             out.setdefault(nodes.get(a.get("node_id"), "?"), []).append(a.get("name") or a.get("class_name"))
-        elif a.get("state") in ("PENDING_CREATION", "RESTARTING"):
-            out.setdefault(a["state"], []).append(a.get("name") or a.get("class_name"))
+        elif a.get("state") in ("PENDING_CREATION", "RESTARTING") or (a.get("state") == "DEAD" and a.get("name")
+                                                                        and not a["name"].startswith("SERVE_")):
+            cause = (a.get("death_cause") or {}).get("actor_died_error_context", {}).get("error_message", "")
+            out.setdefault(a["state"], []).append(f"{a.get('name') or a.get('class_name')} {cause[:160]}".strip())
     return out
 
 
@@ -185,11 +187,12 @@ def inject(c: Cluster, fault: Fault) -> str:
 
 
 def recovered(load: LoadDriver, since: float, now: float) -> bool:
-    """A sample published after `since` is served and the last few predictions answered."""
+    """A sample published after `since` is served and the last predictions answered at the first try from the
+    head's proxy (a failover to the worker's is not recovery: the next fault may be the worker)."""
     if load.probe.back_after(since, now + 1) is None:
         return False
     recent = [r for r in load.requests.window(since, now) if r.kind == "predict"]
-    return len(recent) >= 2 and all(r.ok for r in recent[-2:])
+    return len(recent) >= 2 and all(r.ok and r.attempts == 1 for r in recent[-2:])
 
 
 def run_faults(c: Cluster, load: LoadDriver, clock: PhaseClock, faults: tuple[Fault, ...], settle_s: float,

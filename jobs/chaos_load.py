@@ -170,8 +170,9 @@ class LoadDriver:
                 self.attempt_errors[f"{kind} {status}"] += 1
                 self.error_samples.setdefault(f"{kind} {status}", f"{r.headers.get('retry-after')!r} {r.text[:300]}")
                 wait = min(float(r.headers.get("retry-after") or wait), 5.0)
-            except httpx.ConnectError:
-                status, wait, i = 0, 0.05, i + 1  # that proxy is down: the next one
+            except httpx.ConnectError:  # that proxy is down: the next one at once, backing off once all refused
+                status, i = 0, i + 1
+                wait = wait if i % len(self.cfg.api_urls) == 0 else 0.05
                 self.attempt_errors[f"{kind} ConnectError"] += 1
             except httpx.HTTPError as exc:
                 status = 0

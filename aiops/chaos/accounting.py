@@ -107,9 +107,11 @@ class Probe:
 
 
 def _http(rows: list[Request], fault_t: float, kinds: tuple[str, ...]) -> dict[str, float | int | None]:
-    """Failed requests, retried ones, the span failures covered, and when predictions answered again."""
+    """Failed requests, retried ones, the span failures covered, the slowest answer (retries included: how long a
+    patient client waited), and when each kind answered again after its last failure."""
     failed = [r for r in rows if not r.ok]
     retried = sum(1 for r in rows if r.ok and r.attempts > 1)
+    slowest = round(max((r.latency_s for r in rows if r.ok), default=0.0), 2) if rows else None
     span = None
     if failed:
         last = max(r.t + r.latency_s for r in failed)
@@ -121,6 +123,7 @@ def _http(rows: list[Request], fault_t: float, kinds: tuple[str, ...]) -> dict[s
         after = [r for r in mine if r.ok and (not bad or r.t > bad[-1].t)]
         back[kind] = round(after[0].t + after[0].latency_s - fault_t, 2) if after else None
     return {"http_requests": len(rows), "http_failed": len(failed), "http_retried": retried, "http_error_span_s": span,
+            "http_slowest_ok_s": slowest,
             **{f"{k}_back_s": v for k, v in back.items()}}
 
 

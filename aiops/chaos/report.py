@@ -10,7 +10,7 @@ from aiops.chaos.accounting import FaultRow
 __all__ = ["COLUMNS", "table_cells", "rich_table", "markdown_table", "write_json"]
 
 COLUMNS = ("fault", "samples acked", "lost", "dup", "events acked", "lost", "dup", "unacked pub",
-           "GETs", "failed", "retried", "errors for s", "predictions back s", "ingest back s")
+           "GETs", "failed", "retried", "slowest s", "errors for s", "predictions back s", "ingest back s")
 
 
 def _s(v: Any) -> str:
@@ -22,7 +22,7 @@ def table_cells(row: FaultRow) -> list[str]:
     h = row.http
     return [row.phase, str(row.samples_acked), str(row.samples_lost), str(row.sample_duplicates), str(row.events_acked),
             str(row.events_lost), str(row.event_duplicates), str(row.unacked_publishes), str(h["http_requests"]),
-            str(h["http_failed"]), str(h["http_retried"]), _s(h["http_error_span_s"]), _s(h.get("predict_back_s")),
+            str(h["http_failed"]), str(h["http_retried"]), _s(h["http_slowest_ok_s"]), _s(h["http_error_span_s"]), _s(h.get("predict_back_s")),
             _s(row.ingest_back_s)]
 
 

@@ -46,9 +46,9 @@ def test_http_failures_span_and_recovery_are_measured_from_the_fault():
         probe.add(t, as_of)
     shard = build_rows(_clock(), AckBook(), {}, {}, log, probe, end=300.0)[1]
     assert shard.http == {"http_requests": 4, "http_failed": 2, "http_retried": 1, "http_error_span_s": 7.0,
-                          "predict_back_s": 10.5}
+                          "http_slowest_ok_s": 1.0, "predict_back_s": 10.5}
     assert shard.ingest_back_s == 12.0  # the first poll serving a sample sent after the fault
-    assert table_cells(shard)[9:] == ["2", "1", "7.0", "10.5", "12.0"]
+    assert table_cells(shard)[9:] == ["2", "1", "1.0", "7.0", "10.5", "12.0"]
     assert markdown_table([shard]).count("\n") == 2
 
 
