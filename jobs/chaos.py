@@ -170,7 +170,8 @@ def spread(c: Cluster) -> dict[str, list[str]]:
 def inject(c: Cluster, fault: Fault) -> str:
     """Carry out one fault; returns what was killed."""
     if fault.kind == "node":
-        return f"{c.worker.kill()} processes of {c.net.work_ns} killed"
+        on_worker = spread(c).get(c.net.work_ip, [])
+        return f"{c.worker.kill()} processes of {c.net.work_ns} killed; it carried {', '.join(sorted(on_worker)) or 'no actor'}"
     if fault.kind == "service":
         svc = c.redis if fault.target == "redis" else c.nats
         svc.kill()
