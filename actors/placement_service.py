@@ -25,7 +25,7 @@ from dataclasses import asdict
 from typing import Any, Callable
 
 import ray
-from ray.exceptions import RayTaskError
+from ray.exceptions import RayActorError, RayTaskError
 from fastapi import APIRouter
 
 from actors.names import MONITOR_NAME, OPTIMIZER_NAME, SIMULATOR_COLLECTOR_NAME
@@ -210,6 +210,10 @@ def start_placement_optimizer(settings: Settings) -> Any:
     ).remote(settings)
 
 
+class OptimizerNotRunning(InventoryUnavailable):
+    """No placement optimiser actor (yet): HTTP 503 with Retry-After."""
+
+
 class PlanProxy:
     """``PlanApi`` for the router: forwards to the optimiser actor and re-raises its domain errors unwrapped."""
 
@@ -219,11 +223,14 @@ class PlanProxy:
         self._actor: Any | None = None
 
     def actor(self) -> Any:
+        """The optimiser, looked up, never created here: an actor is fate-shared with the process that created
+        it, so an optimiser made by an ingress replica died for good with that replica (seen under chaos: every
+        plan request 503 after an ingress or node loss). `System` creates it; until then this is a 503."""
         if self._actor is None:
             try:
                 self._actor = ray.get_actor(OPTIMIZER_NAME, namespace=self.settings.ray.namespace)
             except ValueError:
-                self._actor = start_placement_optimizer(self.settings)
+                raise OptimizerNotRunning("the placement optimiser is not running yet; retry shortly") from None
         return self._actor
 
     def _get(self, ref: Any) -> Any:
@@ -232,6 +239,9 @@ class PlanProxy:
             return ray.get(ref, timeout=self.timeout_s)
         except RayTaskError as exc:
             reraise_domain_cause(exc)
+            raise
+        except RayActorError:
+            self._actor = None  # looked up again next time: it may have been replaced
             raise
 
     def plan(self, req: PlanQuery) -> dict[str, Any]:

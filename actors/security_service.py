@@ -58,7 +58,7 @@ class SecurityCorrelator:
 
         sigma = load_detection_pipeline(full_sigma, settings)
         self.settings = settings
-        store, audit, learned = None, None, None
+        store, audit, learned, ledger = None, None, None, None
         if settings.redis.url:  # what operators act on and what the detectors learned survive a restart
             from aiops.security.anomaly_store import RedisAnomalyStore
             from aiops.security.learned_state import RedisLearnedStore
@@ -67,6 +67,9 @@ class SecurityCorrelator:
             store = RedisAnomalyStore.from_url(settings.redis.url, settings.redis.key_prefix)
             audit = AuditLog(RedisAuditStore.from_url(settings.redis.url, settings.redis.key_prefix))
             learned = RedisLearnedStore.from_url(settings.redis.url, settings.redis.key_prefix)
+            from aiops.security.delivery_ledger import RedisDeliveryLedger  # JetStream deliveries taken, durably
+
+            ledger = RedisDeliveryLedger.from_url(settings.redis.url, settings.redis.key_prefix, settings.redis.ttl_s)
         response = ResponseEngine(settings.security.response, audit=audit)
         # ids carry the start time, so records kept from an earlier run never collide with new ones
         ids = CorrelatorConfig(id_prefix=time.strftime("%y%m%d%H%M%S", time.gmtime()) + f"{os.getpid() % 256:02x}-")
@@ -78,7 +81,7 @@ class SecurityCorrelator:
         self.alerter = build_alerter(settings, "security", settings.alerting.evaluate_s,
                                      settings.alerting.incident_min_severity)
         alerts = IncidentAlerts(self.alerter, generator_base(settings), settings.alerting.evaluate_s)
-        self.runtime = CorrelatorRuntime(self.service, snapshots, intel, alerts)
+        self.runtime = CorrelatorRuntime(self.service, snapshots, intel, alerts, ledger=ledger)
         self.rejections = self.runtime.rejections
         self._stop = asyncio.Event()
         tune_gc()

@@ -20,7 +20,7 @@ from aiops.api.schemas import ErrorBody
 from aiops.errors import (ConflictError, DomainError, InfeasibleError, InvalidRequestError, NotFoundError,
                           PermissionDeniedError, UnauthenticatedError, UnavailableError)
 
-__all__ = ["STATUS_CODES", "ERROR_TABLE", "RETRY_AFTER_S", "error_response", "status_of", "domain_error_response",
+__all__ = ["STATUS_CODES", "ERROR_TABLE", "RETRY_AFTER_S", "TRANSIENT_ERRORS", "is_transient", "error_response", "status_of", "domain_error_response",
            "validation_message", "install_error_handlers"]
 
 # HTTP status -> the "error" field of the body when nothing more specific is known.
@@ -41,6 +41,13 @@ ERROR_TABLE: tuple[tuple[type[DomainError], int], ...] = (
 )
 
 RETRY_AFTER_S = 5  # seconds a client is told to wait after a 503 (a model or store not ready yet)
+
+# Exceptions (by class name anywhere in their MRO, so this layer needs no Ray import) that mean a part of the
+# engine is restarting or moving: an actor or node died, a Serve deployment has no replica right now. A retry
+# after a few seconds succeeds (actors restart, Serve replaces replicas), so the client gets 503 + Retry-After.
+TRANSIENT_ERRORS = frozenset({"RayActorError", "NodeDiedError", "WorkerCrashedError", "ObjectLostError", "GetTimeoutError",
+                              "ActorUnschedulableError", "BackPressureError", "DeploymentUnavailableError",
+                              "ReplicaUnavailableError"})
 
 
 def error_response(status: int, message: str, details: Any = None, code: str | None = None,
@@ -86,8 +93,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, message, details)
 
 
+def is_transient(exc: BaseException) -> bool:
+    """A restarting actor, a lost node or a deployment without replicas (see TRANSIENT_ERRORS)."""
+    return any(k.__name__ in TRANSIENT_ERRORS for k in type(exc).__mro__)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """A bug or a crashed dependency: still JSON, never a traceback as text."""
+    """A bug or a crashed dependency: still JSON, never a traceback as text; a restarting part is a 503."""
+    if is_transient(exc):
+        return error_response(503, f"a part of the engine is restarting ({type(exc).__name__}); retry shortly",
+                              code="restarting", headers={"Retry-After": str(RETRY_AFTER_S)})
     return error_response(500, f"internal error: {type(exc).__name__}: {redact(exc)[:200]}")
 
 

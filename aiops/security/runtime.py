@@ -15,6 +15,7 @@ import psutil
 
 from aiops.alerting.alerter import Alerter
 from aiops.security.alerts import incident_alert_specs
+from aiops.security.delivery_ledger import DeliveryLedger
 from aiops.security.events import RejectionCounter, SecurityEvent
 from aiops.security.pipeline import SecurityPipeline
 from aiops.security.service import SecurityService
@@ -104,7 +105,8 @@ class CorrelatorRuntime:
     """The service plus what its host counts: events and batches in, busy time, redeliveries, rejections."""
 
     def __init__(self, service: SecurityService, learned: LearnedSnapshots, intel: Any = None,
-                 alerts: IncidentAlerts | None = None, seen_keys: int = SEEN_KEYS) -> None:
+                 alerts: IncidentAlerts | None = None, seen_keys: int = SEEN_KEYS,
+                 ledger: DeliveryLedger | None = None) -> None:
         self.service = service
         self.learned = learned
         self.alerts = alerts
@@ -117,13 +119,20 @@ class CorrelatorRuntime:
         self.started = time.time()
         self._seen_keys: OrderedDict[str, None] = OrderedDict()
         self._max_seen = seen_keys
+        self.ledger = ledger  # durable keys taken (survives a restart); None: memory only
+        self._unrecorded: list[str] = []  # correlated, not yet in the ledger (Redis was away)
 
     def _fresh(self, keyed: Iterable[tuple[str, bool, list[Any]]]) -> tuple[list[str], list[Any]]:
         """Keys and events of the deliveries not seen before (a redelivery of a processed key is skipped)."""
+        keyed = list(keyed)
+        durable: set[str] = set()
+        unknown = [k for k, again, _ in keyed if again and k not in self._seen_keys]
+        if self.ledger is not None and unknown:  # a restarted correlator knows what its predecessor took
+            durable = self.ledger.seen(unknown)
         keys: list[str] = []
         fresh: list[Any] = []
         for key, redelivered, evs in keyed:
-            if redelivered and key in self._seen_keys:
+            if redelivered and (key in self._seen_keys or key in durable):
                 self.redeliveries_skipped += 1
                 continue
             keys.append(key)
@@ -159,7 +168,21 @@ class CorrelatorRuntime:
         self._remember(keys)
         self.events_in += len(events)
         self.batches_in += 1
+        self._record(keys)
         return len(events)
+
+    def _record(self, keys: Sequence[str]) -> None:
+        """Write the keys taken to the ledger; raises when it cannot, so the collector does not ack (the
+        redelivery is skipped in memory and the keys are written with the next batch that gets through)."""
+        if self.ledger is None or not (keys or self._unrecorded):
+            return
+        todo = list(dict.fromkeys([*self._unrecorded, *keys]))
+        try:
+            self.ledger.record(todo)
+        except Exception:
+            self._unrecorded = todo[-self._max_seen:]
+            raise
+        self._unrecorded = []
 
     def tick(self) -> None:
         """One timer step: close passed windows, run escalations, push alerts and save learned state when due.
@@ -181,7 +204,7 @@ class CorrelatorRuntime:
         return {"events_in": self.events_in, "batches_in": self.batches_in,
                 "anomalies": len(svc.anomalies), "rejections": self.rejections.as_dict(),
                 "incident_latency": svc.latency_summary(), "busy_s": round(self.busy_s, 3),
-                "redeliveries_skipped": self.redeliveries_skipped,
+                "redeliveries_skipped": self.redeliveries_skipped, "ledger_unrecorded": len(self._unrecorded),
                 "responses_restored": svc.response.restored, "audit_failures": svc.response.audit_failures,
                 "audit_rows_skipped": svc.response.audit.skipped_at_start, "learned_restored": self.learned.restored,
                 "learned_error": self.learned.error, "event_errors": dict(svc.event_errors),

@@ -64,3 +64,27 @@ def test_details_ride_along_and_every_kind_is_in_the_table(client):
     assert {kind for kind, _ in ERROR_TABLE} == {NotFoundError, InvalidRequestError, ConflictError, PermissionDeniedError,
                                                  UnavailableError, InfeasibleError, UnauthenticatedError}
     assert status_of(DomainError("not a kind")) == 500
+
+
+def test_a_restarting_actor_is_a_503_with_retry_after_and_a_bug_stays_a_500():
+    class RayActorError(Exception):  # stand-ins named like Ray's (this layer matches names, it imports no Ray)
+        pass
+
+    class ActorDiedError(RayActorError):
+        pass
+
+    r = APIRouter(prefix="/engine")
+
+    @r.get("/died")
+    async def died():
+        raise ActorDiedError("the actor died unexpectedly before finishing this task")
+
+    @r.get("/bug")
+    async def bug():
+        raise KeyError("oops")
+
+    c = TestClient(create_app(InMemoryService(), ServeSettings(), [r], auth=test_auth()), headers=HEADERS,
+                   raise_server_exceptions=False)
+    died_r, bug_r = c.get("/api/ai/engine/died"), c.get("/api/ai/engine/bug")
+    assert died_r.status_code == 503 and died_r.headers["retry-after"] == "5" and died_r.json()["error"] == "restarting"
+    assert bug_r.status_code == 500 and "retry-after" not in bug_r.headers

@@ -120,7 +120,7 @@ def test_stats_report_the_counters_the_metrics_and_status_read():
     rt.ingest([_event()], rejected={("sshd", "unparsed"): 2})
     stats = rt.stats()
     assert {"events_in", "batches_in", "anomalies", "rejections", "incident_latency", "busy_s", "redeliveries_skipped",
-            "responses_restored", "audit_failures", "audit_rows_skipped", "learned_restored", "learned_error",
+            "ledger_unrecorded", "responses_restored", "audit_failures", "audit_rows_skipped", "learned_restored", "learned_error",
             "event_errors", "store_errors", "store_last_error", "network_ready", "rss_mb", "intel_indicators", "alerting",
             "intel_errors", "uptime_s"} == set(stats)
     assert stats["events_in"] == 1 and stats["learned_restored"] and stats["learned_error"] is None
@@ -146,3 +146,45 @@ def test_open_incidents_are_alerted_every_period_and_the_stats_show_it():
     clock.t += 20.0
     rt.tick()
     assert rt.stats()["alerting"]["evaluations"] == 2 and rt.stats()["alerting"]["firing"] == 1
+
+
+class Ledger:
+    """An in-memory delivery ledger that can be told to fail (Redis away)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.fail = False
+
+    def seen(self, keys: Any) -> set[str]:
+        if self.fail:
+            raise ConnectionError("ledger away")
+        return {k for k in keys if k in self.counts}
+
+    def record(self, keys: Any) -> None:
+        if self.fail:
+            raise ConnectionError("ledger away")
+        for k in keys:
+            self.counts[k] = self.counts.get(k, 0) + 1
+
+
+def test_a_restarted_correlator_skips_what_its_predecessor_recorded():
+    ledger = Ledger()
+    first = _runtime(ledger=ledger)
+    first.ingest([], keyed=[("nats:S:1", False, [_event(1)]), ("nats:S:2", False, [_event(2)])])
+    again = _runtime(ledger=ledger)  # the actor restarted: its memory is empty
+    assert again.ingest([], keyed=[("nats:S:2", True, [_event(2)]), ("nats:S:3", False, [_event(3)])]) == 1
+    assert ledger.counts == {"nats:S:1": 1, "nats:S:2": 1, "nats:S:3": 1} and again.redeliveries_skipped == 1
+
+
+def test_a_ledger_failure_raises_and_the_redelivery_records_the_keys_once():
+    import pytest
+
+    ledger = Ledger()
+    rt = _runtime(ledger=ledger)
+    ledger.fail = True
+    with pytest.raises(ConnectionError):  # the collector must not ack
+        rt.ingest([], keyed=[("nats:S:1", False, [_event(1)])])
+    assert rt.stats()["ledger_unrecorded"] == 1
+    ledger.fail = False
+    assert rt.ingest([], keyed=[("nats:S:1", True, [_event(1)])]) == 0  # correlated already: skipped in memory
+    assert ledger.counts == {"nats:S:1": 1} and rt.stats()["ledger_unrecorded"] == 0
