@@ -9,6 +9,7 @@ from typing import Any
 import ray
 
 from actors.names import MONITOR_NAME
+from actors.remote_errors import awaited
 from aiops.failure.serving.metrics import failure_metric_families
 from aiops.failure.serving.service import require_prediction
 from aiops.failure.serving.snapshot import SnapshotReplica
@@ -52,7 +53,7 @@ class FailureService:
         hit = self.snapshot.get(target_id)
         if hit is not None:
             return hit
-        return require_prediction(target_id, await self.predictor.predict_one.remote(target_id))
+        return require_prediction(target_id, await awaited(self.predictor.predict_one.remote(target_id)))
 
     async def predict_many(self, target_ids: list[str], horizon_s: float, include: bool) -> tuple[list[bytes], list[str], str | None]:
         self._ensure_follower()
@@ -60,12 +61,12 @@ class FailureService:
             hits, rest = self.snapshot.lookup(target_ids, horizon_s)
             if not rest:
                 return hits, [], self.snapshot.model_version
-            more, missing, version = await self.predictor.predict_many.remote(rest, horizon_s, include)
+            more, missing, version = await awaited(self.predictor.predict_many.remote(rest, horizon_s, include))
             return hits + more, missing, version
-        return await self.predictor.predict_many.remote(target_ids, horizon_s, include)
+        return await awaited(self.predictor.predict_many.remote(target_ids, horizon_s, include))
 
     async def model_info(self) -> dict[str, Any] | None:
-        return await self.predictor.model_info.remote()
+        return await awaited(self.predictor.model_info.remote())
 
     async def metric_families(self) -> list[Any]:
         """Model quality and fleet-prediction gauges for /metrics (alert rules use them)."""

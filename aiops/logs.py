@@ -35,7 +35,8 @@ _REQUEST_ID: ContextVar[str | None] = ContextVar("aiops_request_id", default=Non
 _VALID_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 _SECRET_KEY = re.compile(r"authorization|token|password|passwd|secret|api_?key|cookie", re.IGNORECASE)
 # LogRecord attributes that are not caller-supplied `extra` fields.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+_STANDARD = (frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+             | {"message", "asctime", "taskName", REQUEST_ID_KWARG})  # the id is written once, as request_id
 _NOISY = ("httpx", "httpcore", "urllib3", "asyncio")
 # Where the id comes from outside any request_scope: a Serve deployment called through a handle has the caller's
 # request context from Serve itself (set by configure_logging; one per process, like logging's own handlers).
@@ -134,7 +135,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname, "logger": record.name, "msg": redact(record.getMessage()),
         }
-        rid = getattr(record, "request_id", None) or current_request_id()
+        rid = getattr(record, "request_id", None) or getattr(record, "aiops_request_id", None) or current_request_id()
         if rid:
             out["request_id"] = rid
         out["pid"] = record.process
@@ -158,8 +159,8 @@ def _install_record_factory() -> None:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         rid = current_request_id()
-        if rid and not hasattr(record, "request_id"):
-            record.request_id = rid
+        if rid:  # not `request_id`: a caller's extra={"request_id": ...} (Ray Serve's own) would then raise KeyError
+            record.aiops_request_id = rid
         return record
 
     factory._aiops = True  # type: ignore[attr-defined]

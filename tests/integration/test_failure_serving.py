@@ -25,7 +25,8 @@ def test_predictions_follow_promotions_without_restart(system_factory, tmp_path)
     client = httpx.Client(base_url=system.url, timeout=10, headers=API_HEADERS)
     _wait(lambda: client.get("/api/ai/features/host-0002").status_code == 200, 60, what="features")
     r = client.get("/api/ai/predictions/failures/host-0002")
-    assert r.status_code == 503 and "no failure model" in r.json()["message"]
+    assert r.status_code == 503 and "no failure model" in r.json()["message"], r.text[:3000]
+    assert "Traceback" not in r.text and "ray::" not in r.text and r.headers.get("Retry-After")  # no remote traceback
 
     reg = ModelRegistry(str(reg_dir))
     v1 = _register(reg, tmp_path, 1)

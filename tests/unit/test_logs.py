@@ -155,3 +155,15 @@ def test_a_serve_deployment_takes_the_id_from_its_source(root_logs, monkeypatch:
     configure_logging("INFO", buf, request_id_source=broken)
     logging.getLogger("aiops.test").warning("still logged")
     assert "request_id" not in json.loads(buf.getvalue().splitlines()[-1])
+
+
+def test_a_caller_that_passes_its_own_request_id_extra_does_not_break_logging() -> None:
+    """Ray Serve's replica logs with extra={"request_id": ...}; inside our request scope the record factory must
+    not have set that attribute already (logging raises KeyError on an overwrite, which failed the request)."""
+    buf = io.StringIO()
+    configure_logging("INFO", stream=buf)  # installs the record factory that stamps our id
+    with request_scope("ours-1"):
+        record = logging.getLogger("ray.serve").makeRecord("ray.serve", logging.INFO, __file__, 1, "done", (), None,
+                                                           extra={"request_id": "serve-1"})
+    out = json.loads(JsonFormatter().format(record))
+    assert out["request_id"] == "serve-1" and REQUEST_ID_KWARG not in out
