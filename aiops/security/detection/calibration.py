@@ -27,19 +27,23 @@ import numpy as np
 from aiops.security.detection.common import conformal_p
 
 
-def tail_p(calib_sorted: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Conformal p-values (:func:`conformal_p`) that keep ranking beyond the largest calibration score:
-    there ``exp(−excess / β) / (n + 1)``, β the mean excess of the top 5 % (at least 10) over their floor.
-    Below the largest calibration score they are the plain conformal ones, so every level ≥ 1/(n + 1)
-    keeps its guarantee."""
-    p = conformal_p(calib_sorted, scores)
+def tail_scale(calib_sorted: np.ndarray) -> float:
+    """β of :func:`tail_p`: the mean excess of the top 5 % (at least 10) calibration scores over their floor."""
     n = calib_sorted.size
     if n < 2:
-        return p
-    m = min(n, max(10, n // 20))
-    top = calib_sorted[n - m:]
-    beta = float(np.mean(top - top[0]))
-    if not beta > 0:
+        return 0.0
+    top = calib_sorted[n - min(n, max(10, n // 20)):]
+    return float(np.mean(top - top[0]))
+
+
+def tail_p(calib_sorted: np.ndarray, scores: np.ndarray, beta: float | None = None) -> np.ndarray:
+    """Conformal p-values (:func:`conformal_p`) that keep ranking beyond the largest calibration score:
+    there ``exp(−excess / β) / (n + 1)`` (β from :func:`tail_scale` unless given). Below the largest
+    calibration score they are the plain conformal ones, so every level ≥ 1/(n + 1) keeps its guarantee."""
+    p = conformal_p(calib_sorted, scores)
+    n = calib_sorted.size
+    beta = tail_scale(calib_sorted) if beta is None else beta
+    if n < 2 or not beta > 0:
         return p
     excess = np.maximum(np.asarray(scores, np.float64) - calib_sorted[-1], 0.0)
     return np.where(excess > 0, np.exp(-excess / beta) / (n + 1.0), p)
@@ -60,6 +64,7 @@ class PartCalibration:
         self.parts: dict[str, np.ndarray] = {}
         self.minima: dict[str, np.ndarray] = {}
         self.weights: dict[str, np.ndarray] = {}
+        self._beta: dict[str, float] = {}  # tail scales, derived from the arrays above (not saved)
 
     def statistic(self, ps: list[np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:
         """Higher = more unusual: Fisher's −Σ log p, the Cauchy combination's mean tan((½ − p)π) (Liu & Xie
@@ -82,15 +87,23 @@ class PartCalibration:
         (for :meth:`add_set`: a part calibrated on more flows than the set gives those the set has)."""
         a = np.asarray(stats, np.float64)
         self.parts[name] = np.sort(a)
+        self._beta.pop("part:" + name, None)
         return loo_p(a)[rows]
 
     def add_set(self, key: str, loo_ps: list[np.ndarray], weights: list[float] | None = None) -> None:
         """Calibration statistics for flows that have exactly this set of parts (and the parts' weights)."""
         self.weights[key] = np.ones(len(loo_ps)) if weights is None else np.asarray(weights, np.float64)
         self.minima[key] = np.sort(self.statistic(loo_ps, self.weights[key]))
+        self._beta.pop("set:" + key, None)
+
+    def _tail(self, key: str, calib_sorted: np.ndarray) -> float:
+        if key not in self._beta:
+            self._beta[key] = tail_scale(calib_sorted)
+        return self._beta[key]
 
     def p(self, name: str, stats: np.ndarray) -> np.ndarray:
-        return tail_p(self.parts[name], np.asarray(stats, np.float64))
+        cal = self.parts[name]
+        return tail_p(cal, np.asarray(stats, np.float64), self._tail("part:" + name, cal))
 
     def combine(self, key: str, ps: list[np.ndarray], min_calib: int = 30) -> np.ndarray:
         """Calibrated p-value of the parts' combined statistic (Bonferroni over the parts a flow has when
@@ -100,7 +113,7 @@ class PartCalibration:
             m = np.vstack(ps)
             have = np.maximum((~np.isnan(m)).sum(axis=0), 1)
             return np.minimum(1.0, have * np.where(np.isnan(m), 1.0, m).min(axis=0))
-        return tail_p(cal, self.statistic(ps, self.weights.get(key)))
+        return tail_p(cal, self.statistic(ps, self.weights.get(key)), self._tail("set:" + key, cal))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {f"cal_part_{k}": v for k, v in self.parts.items()}
