@@ -355,13 +355,14 @@ class NetworkAnomalyDetector:
         ps = self.part_p_values(evs, x)
         out: list[Signal] = []
         self.scored += len(evs)
+        los, combined = x[:, 0].tolist(), ps["combined"].tolist()  # plain floats: no numpy scalar per flow
         for i, e in enumerate(evs):
-            lo, port = x[i, 0], flow_port(e)
-            s = 1.0 - float(ps["combined"][i])
+            lo, s = los[i], 1.0 - combined[i]
             if learn and s < 0.999:  # keep alerted flows out of the host baseline (no self-poisoning)
                 self._learn_host(e, lo)
             if s < min_score:
                 continue
+            port = flow_port(e)
             p_host = float(ps["host_bytes"][i]) if not math.isnan(ps["host_bytes"][i]) else None
             p_port = float(ps["host_port"][i]) if not math.isnan(ps["host_port"][i]) else None
             hb = self._hosts.get(e.host) if e.host else None
