@@ -272,8 +272,10 @@ class NetworkAnomalyDetector:
         usable = [len(c) >= 30 and len(s) >= 30 for c, s in zip(calib, stats)]
         w = proxy_weights([c for c, u in zip(calib, usable) if u], [s for s, u in zip(stats, usable) if u],
                           self.cfg.proxy_temperature)
-        it = iter(w)
-        return [float(next(it)) if u else 1.0 for u in usable] if usable[0] and usable[1] else [1.0] * 4
+        if not (usable[0] and usable[1]):  # a warm-up too short for the proxy: equal shape parts
+            return [1.0, 1.0, 0.0, 0.0]
+        it = iter(w)  # a host part with too little calibrated history stays out (weight 0): uncalibrated, silent
+        return [float(next(it)) if u else 0.0 for u in usable]
 
     def _host_stats(self, hosts: list[str | None], ports: list[int], lo: np.ndarray,
                     leave_out: bool = False) -> np.ndarray:
