@@ -13,7 +13,8 @@ comparable, and lets the correlator use one pair of thresholds (0.99 ≈ 1 in 10
   robust baseline of bytes out and destination-port rarity (Good–Turing). The parts' p-values are combined
   (weighted Fisher; weights from a label-free proxy task) and ranked against the warm-up's combined
   statistics (aiops.security.detection.calibration), so the combination is calibrated as a whole. A host
-  without history has only the flow-shape parts and is ranked against their statistics: unknown, not guilty.
+  without history lacks the host parts, and each missing part counts at its benign mean on the same scale:
+  unknown, not guilty. A host part with too little calibrated history in the warm-up weighs 0 (silent).
   Flows are scored in micro-batches (a flush bound on count, wall time and event time) with the trees
   stacked into numpy arrays (aiops.security.detection.forest_scoring).
 """
