@@ -1,10 +1,10 @@
 """Network anomaly detector on labelled public flows (CIC-IDS2017 dev sample), beside its parts and a plain forest.
 
-    python -m jobs.eval_network [--data DIR] [--seeds 5] [--fit-share 0.6]
+    python -m jobs.eval_network [--data DIR] [--seeds 5] [--fit-share 0.6] [--combine fisher] [--weighting proxy]
 
-Per seed, the benign flows are split at random: ``--fit-share`` of them fit the detector (which itself
-trains on half and calibrates on the other half), the rest are held back and scored with every attack
-flow. Scored side by side in the same run: each part of the detector alone (its conformal p-value), the
+Per seed, the benign flows are split at random: ``--fit-share`` of them fit the detector (which learns
+from all of them and calibrates on all of them, each scored out of fold), the rest are held back and
+scored with every attack flow. Scored side by side in the same run: each part of the detector alone (its conformal p-value), the
 combination (the detector's score), and a plain IsolationForest on the CSV's own numeric columns.
 Reported: ROC-AUC, PR-AUC re-weighted to the full data's class balance, recall at 1 % FPR (threshold at the
 held-back benign 99th percentile), and for calibrated scores the false-alarm rate at the 0.99 alert level on
@@ -53,7 +53,8 @@ def metrics(ben: np.ndarray, att: dict[str, np.ndarray], weights: dict[str, floa
     return out
 
 
-def run_seed(data: dict[str, Any], seed: int, fit_share: float, combine: str = "fisher") -> dict[str, Any]:
+def run_seed(data: dict[str, Any], seed: int, fit_share: float, combine: str = "fisher",
+             weighting: str = "proxy") -> dict[str, Any]:
     """Fit on a random share of the benign flows; score the held-back rest and every attack with each method."""
     from sklearn.ensemble import IsolationForest
 
@@ -63,7 +64,7 @@ def run_seed(data: dict[str, Any], seed: int, fit_share: float, combine: str = "
     idx = np.random.default_rng(seed).permutation(len(ben_ev))
     n_fit = int(fit_share * len(idx))
     fit_i, test_i = np.sort(idx[:n_fit]), idx[n_fit:]
-    det = NetworkAnomalyDetector(NetworkConfig(seed=seed, combine=combine))
+    det = NetworkAnomalyDetector(NetworkConfig(seed=seed, combine=combine, weighting=weighting))
     det.fit([ben_ev[i] for i in fit_i])
     plain = IsolationForest(n_estimators=100, random_state=seed).fit(ben_num[fit_i])
     sets = {"BENIGN": ([ben_ev[i] for i in test_i], ben_num[test_i])}
@@ -116,13 +117,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--fit-share", type=float, default=0.6)
     ap.add_argument("--combine", choices=("cauchy", "fisher", "min"), default="fisher", help="how the parts' p-values combine")
+    ap.add_argument("--weighting", choices=("proxy", "equal"), default="proxy",
+                    help="part weights: label-free proxy task (default) or equal (the ablation)")
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "eval_network.json")
     args = ap.parse_args(argv)
     data = load(args.data)
     if "BENIGN" not in data:
         raise SystemExit(f"no benign flows under {args.data}")
-    runs = [run_seed(data, s, args.fit_share, args.combine) for s in range(args.seeds)]
-    res = mean_over(runs) | {"counts": runs[0]["counts"], "seeds": args.seeds, "fit_share": args.fit_share}
+    runs = [run_seed(data, s, args.fit_share, args.combine, args.weighting) for s in range(args.seeds)]
+    res = mean_over(runs) | {"counts": runs[0]["counts"], "seeds": args.seeds, "fit_share": args.fit_share,
+                             "combine": args.combine, "weighting": args.weighting}
     print(table(res))
     write_json(args.out, res)
     return res

@@ -70,23 +70,41 @@ class StackedIsolationForest:
             setattr(obj, k, float(arrays[k]))
         return obj
 
-    def score_samples(self, x: np.ndarray) -> np.ndarray:
-        """scikit-learn's ``score_samples``: the opposite of the anomaly score (lower = more abnormal)."""
+    def path_lengths(self, x: np.ndarray) -> np.ndarray:
+        """Each tree's path length (leaf depth + the leaf's average-path correction) per row: (trees, rows)."""
         # scikit-learn compares float32 inputs with float64 thresholds: do the same, exactly
         xv = np.asarray(x, dtype=np.float32).astype(np.float64)
         n = xv.shape[0]
-        if n == 0:
-            return np.empty(0)
         node = np.repeat(self._roots, n, axis=1)
         flat_x = xv.ravel()
         row_base = (np.arange(n) * xv.shape[1])[None, :]
         for _ in range(self.depth):
             go_left = flat_x[row_base + self._feat[node]] <= self._thr[node]
             node = np.where(go_left, self._left[node], self._right[node])
-        depths = self._val[node].sum(axis=0)
+        return self._val[node]
+
+    def score_samples(self, x: np.ndarray) -> np.ndarray:
+        """scikit-learn's ``score_samples``: the opposite of the anomaly score (lower = more abnormal)."""
+        if len(x) == 0:
+            return np.empty(0)
+        depths = self.path_lengths(x).sum(axis=0)
         if self._denominator == 0:
-            return -np.ones(n)
+            return -np.ones(len(x))
         return -(2.0 ** (-depths / self._denominator))
+
+    def out_of_bag_samples(self, x: np.ndarray, in_bag: np.ndarray) -> np.ndarray:
+        """``score_samples`` of the training rows, each from only the trees that did not draw it
+        (``in_bag``: trees × rows). The forest fits on the whole warm-up and still yields held-out
+        scores for every warm-up flow to calibrate against (the forest's own cross-fitting)."""
+        paths = self.path_lengths(x)
+        oob = ~in_bag
+        used = np.maximum(oob.sum(axis=0), 1)
+        mean = np.where(oob, paths, 0.0).sum(axis=0) / used
+        mean = np.where(oob.any(axis=0), mean, paths.mean(axis=0))  # drawn by every tree: in-bag mean
+        per_tree = self._denominator / len(self._roots) if len(self._roots) else 0.0
+        if per_tree == 0:
+            return -np.ones(len(x))
+        return -(2.0 ** (-mean / per_tree))
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         """scikit-learn's ``decision_function`` (negative = outlier)."""
@@ -110,3 +128,15 @@ class PyodIForestScorer:
         if self.stacked is None:
             return np.asarray(self.model.decision_function(x))
         return -self.stacked.decision_function(x)
+
+    def out_of_bag(self, x: np.ndarray) -> np.ndarray | None:
+        """Out-of-bag scores of the rows the forest was fitted on, in :meth:`__call__`'s orientation;
+        None when the forest's layout or its drawn samples are not available (the caller decides)."""
+        forest = getattr(self.model, "detector_", None)
+        samples = getattr(forest, "estimators_samples_", None)
+        if self.stacked is None or samples is None or len(samples) != len(self.stacked._roots):
+            return None
+        in_bag = np.zeros((len(samples), len(x)), bool)
+        for t, rows in enumerate(samples):
+            in_bag[t, rows] = True
+        return -(self.stacked.out_of_bag_samples(x, in_bag) - self.stacked.offset)

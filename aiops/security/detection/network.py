@@ -5,13 +5,16 @@ benign activity is at least this unusual. That makes scores from different detec
 comparable, and lets the correlator use one pair of thresholds (0.99 ≈ 1 in 100,
 0.999 ≈ 1 in 1,000 benign observations).
 
-* Network: four parts, each a split-conformal p-value against held-back benign flows (fit on one half of
-  the warm-up, calibrate on the other): an isolation forest (pyod) and the mean distance to the nearest
-  training flows, both on the flow's shape (bytes, packets, duration, protocol, ports:
-  aiops.security.detection.flow_features), and per source host a robust baseline of bytes out and
-  destination-port rarity (Good–Turing). The smallest p-value is ranked against the calibration flows'
-  minima (aiops.security.detection.calibration), so the combination is calibrated as a whole. A host
-  without history has only the flow-shape parts and is ranked against their minima: unknown, not guilty.
+* Network: four parts, each a conformal p-value against the benign warm-up scored out of fold (cross-
+  fitting: every part learns from the whole warm-up, and each warm-up flow is scored without itself: the
+  forest's out-of-bag trees, the neighbours minus the flow, the port counts minus the flow): an isolation
+  forest (pyod) and the mean distance to the nearest warm-up flows, both on the flow's shape (bytes,
+  packets, duration, protocol, ports: aiops.security.detection.flow_features), and per source host a
+  robust baseline of bytes out and destination-port rarity (Good–Turing). The parts' p-values are combined
+  (weighted Fisher; weights from a label-free proxy task) and ranked against the warm-up's combined
+  statistics (aiops.security.detection.calibration), so the combination is calibrated as a whole. A host
+  without history lacks the host parts, and each missing part counts at its benign mean on the same scale:
+  unknown, not guilty. A host part with too little calibrated history in the warm-up weighs 0 (silent).
   Flows are scored in micro-batches (a flush bound on count, wall time and event time) with the trees
   stacked into numpy arrays (aiops.security.detection.forest_scoring).
 """
@@ -29,9 +32,9 @@ import numpy as np
 from aiops.security.correlation.entities import EntityResolver, is_external
 from aiops.security.correlation.signals import Signal
 from aiops.security.events import SecurityEvent
-from aiops.security.detection.calibration import NearestNeighbours, PartCalibration
-from aiops.security.detection.common import conformal_p, flow_port
-from aiops.security.detection.flow_features import field, flow_matrix, number
+from aiops.security.detection.calibration import NearestNeighbours, PartCalibration, mixed_flows, proxy_weights
+from aiops.security.detection.common import flow_port
+from aiops.security.detection.flow_features import FLOW_COLUMNS, field, flow_matrix, number
 from aiops.security.detection.forest_scoring import PyodIForestScorer, StackedIsolationForest
 
 LATERAL_PORTS = frozenset({22, 23, 135, 139, 445, 3389, 5985, 5986})
@@ -48,8 +51,9 @@ class NetworkConfig:
     seed: int = 0
     host_min_flows: int = 30
     neighbours: int = 5  # k of the nearest-neighbour part
-    combine: str = "fisher"  # how part p-values combine before calibration: "fisher" (−Σ log p), "cauchy" or "min"
-    knn_jackknife: bool = True  # nearest-neighbour part: whole warm-up as reference, leave-one-out calibration
+    combine: str = "fisher"  # how part p-values combine before calibration: "fisher" (−Σ w log p), "cauchy" or "min"
+    weighting: str = "proxy"  # part weights: "proxy" (label-free, calibration.proxy_weights) or "equal"
+    proxy_temperature: float = 0.05  # a part trailing the best proxy AUC by this much weighs 1/e
     sequence: bool = False  # also run the GRU flow-sequence model (detectors_sequence.py) on the same batches
 
 
@@ -113,10 +117,13 @@ class HostBaseline:
         b.n, b.n1, b.med, b.mad, b.dirty = int(n), int(n1), float(med), float(mad), bool(dirty)
         return b
 
-    def p_port(self, port: int) -> float:
-        """Chance of a destination port at least this rare for this host (unseen: Good–Turing)."""
-        c = self.ports.get(port, 0)
-        return (c + 1.0) / (self.n + 1.0) if c else (self.n1 + 1.0) / (self.n + 1.0)
+    def p_port(self, port: int, leave_out: bool = False) -> float:
+        """Chance of a destination port at least this rare for this host (unseen: Good–Turing);
+        ``leave_out``: as if one flow to this port had not been learned (calibrating on learned flows)."""
+        c, n, n1 = self.ports.get(port, 0), self.n, self.n1
+        if leave_out and c:
+            c, n, n1 = c - 1, n - 1, n1 - (c == 1) + (c == 2)
+        return (c + 1.0) / (n + 1.0) if c else (n1 + 1.0) / (n + 1.0)
 
     def stats(self) -> tuple[float, float]:
         if self.dirty:
@@ -194,8 +201,8 @@ class NetworkAnomalyDetector:
         return self._forest is not None
 
     def fit(self, flows: list[SecurityEvent]) -> None:
-        """Fit on benign-majority flows: the even half trains the forest, the neighbours and the host
-        baselines; the odd half (held back) calibrates every part and their combination."""
+        """Fit on benign-majority flows: every part learns from all of them, and all of them calibrate
+        every part and the combination, each flow scored out of fold (see the module docstring)."""
         from pyod.models.iforest import IForest
 
         t0 = time.perf_counter()
@@ -204,14 +211,16 @@ class NetworkAnomalyDetector:
         self._n_ports = sum(self._port_count.values())
         self._port_freq = {p: c / self._n_ports for p, c in self._port_count.items()}
         x = flow_features(flows, self._port_freq)
-        tr, ca = x[0::2], x[1::2]
+        if self._n_ports > 1:  # each warm-up flow's port frequency without the flow itself
+            col = FLOW_COLUMNS.index("dst_port_fleet_frequency")
+            x[:, col] = (x[:, col] * self._n_ports - 1.0) / (self._n_ports - 1.0)
         self.model = IForest(n_estimators=self.cfg.n_estimators, random_state=self.cfg.seed, n_jobs=1)
-        self.model.fit(tr)
+        self.model.fit(x)
         self._forest = PyodIForestScorer(self.model)  # same scores, without the per-tree call overhead
-        self._knn = NearestNeighbours(x if self.cfg.knn_jackknife else tr, self.cfg.neighbours)
-        for e in flows[0::2]:
+        self._knn = NearestNeighbours(x, self.cfg.neighbours)
+        for e in flows:
             self._learn_host(e, _log_bytes_out(e))
-        self._calibrate(flows[1::2], ca)  # host baselines stay as calibrated: the calibration flows are not learned
+        self._calibrate(flows, x)
         if self.cfg.sequence:
             from aiops.security.detection.sequence import FlowSequenceDetector
 
@@ -224,45 +233,74 @@ class NetworkAnomalyDetector:
         self.fit_seconds = time.perf_counter() - t0
 
     def _calibrate(self, flows: list[SecurityEvent], x: np.ndarray) -> None:
-        """Calibration statistics of every part on held-back flows, and of their minima per set of parts."""
+        """Out-of-fold statistics of every part on the warm-up it learned from, the parts' weights, and
+        the combined statistics per set of parts."""
         assert self._forest is not None and self._knn is not None
         self.parts = PartCalibration(self.cfg.combine)
-        s_if = self._forest(x)
+        s_if = self._forest.out_of_bag(x)
+        if s_if is None:  # a forest layout without drawn samples: in-sample scores (slightly optimistic)
+            s_if = self._forest(x)
+        s_knn = self._knn.leave_one_out()
         self.calib = np.sort(s_if)
-        if self.cfg.knn_jackknife:  # reference = whole warm-up, calibrated leave-one-out; x holds its odd rows
-            knn_p = self.parts.add_part("knn", self._knn.leave_one_out(), slice(1, None, 2))
-        else:
-            knn_p = self.parts.add_part("knn", self._knn(x))
-        shape = [self.parts.add_part("iforest", s_if), knn_p]
-        self.parts.add_set("shape", shape)
-        host = self._host_stats(flows, x)
+        hosts, ports = [e.host for e in flows], [flow_port(e) for e in flows]
+        host = self._host_stats(hosts, ports, x[:, 0], leave_out=True)
         known = ~np.isnan(host[:, 0])
-        if known.any():
-            hb = self.parts.add_part("host_bytes", host[known, 0])
-            hp = self.parts.add_part("host_port", host[known, 1])
-            self.parts.add_set("full", [shape[0][known], shape[1][known], hb, hp])
+        w = self._part_weights(x, hosts, ports, [s_if, s_knn, host[known, 0], host[known, 1]])
+        loo = [self.parts.add_part("iforest", s_if), self.parts.add_part("knn", s_knn)]
+        for j, name in enumerate(("host_bytes", "host_port")):
+            p_host = np.full(len(flows), np.nan)  # unknown source: the part is missing, not alarming
+            if known.any():
+                p_host[known] = self.parts.add_part(name, host[known, j])
+            loo.append(p_host)
+        self.parts.add_set("flow", loo, w)  # one calibration, one scale, with and without host history
 
-    def _host_stats(self, evs: list[SecurityEvent], x: np.ndarray) -> np.ndarray:
+    def _part_weights(self, x: np.ndarray, hosts: list[str | None], ports: list[int],
+                      calib: list[np.ndarray]) -> list[float]:
+        """Weights of [iforest, knn, host_bytes, host_port] from the proxy task (calibration.proxy_weights):
+        synthetic flows mix the columns of two warm-up flows and keep the first one's source host (and
+        the port of whichever flow gave the port column), so every part, host parts included, is asked
+        the same question: does this flow fit what its source usually does?"""
+        if self.cfg.weighting != "proxy":
+            return [1.0] * 4
+        assert self._forest is not None and self._knn is not None
+        rng = np.random.default_rng(self.cfg.seed)
+        syn, a, b, mask = mixed_flows(x, rng)
+        col = FLOW_COLUMNS.index("dst_port_fleet_frequency")
+        syn_ports = [ports[j] if m else ports[i] for i, j, m in zip(a, b, mask[:, col])]
+        host = self._host_stats([hosts[i] for i in a], syn_ports, syn[:, 0])
+        known = ~np.isnan(host[:, 0])
+        stats = [self._forest(syn), self._knn(syn), host[known, 0], host[known, 1]]
+        usable = [len(c) >= 30 and len(s) >= 30 for c, s in zip(calib, stats)]
+        w = proxy_weights([c for c, u in zip(calib, usable) if u], [s for s, u in zip(stats, usable) if u],
+                          self.cfg.proxy_temperature)
+        if not (usable[0] and usable[1]):  # a warm-up too short for the proxy: equal shape parts
+            return [1.0, 1.0, 0.0, 0.0]
+        it = iter(w)  # a host part with too little calibrated history stays out (weight 0): uncalibrated, silent
+        return [float(next(it)) if u else 0.0 for u in usable]
+
+    def _host_stats(self, hosts: list[str | None], ports: list[int], lo: np.ndarray,
+                    leave_out: bool = False) -> np.ndarray:
         """Per flow: [robust z of log bytes out, −log port rarity] against its host's history; NaN when the
-        host has too little history (unknown)."""
-        out = np.full((len(evs), 2), np.nan)
-        for i, e in enumerate(evs):
-            hb = self._hosts.get(e.host) if e.host else None
-            if hb is not None and hb.n >= self.cfg.host_min_flows:
+        host has too little history (unknown). ``leave_out``: the flows were learned; rate each as if it
+        had not been (its port count less one; the median and MAD barely move for one flow)."""
+        out = np.full((len(hosts), 2), np.nan)
+        need = self.cfg.host_min_flows + (1 if leave_out else 0)
+        for i, h in enumerate(hosts):
+            hb = self._hosts.get(h) if h else None
+            if hb is not None and hb.n >= need:
                 med, mad = hb.stats()
-                out[i] = ((x[i, 0] - med) / mad, -math.log(hb.p_port(flow_port(e))))
+                out[i] = ((lo[i] - med) / mad, -math.log(hb.p_port(ports[i], leave_out)))
         return out
 
     def part_p_values(self, evs: list[SecurityEvent], x: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Each part's conformal p-value (host parts NaN for hosts without history) and the combined one."""
         assert self._forest is not None and self._knn is not None
         x = flow_features(evs, self._port_freq) if x is None else x
-        p_if = conformal_p(self.calib, self._forest(x)) if self.calib is not None else np.ones(len(evs))
+        p_if = self.parts.p("iforest", self._forest(x)) if "iforest" in self.parts.parts else np.ones(len(evs))
         p_knn = self.parts.p("knn", self._knn(x)) if "knn" in self.parts.parts else np.ones(len(evs))
-        host = self._host_stats(evs, x)
+        host = self._host_stats([e.host for e in evs], [flow_port(e) for e in evs], x[:, 0])
         known = ~np.isnan(host[:, 0])
         p_hb, p_hp = np.full(len(evs), np.nan), np.full(len(evs), np.nan)
-        p = self.parts.combine("shape", [p_if, p_knn])
         if known.any():
             if "host_bytes" in self.parts.parts:
                 p_hb[known] = self.parts.p("host_bytes", host[known, 0])
@@ -270,7 +308,7 @@ class NetworkAnomalyDetector:
             else:  # no calibration flow had host history: the raw tails, Bonferroni-combined below
                 p_hb[known] = 0.5 * np.vectorize(math.erfc)(host[known, 0] / math.sqrt(2.0))
                 p_hp[known] = np.exp(-host[known, 1])
-            p[known] = self.parts.combine("full", [p_if[known], p_knn[known], p_hb[known], p_hp[known]])
+        p = self.parts.combine("flow", [p_if, p_knn, p_hb, p_hp])
         return {"iforest": p_if, "knn": p_knn, "host_bytes": p_hb, "host_port": p_hp, "combined": p}
 
     def _learn_host(self, e: SecurityEvent, x_lo: float) -> None:
@@ -320,13 +358,14 @@ class NetworkAnomalyDetector:
         ps = self.part_p_values(evs, x)
         out: list[Signal] = []
         self.scored += len(evs)
+        los, combined = x[:, 0].tolist(), ps["combined"].tolist()  # plain floats: no numpy scalar per flow
         for i, e in enumerate(evs):
-            lo, port = x[i, 0], flow_port(e)
-            s = 1.0 - float(ps["combined"][i])
+            lo, s = los[i], 1.0 - combined[i]
             if learn and s < 0.999:  # keep alerted flows out of the host baseline (no self-poisoning)
                 self._learn_host(e, lo)
             if s < min_score:
                 continue
+            port = flow_port(e)
             p_host = float(ps["host_bytes"][i]) if not math.isnan(ps["host_bytes"][i]) else None
             p_port = float(ps["host_port"][i]) if not math.isnan(ps["host_port"][i]) else None
             hb = self._hosts.get(e.host) if e.host else None

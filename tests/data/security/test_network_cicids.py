@@ -22,8 +22,6 @@ def test_calibrated_on_held_back_benign(res):
     assert res["combined (ours)"]["all"]["benign_fpr_at_0.99"]["mean"] <= 0.015
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 12): the Fisher combination ranks below its nearest-neighbour part "
-                   "(ROC-AUC 0.971 vs 0.983; Cauchy 0.971 too), above the forest part")
 def test_combination_not_worse_than_its_parts_and_beats_a_plain_forest(res):
     ours = res["combined (ours)"]["all"]["roc_auc"]["mean"]
     assert ours > res["plain IsolationForest (numeric columns)"]["all"]["roc_auc"]["mean"]
@@ -31,8 +29,6 @@ def test_combination_not_worse_than_its_parts_and_beats_a_plain_forest(res):
         assert ours >= res[part]["all"]["roc_auc"]["mean"] - 0.005, part
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 12): recall at 1 % FPR 0.19 of 0.3 (ROC-AUC 0.971, PR-AUC 0.861 met; "
-                   "the nearest-neighbour part alone reaches 0.376)")
 def test_issue_targets(res):
     a = res["combined (ours)"]["all"]
     assert a["roc_auc"]["mean"] >= 0.95

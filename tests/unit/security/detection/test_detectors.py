@@ -125,6 +125,22 @@ def test_stacked_forest_scores_equal_pyod_and_small_batches_flush_on_event_time(
     y = np.vstack([x[500:], rng.normal(size=(20, 5)) * 10])
     assert np.array_equal(scorer(y), model.decision_function(y))
     assert scorer(y[:0]).shape == (0,)
+    # out-of-bag: each training row scored by the trees that did not draw it, through scikit-learn's own trees
+    from sklearn.ensemble._iforest import _average_path_length
+
+    forest, train = model.detector_, x[:500]
+    paths = np.zeros((len(forest.estimators_), len(train)))
+    for t, (est, cols) in enumerate(zip(forest.estimators_, forest.estimators_features_)):
+        sub = train[:, cols].astype(np.float32)
+        leaves = est.apply(sub)
+        paths[t] = (np.asarray(est.decision_path(sub).sum(axis=1)).ravel()
+                    + _average_path_length(est.tree_.n_node_samples[leaves]) - 1.0)
+    drawn = np.zeros_like(paths, bool)
+    for t, rows in enumerate(forest.estimators_samples_):
+        drawn[t, rows] = True
+    oob_mean = np.where(drawn, 0.0, paths).sum(axis=0) / (~drawn).sum(axis=0)
+    expected = 2.0 ** (-oob_mean / _average_path_length([forest._max_samples])[0]) + forest.offset_
+    assert np.allclose(scorer.out_of_bag(train), expected)
 
     det = NetworkAnomalyDetector(NetworkConfig(warmup_flows=500, batch=10_000, max_delay_s=3600, max_span_s=60))
     for ev in flows(500, rng):

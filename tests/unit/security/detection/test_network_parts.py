@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from aiops.security.detection.calibration import PartCalibration
+from aiops.security.detection.calibration import NearestNeighbours, PartCalibration, proxy_weights, tail_p
+from aiops.security.detection.common import conformal_p
 from aiops.security.detection.network import NetworkAnomalyDetector, NetworkConfig
 from aiops.security.parsers.platform_events import flow_event
 
@@ -82,8 +83,50 @@ def test_part_calibration_round_trips_and_falls_back_to_bonferroni():
     cal = PartCalibration("min")
     a = cal.add_part("a", rng.normal(size=200))
     b = cal.add_part("b", rng.normal(size=200))
-    cal.add_set("ab", [a, b])
+    cal.add_set("ab", [a, b], [1.0, 0.25])
     again = PartCalibration.from_arrays(cal.to_arrays())
     ps = [np.array([0.02, 0.5]), np.array([0.3, 0.01])]
     assert again.method == "min" and np.array_equal(again.combine("ab", ps), cal.combine("ab", ps))
+    assert np.array_equal(again.weights["ab"], [1.0, 0.25])
     assert np.array_equal(cal.combine("none", ps), np.array([0.04, 0.02]))
+    # a missing part (NaN) is not counted in the Bonferroni factor
+    assert np.array_equal(cal.combine("none", [np.array([0.02]), np.array([np.nan])]), np.array([0.02]))
+
+
+def test_a_missing_part_adds_its_benign_mean_and_weights_scale_parts():
+    cal = PartCalibration("fisher")
+    p = np.array([0.1, 0.001])
+    missing = np.full(2, np.nan)
+    # Fisher: −log U has mean 1 under benign traffic, so a missing part adds its weight
+    assert np.allclose(cal.statistic([p, missing], np.array([1.0, 0.5])), -np.log(p) + 0.5)
+    assert np.allclose(cal.statistic([p, p], np.array([1.0, 0.0])), -np.log(p))
+
+
+def test_tail_p_is_conformal_inside_and_keeps_ranking_beyond_the_calibration_maximum():
+    cal = np.sort(np.random.default_rng(5).exponential(size=400))
+    inside = np.linspace(cal[0], cal[-1], 50)
+    assert np.array_equal(tail_p(cal, inside), conformal_p(cal, inside))
+    beyond = cal[-1] + np.array([0.5, 1.0, 5.0])
+    p = tail_p(cal, beyond)
+    assert (p <= 1.0 / 401).all() and (np.diff(p) < 0).all() and (p > 0).all()
+
+
+def test_proxy_weights_favour_the_part_that_tells_mixed_flows_apart():
+    rng = np.random.default_rng(6)
+    cal = rng.normal(size=500)
+    sharp, blind = rng.normal(2.0, 1.0, size=500), rng.normal(size=500)
+    w = proxy_weights([cal, cal, cal], [sharp, sharp.copy(), blind])
+    assert w[0] == w[1] == 1.0 and w[2] < 0.01
+
+
+def test_tree_neighbours_equal_the_brute_force_distances():
+    rng = np.random.default_rng(7)
+    train, x = rng.normal(size=(400, 6)), rng.normal(size=(50, 6)) * 2
+    nn = NearestNeighbours(train, 5)
+    z, ref = (x - nn.mu) / nn.sd, nn.ref
+    d = np.sqrt(((z[:, None, :] - ref[None, :, :]) ** 2).sum(axis=2))
+    assert np.allclose(nn(x), np.sort(d, axis=1)[:, :5].mean(axis=1))
+    dr = np.sqrt(((ref[:, None, :] - ref[None, :, :]) ** 2).sum(axis=2))
+    assert np.allclose(nn.leave_one_out(), np.sort(dr, axis=1)[:, 1:6].mean(axis=1))
+    again = NearestNeighbours.from_arrays(nn.to_arrays())
+    assert np.array_equal(again(x), nn(x))
