@@ -264,7 +264,7 @@ def markdown(report: dict[str, Any], md_table: str) -> str:
         f"Command: `{report['command'].strip()}`", "",
         f"Fleet: {d['hosts']} hosts x {d['vms_per_host']} VMs, {d['days']:g} simulated days, scrape {d['interval_s']:g} s, "
         f"feature rows every {d['step_s'] / 60:g} min, {d['rows']} rows ({d['positive_rows']} positive), "
-        f"{d['scenarios']} scenarios ({d['scenarios_by_kind']}). Horizon H = {d['horizon_s'] / 3600:g} h.", "",
+        f"{d.get('failures_from_events', '?')} failures from events ({d['scenarios_by_kind']}). Horizon H = {d['horizon_s'] / 3600:g} h.", "",
         "Protocol:", *[f"- {k}: {v}" for k, v in report["protocol"].items()], "",
         md_table, "",
     ]

@@ -66,10 +66,12 @@ FAILURE_FEATURES: tuple[str, ...] = (
 # Error counters (0 when healthy), slopes and the bounded memory pressure are used as they are.
 BASELINED: tuple[str, ...] = ("disk_io_latency_p95_5m", "temperature_max_5m", "network_error_rate_mean_5m",
                               "response_time_p99_5m", "memory_pressure_max_5m")
-# CPU load is an input too: heat, latency and response time that load explains are benign (the
-# simulator's load spikes and backups); the same rise without load is not.
+# CPU load is an input too, as the deviation from the target's own 6 h median: heat, latency and response
+# time that load explains are benign (the simulator's load spikes and backups); the same rise without load is
+# not. The raw CPU level was the model's strongest input on ten seeds and mostly told hosts apart (each host has
+# its own base load), which with ~15 training failures per fleet let it memorise which hosts had failed.
 MODEL_FEATURES: tuple[str, ...] = (
-    "cpu_utilization_mean_5m", "memory_pressure_max_5m", "memory_pressure_trend_1h", "disk_io_latency_trend_1h",
+    "cpu_utilization_mean_5m_vs_baseline", "memory_pressure_max_5m", "memory_pressure_trend_1h", "disk_io_latency_trend_1h",
     "disk_read_errors_rate_1h", "ecc_errors_count_1h", "io_errors_count_1h", "temperature_trend_30m",
     *(f"{c}_vs_baseline" for c in BASELINED),
 )

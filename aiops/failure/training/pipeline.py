@@ -147,14 +147,15 @@ class Validation:
 
 
 def validate(data: TrainingData, make: Callable[[int, Sequence[str]], Any], seed: int, log: Log,
-             threshold_split: str = "oof", min_lead_s: float = 0.0) -> Validation:
+             threshold_split: str = "oof", min_lead_s: float = 0.0, min_precision: float = 0.9) -> Validation:
     """Episode validation on held-out hosts in a later period; the decision threshold is the folds' median,
     each chosen on validation scores of that fold's training period (``evaluate_method``'s ``threshold_split``).
-    A failure is caught only by an alert at least ``min_lead_s`` before it."""
+    A failure is caught only by an alert at least ``min_lead_s`` before it; each fold's threshold is the one with the
+    highest validation recall at episode precision >= ``min_precision``."""
     from aiops.failure.training.fleet_training import evaluate_method
 
     res = evaluate_method(data.ds, data.split, "tuned", make=make, seed=seed, log=log, threshold_split=threshold_split,
-                          min_lead_s=min_lead_s)
+                          min_lead_s=min_lead_s, min_precision=min_precision)
     summ = res.summary()
     hw = summ.get("hardware", {})
     thresholds = [f.threshold.threshold for f in res.folds]
