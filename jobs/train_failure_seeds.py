@@ -50,7 +50,7 @@ def seed_range(text: str) -> list[int]:
     return [int(s) for s in text.split(",") if s]
 
 
-def _variant_data(data: Any, variant: dict[str, Any], cfg: Any) -> Any:
+def variant_data(data: Any, variant: dict[str, Any], cfg: Any) -> Any:
     """The seed's data as ``variant`` sees it (labels relabelled, inputs extended); the rows are shared."""
     import copy
     import dataclasses
@@ -86,7 +86,7 @@ def one_seed(seed: int, config: Path | None, hosts: int | None, days: float | No
     for name in variants:
         t1 = time.time()
         v = VARIANTS[name]
-        data = _variant_data(base, v, cfg)
+        data = variant_data(base, v, cfg)
         model = {**DEFAULT_MODEL, **v.get("model", {}), "bags": bags}
         val = validate(data, lambda s, f: make_model(model, s, list(f)), seed, quiet, threshold_split=threshold_split,
                        min_lead_s=cfg.acceptance.min_alert_lead_min * 60, min_precision=v.get("threshold_precision", 0.9))

@@ -6,7 +6,7 @@ import pandas as pd
 
 from aiops.failure.training.fleet_dataset import FleetDataset, FleetDatasetConfig, label_from_events
 from aiops.failure.training.pipeline import TrainingData
-from jobs.train_failure_seeds import VARIANTS, _variant_data, seed_range
+from jobs.train_failure_seeds import VARIANTS, variant_data, seed_range
 
 H = 4 * 3600.0
 
@@ -26,14 +26,14 @@ def _data() -> TrainingData:
 
 def test_flat_labels_relabel_a_copy_and_leave_the_default_alone():
     base = _data()
-    flat = _variant_data(base, VARIANTS["flat-labels"], None)
+    flat = variant_data(base, VARIANTS["flat-labels"], None)
     assert int(base.ds.frame["label"].sum()) == 6 and int(flat.ds.frame["label"].sum()) == 24
     assert base.ds.config.label_horizons and not flat.ds.config.label_horizons
 
 
 def test_raw_cpu_swaps_the_input_and_seed_ranges_parse():
     base = _data()
-    raw = _variant_data(base, VARIANTS["raw-cpu"], None)
+    raw = variant_data(base, VARIANTS["raw-cpu"], None)
     assert raw.features == ["temperature_max_5m_vs_baseline", "cpu_utilization_mean_5m"]
     assert base.features == ["cpu_utilization_mean_5m_vs_baseline", "temperature_max_5m_vs_baseline"]
     assert seed_range("1-3") == [1, 2, 3] and seed_range("4,7") == [4, 7]
