@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from aiops.failure.config import load_train_config
 from aiops.failure.evaluation.metrics import pr_auc
 from aiops.failure.training.fleet_dataset import HARDWARE_KINDS, FleetDatasetConfig, load_or_build
 from aiops.failure.training.fleet_training import (SCORERS, EvalContext, FleetSplit, MethodResult, choose_threshold,
@@ -79,6 +80,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--min-precision", type=float, default=0.9, help="episode precision required when picking the threshold on training data")
     ap.add_argument("--cooldown-min", type=float, default=30.0)
     ap.add_argument("--grace-min", type=float, default=30.0, help="no alert in the first minutes after a target resumes reporting")
+    ap.add_argument("--min-lead-min", type=float, help="a failure is caught only by an alert at least this long before "
+                    "it (default: acceptance.min_alert_lead_min of configs/train_failure.yaml)")
+    ap.add_argument("--flat-labels", action="store_true",
+                    help="label every kind over the full horizon (default: the training config's label_horizon_s)")
     ap.add_argument("--methods", default=",".join(SCORERS))
     ap.add_argument("--model-out", type=Path, default=PROJECT_ROOT / "results" / "models" / "fleet-failure")
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results")
@@ -89,10 +94,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def dataset_config(args: argparse.Namespace) -> FleetDatasetConfig:
-    """The simulated fleet the command line asks for."""
+    """The simulated fleet the command line asks for, labelled as the training job labels it."""
+    labels = () if args.flat_labels else tuple(load_train_config().dataset.label_horizon_s.items())
     return FleetDatasetConfig(hosts=args.hosts, vms_per_host=args.vms_per_host, days=args.days,
                               step_s=args.step_min * 60, interval_s=args.interval_s,
-                              scenario_rate_per_day=args.scenario_rate, seed=args.seed, horizon_s=args.horizon_h * 3600)
+                              scenario_rate_per_day=args.scenario_rate, seed=args.seed, horizon_s=args.horizon_h * 3600,
+                              label_horizons=labels)
+
+
+def min_lead_s(args: argparse.Namespace) -> float:
+    """The least useful warning: the command line's, else the training config's."""
+    m = args.min_lead_min if args.min_lead_min is not None else load_train_config().acceptance.min_alert_lead_min
+    return float(m) * 60
 
 
 def save_model(args: argparse.Namespace, ds: Any, cfg: FleetDatasetConfig, xgb: MethodResult,
@@ -117,8 +130,10 @@ def protocol(args: argparse.Namespace, cutoff_ts: float, horizon_s: float) -> di
         "resume_grace_s": args.grace_min * 60,
         "threshold": f"per fold, highest episode recall with precision >= {args.min_precision} on inner "
                      "host-grouped 3-fold out-of-fold scores of the training slice (never test rows)",
-        "recall": "scenario detected if an episode on its target starts in [failure - H, failure); scenarios of test "
-                  "hosts with onset >= cutoff and failure < end",
+        "recall": f"scenario detected if an episode on its target starts in [failure - H, failure - "
+                  f"{min_lead_s(args) / 60:g} min]; scenarios of test hosts with onset >= cutoff and failure < end",
+        "labels": f"per kind label horizons {dict(load_train_config().dataset.label_horizon_s)} s"
+                  if not args.flat_labels else "every kind over H",
         "precision": "episode is true if a failure of its target follows its start within H (ground truth includes "
                      "failures just past the end); hardware precision counts host alerts, memory_leak_oom VM alerts",
     }
@@ -138,7 +153,7 @@ def best_at_precision(r: MethodResult, ds: Any, split: FleetSplit, args: argpars
     hosts = r.test_frame["target_type"].to_numpy() == "host"
     frame = r.test_frame[hosts].dropna(subset=["score"]).reset_index(drop=True)
     ctx = EvalContext(sc, ds.config.horizon_s, ds.config.step_s, args.cooldown_min * 60,
-                      dict.fromkeys(frame["target_id"], "host"), args.grace_min * 60)
+                      dict.fromkeys(frame["target_id"], "host"), args.grace_min * 60, min_lead_s(args))
     c = choose_threshold(frame, frame["score"].to_numpy(), ctx, set(frame["host_id"]), (split.cutoff_ts, split.end_ts),
                          min_precision)
     return {"min_precision": min_precision, "reached": c.met_precision, "recall": c.recall, "precision": c.precision,
@@ -185,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"method {name}")
         results[name] = evaluate_method(ds, split, name, min_precision=args.min_precision,
                                         cooldown_s=args.cooldown_min * 60, resume_grace_s=args.grace_min * 60,
-                                        seed=args.seed, log=_log)
+                                        seed=args.seed, log=_log, min_lead_s=min_lead_s(args))
     summaries = {n: r.summary() for n, r in results.items()}
     t_eval = time.perf_counter() - t0 - t_data
     saved = save_model(args, ds, cfg, results["xgboost"], summaries["xgboost"]) \
@@ -249,7 +264,7 @@ def markdown(report: dict[str, Any], md_table: str) -> str:
         f"Command: `{report['command'].strip()}`", "",
         f"Fleet: {d['hosts']} hosts x {d['vms_per_host']} VMs, {d['days']:g} simulated days, scrape {d['interval_s']:g} s, "
         f"feature rows every {d['step_s'] / 60:g} min, {d['rows']} rows ({d['positive_rows']} positive), "
-        f"{d['scenarios']} scenarios ({d['scenarios_by_kind']}). Horizon H = {d['horizon_s'] / 3600:g} h.", "",
+        f"{d.get('failures_from_events', '?')} failures from events ({d['scenarios_by_kind']}). Horizon H = {d['horizon_s'] / 3600:g} h.", "",
         "Protocol:", *[f"- {k}: {v}" for k, v in report["protocol"].items()], "",
         md_table, "",
     ]

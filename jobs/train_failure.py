@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
 
         d = cfg.dataset
         dataset = with_model_features(dataset_from_store(
-            settings, FleetDatasetConfig(step_s=d.step_s, interval_s=d.interval_s, horizon_s=d.horizon_s), args.store_days))
+            settings, FleetDatasetConfig(step_s=d.step_s, interval_s=d.interval_s, horizon_s=d.horizon_s,
+                                         label_horizons=tuple(d.label_horizon_s.items())), args.store_days))
         log(f"store: {dataset.stats}")
     registry = ModelRegistry(args.registry or settings.failure.registry_uri, experiment=settings.failure.mlflow_experiment,
                              run_tags={"aiops.job": job_name(t0)})

@@ -84,6 +84,8 @@ class DatasetConfig(_Strict):
     scenario_rate_per_day: float = Field(0.15, ge=0)
     seed: int = 7
     horizon_s: float = Field(8 * 3600.0, gt=0)
+    # failure kind (from the event's reason) -> label horizon in seconds, at most horizon_s; others use horizon_s
+    label_horizon_s: dict[str, float] = Field(default_factory=dict)
 
 
 class TuneConfig(_Strict):
@@ -101,6 +103,8 @@ class AcceptanceConfig(_Strict):
     min_recall: float = Field(0.9, ge=0, le=1)
     min_precision: float = Field(0.8, ge=0, le=1)
     min_median_lead_min: float = Field(30.0, ge=0)
+    # a failure counts as caught only by an alert at least this long before it (an operator needs time to act)
+    min_alert_lead_min: float = Field(0.0, ge=0)
     promote_metric: str = "pr_auc"
 
 

@@ -21,15 +21,18 @@ import numpy as np
 __all__ = ["FAILURE_KINDS", "HEALTH_EVENT_TYPES", "LOOKALIKE_KINDS", "SIM_VERSION", "Scenario", "Episode",
            "HostTraits", "draw_strength", "draw_traits", "draw_lookalikes", "faded_episode"]
 
-SIM_VERSION = 3  # bump when the generated telemetry changes (dataset caches are keyed by it)
+SIM_VERSION = 4  # bump when the generated telemetry changes (dataset caches are keyed by it)
 
 # kind -> (precursor seconds, jitter fraction, outage seconds, level)
+# A network partition is a NIC or optic degrading (CRC errors and retransmits grow for hours before the link
+# drops): 2 h of warning. At 45 min (SIM_VERSION 3) about half of them gave less than the 30 min an operator
+# needs to act, so they were unpredictable by construction rather than hard (docs/benchmarks/fleet-failure.md).
 FAILURE_KINDS: dict[str, tuple[float, float, float, str]] = {
     "disk_failure": (6 * 3600, 0.3, 4 * 3600, "host"),
     "ecc_host_crash": (2 * 3600, 0.3, 2 * 3600, "host"),
     "thermal_runaway": (90 * 60, 0.3, 3 * 3600, "host"),
     "memory_leak_oom": (3 * 3600, 0.3, 10 * 60, "vm"),
-    "network_partition": (45 * 60, 0.3, 30 * 60, "host"),
+    "network_partition": (2 * 3600, 0.3, 30 * 60, "host"),
 }
 # Platform events about health (not security): the labels a learning loop may use.
 HEALTH_EVENT_TYPES = ("host_failed", "host_recovered", "vm_crashed", "vm_recovered", "disk_replaced", "host_maintenance")

@@ -365,6 +365,10 @@ class FleetSimulator(TrafficMixin):
         return msg
 
     # ---- ground truth ------------------------------------------------------
+    def schedule_until(self, ts: float) -> None:
+        """Draw the schedule up to ``ts`` without generating telemetry (diagnosis of a replayed period)."""
+        self._ensure_scheduled(ts)
+
     def ground_truth(self) -> dict[str, Any]:
         """Scenarios, look-alikes / faded precursors and attack steps drawn so far, for scoring only."""
         return {

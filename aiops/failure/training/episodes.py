@@ -6,8 +6,9 @@ the threshold and stays open while it stays above, bridging dips shorter than a 
 a gap in the target's rows (it went down) closes it, and a target that just came back gets a
 short grace period before it can alert (its windows are still filling).
 
-* A scenario is detected when an episode on its target starts in [failure_ts - H, failure_ts);
-  its lead time is failure_ts minus the first such start.
+* A scenario is detected when an episode on its target starts in [failure_ts - H, failure_ts - L]
+  (L = ``min_lead_s``, the least warning that still lets an operator act; 0 = any time before the
+  failure); its lead time is failure_ts minus the first start at or after failure_ts - H.
 * An episode is a true alert when a failure of that target follows its start within H
   (start <= failure_ts <= start + H); otherwise it is a false alarm.
 
@@ -112,7 +113,7 @@ class EpisodeScore:
 
 
 def score_episodes(episodes: Iterable[Episode], scenarios: pd.DataFrame, horizon_s: float,
-                   target_level: dict[str, str]) -> EpisodeScore:
+                   target_level: dict[str, str], min_lead_s: float = 0.0) -> EpisodeScore:
     """Match episodes to scenarios (rules in the module docstring); every scenario gets detected/lead_s."""
     eps = list(episodes)
     ep = pd.DataFrame([asdict(e) for e in eps], columns=["target_id", "start_ts", "end_ts", "peak", "steps_above"])
@@ -130,7 +131,7 @@ def score_episodes(episodes: Iterable[Episode], scenarios: pd.DataFrame, horizon
         # first episode start at or after failure - H, and whether it precedes the failure
         pos = np.searchsorted(starts, fails - horizon_s, side="left")
         first = starts[np.clip(pos, 0, starts.size - 1)]
-        hit = (pos < starts.size) & (first < fails)
+        hit = (pos < starts.size) & (first < fails) & (fails - first >= min_lead_s)
         detected[sc_rows] = hit
         lead[sc_rows] = np.where(hit, fails - first, np.nan)
         # an episode is true when some failure lies in [start, start + H]
@@ -149,7 +150,7 @@ def score_episodes(episodes: Iterable[Episode], scenarios: pd.DataFrame, horizon
 def evaluate(ts: np.ndarray, targets: np.ndarray, probs: np.ndarray, threshold: float, *,
              recall_scenarios: pd.DataFrame, all_failures: pd.DataFrame, horizon_s: float, step_s: float,
              target_level: dict[str, str], cooldown_s: float = 1800.0, resume_grace_s: float = 0.0,
-             episode_window: tuple[float, float] | None = None) -> EpisodeScore:
+             episode_window: tuple[float, float] | None = None, min_lead_s: float = 0.0) -> EpisodeScore:
     """Episodes at ``threshold``, judged against every failure (``all_failures``).
 
     Recall is computed over ``recall_scenarios``; precision over episodes starting inside
@@ -159,6 +160,6 @@ def evaluate(ts: np.ndarray, targets: np.ndarray, probs: np.ndarray, threshold: 
     if episode_window is not None:
         lo, hi = episode_window
         eps = [e for e in eps if lo <= e.start_ts < hi]
-    scored = score_episodes(eps, all_failures, horizon_s, target_level)
+    scored = score_episodes(eps, all_failures, horizon_s, target_level, min_lead_s)
     keep = scored.scenarios["scenario_id"].isin(recall_scenarios["scenario_id"]).to_numpy()
     return EpisodeScore(scored.scenarios[keep].reset_index(drop=True), scored.episodes)

@@ -24,7 +24,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,6 +47,9 @@ from aiops.telemetry.simulator import FAILURE_KINDS, FleetSimulator
 # (0.152 vs 0.158 mean) or the seeds passing acceptance (docs/benchmarks/fleet-failure.md, "change over time").
 ERROR_HISTORY: tuple[str, ...] = ("ecc_errors_count_15m", "ecc_errors_count_6h", "disk_read_errors_count_15m",
                                   "disk_read_errors_count_6h", "io_errors_count_6h")
+# Longer slopes and load against its own normal (configs/features.yaml), stored in every row.
+LONGER_VIEW: tuple[str, ...] = ("disk_io_latency_trend_6h", "response_time_trend_1h", "network_error_rate_trend_1h",
+                                "cpu_utilization_mean_5m_vs_baseline")
 # The failure-prediction features of configs/features.yaml plus the error-log and gap counters.
 FAILURE_FEATURES: tuple[str, ...] = (
     "cpu_utilization_mean_5m", "memory_pressure_max_5m", "memory_pressure_trend_1h",
@@ -55,7 +58,7 @@ FAILURE_FEATURES: tuple[str, ...] = (
     "network_error_rate_mean_5m", "response_time_p99_5m", "io_errors_count_1h", "samples_count_5m",
     "disk_io_latency_p95_5m_vs_baseline", "temperature_max_5m_vs_baseline", "network_error_rate_mean_5m_vs_baseline",
     "response_time_p99_5m_vs_baseline", "memory_pressure_max_5m_vs_baseline",
-    *ERROR_HISTORY,
+    *ERROR_HISTORY, *LONGER_VIEW,
 )
 # Levels that differ from machine to machine (a host's normal temperature, latency, tail response):
 # the model sees them as the deviation from the target's own median over the last 6 h, computed by
@@ -64,10 +67,12 @@ FAILURE_FEATURES: tuple[str, ...] = (
 # Error counters (0 when healthy), slopes and the bounded memory pressure are used as they are.
 BASELINED: tuple[str, ...] = ("disk_io_latency_p95_5m", "temperature_max_5m", "network_error_rate_mean_5m",
                               "response_time_p99_5m", "memory_pressure_max_5m")
-# CPU load is an input too: heat, latency and response time that load explains are benign (the
-# simulator's load spikes and backups); the same rise without load is not.
+# CPU load is an input too, as the deviation from the target's own 6 h median: heat, latency and response
+# time that load explains are benign (the simulator's load spikes and backups); the same rise without load is
+# not. The raw CPU level was the model's strongest input on ten seeds and mostly told hosts apart (each host has
+# its own base load), which with ~15 training failures per fleet let it memorise which hosts had failed.
 MODEL_FEATURES: tuple[str, ...] = (
-    "cpu_utilization_mean_5m", "memory_pressure_max_5m", "memory_pressure_trend_1h", "disk_io_latency_trend_1h",
+    "cpu_utilization_mean_5m_vs_baseline", "memory_pressure_max_5m", "memory_pressure_trend_1h", "disk_io_latency_trend_1h",
     "disk_read_errors_rate_1h", "ecc_errors_count_1h", "io_errors_count_1h", "temperature_trend_30m",
     *(f"{c}_vs_baseline" for c in BASELINED),
 )
@@ -93,6 +98,8 @@ class FleetDatasetConfig:
     horizon_s: float = 8 * 3600.0
     warmup_s: float = 3600.0
     features: tuple[str, ...] = FAILURE_FEATURES
+    # (failure kind, seconds): a shorter label horizon for kinds that warn late (see label_from_events)
+    label_horizons: tuple[tuple[str, float], ...] = ()
 
     def simulator_settings(self) -> SimulatorSettings:
         return SimulatorSettings(hosts=self.hosts, vms_per_host=self.vms_per_host, seed=self.seed,
@@ -102,7 +109,7 @@ class FleetDatasetConfig:
     def fingerprint(self) -> str:
         """Stable hash of everything that changes the features (the cache key; labels are recomputed)."""
         d = {k: (float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
-             for k, v in asdict(self).items() if k != "horizon_s"}
+             for k, v in asdict(self).items() if k not in ("horizon_s", "label_horizons")}
         d["simulator_version"] = SIM_VERSION
         d["labels"] = LABEL_SOURCE
         blob = json.dumps(d, sort_keys=True, default=list).encode()
@@ -141,20 +148,24 @@ class FleetDataset:
         meta = json.loads((folder / "meta.json").read_text())
         cfg_d = meta["config"]
         cfg_d["features"] = tuple(cfg_d["features"])
+        cfg_d["label_horizons"] = tuple(tuple(kv) for kv in cfg_d.get("label_horizons", ()))
         raw = pd.read_parquet(folder / "rows.parquet")
         events = json.loads((folder / "events.json").read_text())
         cfg = FleetDatasetConfig(**cfg_d)
-        frame, failures, _ = label_from_events(raw, events, cfg.horizon_s, meta["end_ts"])
+        frame, failures, _ = label_from_events(raw, events, cfg.horizon_s, meta["end_ts"], dict(cfg.label_horizons))
         return cls(frame, failures, cfg, list(meta["feature_names"]), meta["start_ts"], meta["end_ts"],
                    meta.get("stats", {}), raw, events)
 
 
-def label_from_events(raw: pd.DataFrame, events: Sequence[dict], horizon_s: float,
-                      known_until: float) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def label_from_events(raw: pd.DataFrame, events: Sequence[dict], horizon_s: float, known_until: float,
+                      label_horizons: Mapping[str, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Label feature rows from stored failure events: (labelled rows, failures, rows dropped).
 
     Dropped: a target that is down, a VM on a host in the horizon before its failure (collateral,
     not the failing unit), and rows whose horizon reaches past ``known_until`` (outcome unknown).
+    ``label_horizons`` (failure kind -> seconds, at most ``horizon_s``): rows further than that before a
+    failure of that kind (its reason is on the event) are labelled 0, because a kind that warns an hour
+    ahead shows nothing six hours ahead, and a positive label on a row with no sign teaches noise.
     """
     failures = failures_from_events(events, horizon_s)
     ts, tid = raw["ts"].to_numpy(np.float64), raw["target_id"].to_numpy()
@@ -163,8 +174,13 @@ def label_from_events(raw: pd.DataFrame, events: Sequence[dict], horizon_s: floa
     frame = raw.loc[~drop].reset_index(drop=True)
     nf_t, nf_i = next_failure(frame["ts"].to_numpy(), frame["target_id"].to_numpy(), failures)
     frame["next_failure_ts"] = nf_t
-    frame["label"] = horizon_label(frame["ts"].to_numpy(), nf_t, horizon_s)
     has = nf_i >= 0
+    row_h = np.full(len(frame), float(horizon_s))
+    if label_horizons and len(failures):
+        kinds = failures["kind"].to_numpy(dtype=object)[np.clip(nf_i, 0, None)]
+        for kind, h in label_horizons.items():
+            row_h[has & (kinds == kind)] = min(float(h), float(horizon_s))
+    frame["label"] = horizon_label(frame["ts"].to_numpy(), nf_t, row_h)
     frame["scenario_id"] = np.where(has, failures["scenario_id"].to_numpy(dtype=object)[np.clip(nf_i, 0, None)], None) \
         if len(failures) else None
     frame["kind"] = np.where(has, failures["kind"].to_numpy(dtype=object)[np.clip(nf_i, 0, None)], None) \
@@ -203,8 +219,8 @@ def next_failure(ts: np.ndarray, targets: np.ndarray, scenarios: pd.DataFrame) -
     return out_t, out_i
 
 
-def horizon_label(ts: np.ndarray, next_failure_ts: np.ndarray, horizon_s: float) -> np.ndarray:
-    """1 when the next failure lies in (ts, ts + H]; NaN next-failure times give 0."""
+def horizon_label(ts: np.ndarray, next_failure_ts: np.ndarray, horizon_s: float | np.ndarray) -> np.ndarray:
+    """1 when the next failure lies in (ts, ts + H] (H per row or one for all); NaN next-failure times give 0."""
     dt = np.asarray(next_failure_ts) - np.asarray(ts)
     with np.errstate(invalid="ignore"):
         return ((dt > 0) & (dt <= horizon_s)).astype(np.int8)
@@ -313,7 +329,7 @@ def build_fleet_dataset(cfg: FleetDatasetConfig, progress: Callable[[str], None]
     end_ts = sim.now
     raw = _raw_frame(rows_ts, rows_tid, values, names, sim.target_types, host_of)
     stored = store.query(start_ts - 1.0, end_ts)
-    frame, failures, dropped = label_from_events(raw, stored, cfg.horizon_s, end_ts)
+    frame, failures, dropped = label_from_events(raw, stored, cfg.horizon_s, end_ts, dict(cfg.label_horizons))
     stats = {"rows": int(len(frame)), "rows_dropped": dropped, "positive_rows": int(frame["label"].sum()),
              "targets": len(sim.targets), "failures_from_events": int(len(failures)), "events": len(stored),
              "sim_ingest_s": round(t_sim, 1), "features_s": round(t_feat, 1),
@@ -327,8 +343,9 @@ def load_or_build(cfg: FleetDatasetConfig, cache_dir: Path | None, progress: Cal
     """Reuse a dataset cached under ``cache_dir/<fingerprint>`` when the config is unchanged."""
     folder = cache_dir / f"fleet-{cfg.fingerprint()}" if cache_dir is not None else None
     if folder is not None and not rebuild and (folder / "meta.json").exists():
-        ds = relabel(FleetDataset.load(folder), horizon_s=cfg.horizon_s)
-        ds.config = cfg
+        ds = FleetDataset.load(folder)
+        ds.config = cfg  # the cache key leaves out the horizons: label with the ones asked for
+        ds = relabel(ds)
         ds.stats["cached"] = True
     else:
         ds = build_fleet_dataset(cfg, progress)
@@ -342,7 +359,8 @@ def relabel(ds: FleetDataset, events: Sequence[dict] | None = None, horizon_s: f
     """The same rows labelled from ``events`` (default: the dataset's own) at ``horizon_s``."""
     ds.events = list(ds.events if events is None else events)
     h = ds.config.horizon_s if horizon_s is None else horizon_s
-    ds.frame, ds.scenarios, dropped = label_from_events(ds.raw if ds.raw is not None else ds.frame, ds.events, h, ds.end_ts)
+    ds.frame, ds.scenarios, dropped = label_from_events(ds.raw if ds.raw is not None else ds.frame, ds.events, h,
+                                                        ds.end_ts, dict(ds.config.label_horizons))
     ds.stats.update(rows=int(len(ds.frame)), rows_dropped=dropped, positive_rows=int(ds.frame["label"].sum()),
                     failures_from_events=int(len(ds.scenarios)))
     return ds

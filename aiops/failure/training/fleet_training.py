@@ -38,7 +38,8 @@ class Scorer(Protocol):
 # or stopping source (a DIMM that always logs, a burst that ended), not an escalating one.
 NOT_MONOTONE = frozenset({"cpu_utilization_mean_5m", "samples_count_5m", "throughput_mean_5m",
                           "cpu_utilization_p95_15m", "cpu_utilization_stddev_15m", "memory_pressure_min_5m",
-                          "ecc_errors_count_6h", "disk_read_errors_count_6h", "io_errors_count_6h"})
+                          "ecc_errors_count_6h", "disk_read_errors_count_6h", "io_errors_count_6h",
+                          "cpu_utilization_mean_5m_vs_baseline"})
 
 
 def monotone_constraints(features: Sequence[str]) -> str:
@@ -52,8 +53,8 @@ def xgboost_scorer(seed: int = 0, features: Sequence[str] | None = None) -> XGBo
     A few dozen training failures per kind are too few for unconstrained trees: they memorise
     the exact levels seen and then miss a hotter or noisier instance. The monotone prior
     ("more errors is never safer") lets them extrapolate the way an operator would.
-    A small ``min_child_weight`` lets a leaf hold the few rows of a short precursor (a network
-    partition gives ~4 rows of warning per failure), and sampling half the negatives keeps the
+    A small ``min_child_weight`` lets a leaf hold the few rows of a short precursor (a thermal
+    runaway gives ~9 rows of warning per failure), and sampling half the negatives keeps the
     prior correction mild. One thread: on shared cores two threads mostly wait on each other.
     """
     extra = {"monotone_constraints": monotone_constraints(features)} if features else {}
@@ -161,6 +162,7 @@ class EvalContext:
     cooldown_s: float
     target_level: dict[str, str]
     resume_grace_s: float = 1800.0
+    min_lead_s: float = 0.0  # a failure is caught only by an alert at least this long before it
 
     def score(self, frame: pd.DataFrame, probs: np.ndarray, threshold: float, hosts: set[str],
               period: tuple[float, float]) -> EpisodeScore:
@@ -171,7 +173,7 @@ class EvalContext:
         return evaluate(frame["ts"].to_numpy(), frame["target_id"].to_numpy(), probs, threshold,
                         recall_scenarios=rec, all_failures=sc[sc["host_id"].isin(hosts)], horizon_s=self.horizon_s,
                         step_s=self.step_s, target_level=self.target_level, cooldown_s=self.cooldown_s,
-                        resume_grace_s=self.resume_grace_s, episode_window=(lo, hi))
+                        resume_grace_s=self.resume_grace_s, episode_window=(lo, hi), min_lead_s=self.min_lead_s)
 
 
 def candidate_thresholds(scores: np.ndarray, labels: np.ndarray, n: int = 48) -> np.ndarray:
@@ -310,7 +312,7 @@ def evaluate_method(ds: FleetDataset, split: FleetSplit, name: str, *, min_preci
                     cooldown_s: float = 1800.0, resume_grace_s: float = 1800.0, n_inner: int = 3, seed: int = 0,
                     log: Callable[[str], None] | None = None,
                     make: Callable[[int, Sequence[str]], Scorer] | None = None,
-                    threshold_split: str = "oof") -> MethodResult:
+                    threshold_split: str = "oof", min_lead_s: float = 0.0) -> MethodResult:
     """Train per outer fold, pick the threshold on validation episodes, score the held-out hosts' later period.
 
     ``make`` overrides the named scorer factory (e.g. a model with tuned hyperparameters).
@@ -322,7 +324,7 @@ def evaluate_method(ds: FleetDataset, split: FleetSplit, name: str, *, min_preci
     H = ds.config.horizon_s
     frame = ds.frame
     ctx = EvalContext(ds.scenarios, H, ds.config.step_s, cooldown_s,
-                      dict(zip(frame["target_id"], frame["target_type"])), resume_grace_s)
+                      dict(zip(frame["target_id"], frame["target_type"])), resume_grace_s, min_lead_s)
     feats = ds.feature_names
     X_all = model_matrix(frame, feats)
     n_folds = max(split.folds.values()) + 1

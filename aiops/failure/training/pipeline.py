@@ -124,7 +124,8 @@ def prepare_data(cfg: TrainConfig, cache: Path | None, mitigations: Sequence[Map
     ds = dataset if dataset is not None else load_or_build(
         FleetDatasetConfig(hosts=d.hosts, vms_per_host=d.vms_per_host, days=d.days, step_s=d.step_s,
                            interval_s=d.interval_s, scenario_rate_per_day=d.scenario_rate_per_day,
-                           seed=d.seed, horizon_s=d.horizon_s), cache, log)
+                           seed=d.seed, horizon_s=d.horizon_s, label_horizons=tuple(d.label_horizon_s.items())),
+        cache, log)
     ds.frame = drop_mitigated(ds.frame, mitigations, d.horizon_s)
     log(f"dataset: {len(ds.frame)} rows, {int(ds.frame['label'].sum())} positive, "
         f"{len(ds.scenarios)} failures from stored events")
@@ -146,12 +147,15 @@ class Validation:
 
 
 def validate(data: TrainingData, make: Callable[[int, Sequence[str]], Any], seed: int, log: Log,
-             threshold_split: str = "oof") -> Validation:
+             threshold_split: str = "oof", min_lead_s: float = 0.0, min_precision: float = 0.9) -> Validation:
     """Episode validation on held-out hosts in a later period; the decision threshold is the folds' median,
-    each chosen on validation scores of that fold's training period (``evaluate_method``'s ``threshold_split``)."""
+    each chosen on validation scores of that fold's training period (``evaluate_method``'s ``threshold_split``).
+    A failure is caught only by an alert at least ``min_lead_s`` before it; each fold's threshold is the one with the
+    highest validation recall at episode precision >= ``min_precision``."""
     from aiops.failure.training.fleet_training import evaluate_method
 
-    res = evaluate_method(data.ds, data.split, "tuned", make=make, seed=seed, log=log, threshold_split=threshold_split)
+    res = evaluate_method(data.ds, data.split, "tuned", make=make, seed=seed, log=log, threshold_split=threshold_split,
+                          min_lead_s=min_lead_s, min_precision=min_precision)
     summ = res.summary()
     hw = summ.get("hardware", {})
     thresholds = [f.threshold.threshold for f in res.folds]
@@ -275,7 +279,7 @@ def run_pipeline(cfg: TrainConfig, registry: Any, search: Search, *, cache: Path
 
     make = lambda seed, f: make_model(best_config, seed, list(f))  # noqa: E731
     seed, ds, feats = cfg.dataset.seed, data.ds, data.features
-    val = validate(data, make, seed, log)
+    val = validate(data, make, seed, log, min_lead_s=cfg.acceptance.min_alert_lead_min * 60)
     final = make(seed, feats).fit(model_matrix(ds.frame, feats), ds.frame["label"].to_numpy())
     survival, coverage = fit_survival(data, cfg.outer_folds)
     val.metrics["ttf_interval_coverage"] = coverage

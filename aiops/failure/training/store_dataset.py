@@ -61,7 +61,7 @@ def dataset_from_shards(shards: Sequence[ShardState], events: EventStore, cfg: F
     vm_host = {str(e["vm_id"]): str(e["host"]) for e in stored if e.get("vm_id")}
     raw.insert(3, "host_id", [vm_host.get(t, t) if tt == "vm" else t
                               for t, tt in zip(raw["target_id"], raw["target_type"])])
-    frame, failures, dropped = label_from_events(raw, stored, cfg.horizon_s, end)
+    frame, failures, dropped = label_from_events(raw, stored, cfg.horizon_s, end, dict(cfg.label_horizons))
     stats = {"rows": int(len(frame)), "rows_dropped": dropped, "positive_rows": int(frame["label"].sum()),
              "failures_from_events": int(len(failures)), "events": len(stored), "source": "store"}
     return FleetDataset(frame, failures, cfg, names, float(start), float(end), stats, raw, stored)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from aiops.failure.training.event_labels import failures_from_events
@@ -30,6 +31,24 @@ def test_failures_from_events_hosts_vms_collateral_and_recovery():
     assert f["level"].tolist() == ["host", "vm", "host"]
     assert f["recovery_ts"].iloc[0] == 5000.0 and np.isinf(f["recovery_ts"].iloc[2])
     assert (f["onset_ts"] == f["failure_ts"] - H).all()
+
+
+def test_per_kind_label_horizon_labels_only_the_rows_that_can_warn():
+    """A kind with a shorter label horizon gets positives only that close to its failure; rows further back are 0
+    (kept, so alert episodes over them are still scored); kinds not listed use the full horizon."""
+    from aiops.failure.training.fleet_dataset import label_from_events
+
+    ts = np.arange(0.0, 20_000.0, 600.0)
+    raw = pd.DataFrame({"ts": np.tile(ts, 2), "target_id": ["h1"] * ts.size + ["h2"] * ts.size,
+                        "target_type": "host", "host_id": ["h1"] * ts.size + ["h2"] * ts.size})
+    events = [_ev(15000.0, "host_failed", "h1", reason="thermal"), _ev(15000.0, "host_failed", "h2", reason="disk")]
+    frame, _, _ = label_from_events(raw, events, H, 1e9, {"thermal_runaway": 3600.0})
+    pos = frame[frame["label"] == 1].groupby("target_id")["ts"].agg(["min", "max", "count"])
+    assert pos.loc["h1", "min"] >= 15000.0 - 3600.0 and pos.loc["h1", "count"] == 6
+    assert pos.loc["h2", "min"] >= 15000.0 - H and pos.loc["h2", "count"] == 24
+    assert len(frame[(frame["target_id"] == "h1") & (frame["ts"] < 15000.0)]) == 25  # nothing dropped
+    flat, _, _ = label_from_events(raw, events, H, 1e9)
+    assert int(flat["label"].sum()) == 48
 
 
 def test_event_store_dedups_filters_and_queries_by_range():

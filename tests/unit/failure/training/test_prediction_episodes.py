@@ -98,3 +98,20 @@ def test_no_alert_in_grace_period_after_target_resumes():
     assert [e.start_ts for e in eps] == [15 * STEP]  # steps 7-8 are within 30 min of resuming
     eps0 = alert_episodes(ts[keep], tg[keep], p[keep], 0.5, STEP, resume_grace_s=0)
     assert [e.start_ts for e in eps0] == [7 * STEP, 15 * STEP]
+
+
+def test_an_alert_too_late_to_act_on_is_no_detection_but_still_a_true_alert():
+    """With a least lead L, a failure is caught only by an alert starting in [failure - H, failure - L]."""
+    H = 4 * 3600.0
+    ts = np.arange(200) * STEP
+    p = np.full(200, 0.0)
+    p[[100, 101]] = 0.9  # episode starts at 60000 s
+    sc = pd.DataFrame([_scen("h1", 60000 + 1200), _scen("h2", 60000 + 2400)])  # 20 and 40 min after the start
+    tg = np.array(["h1"] * 200 + ["h2"] * 200)
+    args = dict(recall_scenarios=sc, all_failures=sc, horizon_s=H, step_s=STEP, target_level={"h1": "host", "h2": "host"})
+    late = evaluate(np.tile(ts, 2), tg, np.tile(p, 2), 0.5, min_lead_s=1800, **args)
+    assert late.scenarios["detected"].tolist() == [False, True]
+    assert late.scenarios["lead_s"].iloc[1] == 2400
+    assert late.episodes["true_alert"].tolist() == [True, True]  # right, if late: not a false alarm
+    anytime = evaluate(np.tile(ts, 2), tg, np.tile(p, 2), 0.5, **args)
+    assert anytime.scenarios["detected"].tolist() == [True, True]
