@@ -109,9 +109,11 @@ class ConsolePage:
         assert not self.problems, "console errors or failed requests:\n" + "\n".join(self.problems[:30])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium (installed by scripts/services.sh); Playwright never downloads a browser here."""
+    """Debian's Chromium (installed by scripts/services.sh); Playwright never downloads a browser here.
+    Module scope: Playwright's sync API keeps an event loop running in the main thread while it is open, which
+    would make every later test's asyncio.run() fail in a whole-suite run."""
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.fail(f"{CHROMIUM} is required for the console tests (run scripts/services.sh)")
     from playwright.sync_api import sync_playwright
@@ -123,7 +125,7 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def timings() -> Iterator[dict[str, Any]]:
     """What the tests measured, written to results/console/timings.json at the end (docs/BENCHMARKS.md)."""
     found: dict[str, Any] = {}
