@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from aiops.failure.config import load_train_config
 from aiops.failure.training.fleet_dataset import FleetDatasetConfig, load_or_build, select_definitions
 from aiops.failure.training.fleet_training import (EvalContext, choose_threshold, inner_oof, model_matrix,
                                                     xgboost_scorer)
@@ -48,14 +49,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--vms-per-host", type=int, default=4)
     ap.add_argument("--days", type=float, default=7.0)
     ap.add_argument("--seed", type=int, default=11, help="the replayed fleet (the model never saw it)")
-    ap.add_argument("--scenario-rate", type=float, default=0.15, help="failure scenarios per host per day")
+    ap.add_argument("--scenario-rate", type=float, default=0.15, help="failure scenarios per host per day in the "
+                    "replayed week (the training fleet's rate is the training config's)")
     ap.add_argument("--interval-s", type=float, default=30.0)
     ap.add_argument("--step-min", type=float, default=10.0, help="minutes between scoring rounds")
     ap.add_argument("--horizon-h", type=float, default=8.0, help="an evacuation is necessary if its host fails within H")
     ap.add_argument("--hold-h", type=float, default=8.0, help="an evacuated host stays cordoned this long")
     ap.add_argument("--oracle-lead-min", type=float, default=60.0)
     ap.add_argument("--threshold", type=float, default=None, help="evacuation risk threshold (default: the model's)")
-    ap.add_argument("--min-precision", type=float, default=0.9, help="precision the model's threshold is chosen for")
+    ap.add_argument("--min-precision", type=float, help="episode precision the model's threshold is chosen for on "
+                    "its training fleet (default: acceptance.threshold_precision of configs/train_failure.yaml)")
     ap.add_argument("--train-seed", type=int, default=7)
     ap.add_argument("--train-hosts", type=int, default=40)
     ap.add_argument("--train-days", type=float, default=16.0)
@@ -68,20 +71,25 @@ def train_model(args: argparse.Namespace) -> tuple[Any, float, list[str], dict[s
     """XGBoost on the training fleet, threshold from inner host-grouped out-of-fold episodes
     (``jobs.eval_fleet_failure``'s protocol and dataset; cached under ``--cache``)."""
     H = args.horizon_h * 3600
+    train = load_train_config()  # the training job's fleet, labels and operating point
+    min_precision = args.min_precision if args.min_precision is not None else train.acceptance.threshold_precision
     cfg = FleetDatasetConfig(hosts=args.train_hosts, vms_per_host=2, days=args.train_days, step_s=600.0,
-                             interval_s=30.0, scenario_rate_per_day=args.scenario_rate, seed=args.train_seed,
-                             horizon_s=H)
+                             interval_s=30.0, scenario_rate_per_day=train.dataset.scenario_rate_per_day,
+                             seed=args.train_seed, horizon_s=H, label_horizons=tuple(train.dataset.label_horizon_s.items()))
     ds = load_or_build(cfg, args.cache, _log)
     frame, feats = ds.frame, ds.feature_names
-    oof = inner_oof(frame, feats, xgboost_scorer, 3, args.train_seed)
+    oof = inner_oof(frame, feats, xgboost_scorer, train.acceptance.threshold_inner_folds, args.train_seed)
     ok = ~np.isnan(oof)
-    ctx = EvalContext(ds.scenarios, H, cfg.step_s, 1800.0, dict(zip(frame["target_id"], frame["target_type"])), 1800.0)
+    ctx = EvalContext(ds.scenarios, H, cfg.step_s, 1800.0, dict(zip(frame["target_id"], frame["target_type"])), 1800.0,
+                      train.acceptance.min_alert_lead_min * 60)
     choice = choose_threshold(frame[ok].reset_index(drop=True), oof[ok], ctx, set(frame["host_id"]),
-                              (ds.start_ts + cfg.warmup_s, ds.end_ts - H), args.min_precision)
+                              (ds.start_ts + cfg.warmup_s, ds.end_ts - H), min_precision)
     model = xgboost_scorer(args.train_seed, feats).fit(model_matrix(frame, feats), frame["label"].to_numpy())
     info = {"dataset": {"hosts": cfg.hosts, "days": cfg.days, "seed": cfg.seed, "rows": int(len(frame)),
+                        "scenario_rate_per_day": cfg.scenario_rate_per_day, "label_horizons": dict(cfg.label_horizons),
                         "cached": bool(ds.stats.get("cached"))},
-            "threshold": choice.threshold, "train_oof_recall": choice.recall, "train_oof_precision": choice.precision}
+            "threshold": choice.threshold, "threshold_precision": min_precision, "train_oof_recall": choice.recall,
+            "train_oof_precision": choice.precision}
     _log(f"model: threshold {choice.threshold:.4g} (training OOF episodes recall {choice.recall:.2f}, "
          f"precision {choice.precision:.2f})")
     return model, choice.threshold, feats, info

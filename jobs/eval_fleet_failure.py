@@ -72,12 +72,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--days", type=float, default=16.0)
     ap.add_argument("--step-min", type=float, default=10.0, help="minutes between feature rows")
     ap.add_argument("--interval-s", type=float, default=30.0, help="simulator scrape interval")
-    ap.add_argument("--scenario-rate", type=float, default=0.15, help="failure scenarios per host per day")
+    ap.add_argument("--scenario-rate", type=float, help="failure scenarios per host per day "
+                    "(default: dataset.scenario_rate_per_day of configs/train_failure.yaml)")
     ap.add_argument("--horizon-h", type=float, default=8.0, help="label horizon H in hours")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--folds", type=int, default=4, help="host groups; each is held out once")
     ap.add_argument("--cutoff", type=float, default=0.5, help="fraction of the period used for training")
-    ap.add_argument("--min-precision", type=float, default=0.9, help="episode precision required when picking the threshold on training data")
+    ap.add_argument("--min-precision", type=float, help="episode precision required when picking the threshold on "
+                    "training data (default: acceptance.threshold_precision of configs/train_failure.yaml)")
+    ap.add_argument("--inner-folds", type=int, help="host groups of the inner out-of-fold scores the threshold is "
+                    "picked on (default: acceptance.threshold_inner_folds of configs/train_failure.yaml)")
     ap.add_argument("--cooldown-min", type=float, default=30.0)
     ap.add_argument("--grace-min", type=float, default=30.0, help="no alert in the first minutes after a target resumes reporting")
     ap.add_argument("--min-lead-min", type=float, help="a failure is caught only by an alert at least this long before "
@@ -95,10 +99,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def dataset_config(args: argparse.Namespace) -> FleetDatasetConfig:
     """The simulated fleet the command line asks for, labelled as the training job labels it."""
-    labels = () if args.flat_labels else tuple(load_train_config().dataset.label_horizon_s.items())
+    train = load_train_config().dataset
+    labels = () if args.flat_labels else tuple(train.label_horizon_s.items())
+    rate = args.scenario_rate if args.scenario_rate is not None else train.scenario_rate_per_day
     return FleetDatasetConfig(hosts=args.hosts, vms_per_host=args.vms_per_host, days=args.days,
                               step_s=args.step_min * 60, interval_s=args.interval_s,
-                              scenario_rate_per_day=args.scenario_rate, seed=args.seed, horizon_s=args.horizon_h * 3600,
+                              scenario_rate_per_day=rate, seed=args.seed, horizon_s=args.horizon_h * 3600,
                               label_horizons=labels)
 
 
@@ -129,7 +135,7 @@ def protocol(args: argparse.Namespace, cutoff_ts: float, horizon_s: float) -> di
         "cutoff_ts": cutoff_ts, "horizon_s": horizon_s, "cooldown_s": args.cooldown_min * 60,
         "resume_grace_s": args.grace_min * 60,
         "threshold": f"per fold, highest episode recall with precision >= {args.min_precision} on inner "
-                     "host-grouped 3-fold out-of-fold scores of the training slice (never test rows)",
+                     f"host-grouped {args.inner_folds}-fold out-of-fold scores of the training slice (never test rows)",
         "recall": f"scenario detected if an episode on its target starts in [failure - H, failure - "
                   f"{min_lead_s(args) / 60:g} min]; scenarios of test hosts with onset >= cutoff and failure < end",
         "labels": f"per kind label horizons {dict(load_train_config().dataset.label_horizon_s)} s"
@@ -187,6 +193,11 @@ def print_summary(report: dict[str, Any], md_table: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    acceptance = load_train_config().acceptance
+    if args.min_precision is None:
+        args.min_precision = acceptance.threshold_precision
+    if args.inner_folds is None:
+        args.inner_folds = acceptance.threshold_inner_folds
     t0 = time.perf_counter()
     cfg = dataset_config(args)
     _log(f"dataset: {cfg.hosts} hosts x {cfg.vms_per_host} VMs, {cfg.days:g} days, step {args.step_min:g} min")
@@ -200,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"method {name}")
         results[name] = evaluate_method(ds, split, name, min_precision=args.min_precision,
                                         cooldown_s=args.cooldown_min * 60, resume_grace_s=args.grace_min * 60,
-                                        seed=args.seed, log=_log, min_lead_s=min_lead_s(args))
+                                        seed=args.seed, log=_log, min_lead_s=min_lead_s(args), n_inner=args.inner_folds)
     summaries = {n: r.summary() for n, r in results.items()}
     t_eval = time.perf_counter() - t0 - t_data
     saved = save_model(args, ds, cfg, results["xgboost"], summaries["xgboost"]) \

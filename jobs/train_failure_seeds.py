@@ -28,7 +28,9 @@ DEFAULT_MODEL = {"model": "xgboost", "eta": 0.1, "max_depth": 3, "min_child_weig
 # name -> what differs from the default configuration (configs/train_failure.yaml and MODEL_FEATURES):
 #   labels: "config" (the configured per-kind label horizons) or "flat" (horizon_s for every kind);
 #   extra: feature groups added to the model inputs; drop: inputs removed; model: overrides of DEFAULT_MODEL;
-#   threshold_precision: the validation episode precision each fold's threshold must reach (default 0.9).
+#   threshold_precision: the validation episode precision each fold's threshold must reach, inner_folds: the host
+#   groups its out-of-fold scores come from (defaults: the config's acceptance.threshold_precision and
+#   threshold_inner_folds).
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "flat-labels": {"labels": "flat"},
@@ -38,6 +40,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "plus-error-history": {"extra": ["error_history"]},
     "plus-longer-view": {"extra": ["longer_view"]},
     "deeper": {"model": {"max_depth": 4, "rounds": 400}},
+    "shallower": {"model": {"max_depth": 2, "rounds": 400}},
+    "min-child-weight-5": {"model": {"min_child_weight": 5.0}},
+    "threshold-p0.6-inner3": {"threshold_precision": 0.6, "inner_folds": 3},
+    "threshold-p0.65": {"threshold_precision": 0.65},
     "threshold-p0.75": {"threshold_precision": 0.75},
 }
 
@@ -89,7 +95,8 @@ def one_seed(seed: int, config: Path | None, hosts: int | None, days: float | No
         data = variant_data(base, v, cfg)
         model = {**DEFAULT_MODEL, **v.get("model", {}), "bags": bags}
         val = validate(data, lambda s, f: make_model(model, s, list(f)), seed, quiet, threshold_split=threshold_split,
-                       min_lead_s=cfg.acceptance.min_alert_lead_min * 60, min_precision=v.get("threshold_precision", 0.9))
+                       min_lead_s=cfg.acceptance.min_alert_lead_min * 60, min_precision=v.get("threshold_precision", cfg.acceptance.threshold_precision),
+                       n_inner=v.get("inner_folds", cfg.acceptance.threshold_inner_folds))
         m = val.metrics
         fails = [s.line() for s in acceptance_shortfalls(m, cfg.acceptance)] if acceptance_failures(m, cfg.acceptance) else []
         hw = val.summary.get("hardware", {})

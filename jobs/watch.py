@@ -1,5 +1,6 @@
 """Print a running engine's notable things as they happen: model served or promoted, host at risk (with an
-evacuation plan asked for it), incident opened with its steps. `aiops up` runs this in a thread; on its own:
+evacuation plan asked for it), incident opened with its steps, plan applied (an operator's approval or
+``placement.auto_evacuate``). `aiops up` runs this in a thread; on its own:
 
     python -m jobs.watch [--url http://127.0.0.1:8000] [--every 5]
 
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 import httpx
 
-from aiops.alerting.notable import NotablePolicy
+from aiops.alerting.notable import APPLIED_STATUSES, NotablePolicy
 from aiops.auth import api_headers
 from aiops.settings import Settings, load_settings
 from aiops.telemetry.demo import describe, plan_demo
@@ -53,8 +54,9 @@ class Watcher:
         return r.json() if r.status_code == 200 else None
 
     def poll_once(self) -> None:
-        """One round: model, hosts, incidents (each step skipped quietly while its engine is not answering)."""
-        for step in (self._model, self._hosts_round, self._incidents):
+        """One round: model, hosts, incidents, applied plans (each step skipped quietly while its engine is not
+        answering)."""
+        for step in (self._model, self._hosts_round, self._incidents, self._plans_applied):
             try:
                 step()
             except (httpx.HTTPError, ValueError, KeyError):
@@ -90,6 +92,18 @@ class Watcher:
             report = self._get(f"/api/ai/security/incidents/{iid}")
             if (inc := self.policy.incident(records[iid], report)) is not None:
                 self.say(self.policy.incident_line(inc))
+
+    def _plans_applied(self) -> None:
+        summaries: list[dict[str, Any]] = []
+        for status in APPLIED_STATUSES:
+            got = self._get("/api/ai/placement/plans", status=status, limit=200)
+            if got is None:
+                return  # a partial first listing would forget plans that a later round then replays
+            summaries += got.get("plans", [])
+        for summary in self.policy.plans_to_tell(summaries):
+            plan = self._get(f"/api/ai/placement/plans/{summary['plan_id']}")  # None (evicted): the summary says it
+            if (line := self.policy.plan_applied(summary, plan)) is not None:
+                self.say(line)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.every_s):

@@ -4,9 +4,11 @@ Notable: the kind of served failure model changes (the label-free score starts s
 model is promoted, replaced or rolled back; a refit of the label-free score is not news); a host has
 stayed at high or critical risk for ``hold_s`` (a load spike or a flapping link passes before that,
 as with Prometheus' ``for:``), said again only when it gets worse, or after it has been back to low; a
-security incident opens, or gains steps. Everything else (a risk wobbling inside a band, an incident's
-score moving) is left to the API and the dashboards: the terminal is for the few things a person should
-act on. The policy is plain Python over the API's answers (a watcher polls and prints), so it can be
+security incident opens, or gains steps; a placement plan is applied (an operator's approval or
+``placement.auto_evacuate``: the API does not say which, so neither does the line), said once, and only for
+plans applied after the watcher's first look (a restarted watcher does not replay history). Everything else
+(a risk wobbling inside a band, an incident's score moving) is left to the API and the dashboards: the
+terminal is for the few things a person should act on. The policy is plain Python over the API's answers (a watcher polls and prints), so it can be
 tested without an engine.
 """
 from __future__ import annotations
@@ -16,7 +18,10 @@ from typing import Any, Iterable, Mapping
 
 from aiops.alerting.severity import at_least, severity_rank
 
-__all__ = ["HostRisk", "IncidentSteps", "NotablePolicy", "incident_steps"]
+__all__ = ["APPLIED_STATUSES", "HostRisk", "IncidentSteps", "NotablePolicy", "incident_steps"]
+
+# What PlanService.apply leaves on a plan that moved or created VMs (``not_applied`` changed nothing).
+APPLIED_STATUSES = ("applied", "partially_applied")
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class NotablePolicy:
         self._hosts: dict[str, str] = {}  # host -> the severity last said
         self._since: dict[str, float] = {}  # host -> when it reached the floor (not yet said)
         self._incidents: dict[str, frozenset[str]] = {}  # incident -> tactics last said
+        self._plans: set[str] | None = None  # applied plans already seen (None: not looked yet)
 
     # ---- the served model ---------------------------------------------------------------------------
     def model(self, info: Mapping[str, Any] | None) -> str | None:
@@ -156,3 +162,54 @@ class NotablePolicy:
         verb = "opened" if inc.opened else "grew"
         on = f" on {', '.join(inc.entities)}" if inc.entities else ""
         return f"incident {inc.incident_id} {verb} ({inc.severity}, risk {inc.risk:.2f}): {' → '.join(inc.steps)}{on}"
+
+    # ---- applied plans ------------------------------------------------------------------------------
+    def plans_to_tell(self, summaries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """Applied plans (GET /placement/plans summaries) not said yet, oldest first. The first listing is only
+        remembered: what was applied before the watcher started is history, and a restart must not replay it."""
+        listed = {str(s["plan_id"]): s for s in summaries if s.get("status") in APPLIED_STATUSES}
+        if self._plans is None:
+            self._plans = set(listed)
+            return []
+        self._plans &= set(listed)  # a plan gone from the listing (evicted, older than the limit) never returns
+        new = [s for pid, s in listed.items() if pid not in self._plans]
+        return sorted(new, key=lambda s: (float(s.get("applied_at") or 0.0), str(s["plan_id"])))
+
+    def plan_applied(self, summary: Mapping[str, Any], plan: Mapping[str, Any] | None) -> str | None:
+        """The line for a newly applied plan (None when already said); marks it as said, so it is said once."""
+        pid = str(summary["plan_id"])
+        if self._plans is not None and pid in self._plans:
+            return None
+        self._plans = (self._plans or set()) | {pid}
+        return self.plan_line(summary, plan)
+
+    @staticmethod
+    def plan_line(summary: Mapping[str, Any], plan: Mapping[str, Any] | None) -> str:
+        """`evacuation plan p-1 applied: 6 VMs moved off host-0002 to 4 hosts`: from the plan's apply result
+        (GET /placement/plans/{id}) when there is one, else the summary's planned count."""
+        kind, pid = str(summary.get("kind") or "plan"), str(summary["plan_id"])
+        label = "placement plan" if kind == "plan" else f"{kind} plan"
+        status = str(summary.get("status") or "applied").replace("_", " ")
+        hosts = [str(h) for h in summary.get("hosts") or ()]
+        off = f" off {', '.join(hosts[:3])}{' and others' if len(hosts) > 3 else ''}" if hosts else ""
+        result = (plan or {}).get("applied") or {}
+        done = result.get("applied")
+        if done is None:  # no apply result to read: what the plan meant to do
+            body = f"{_count(int(summary.get('actions') or 0), 'planned VM action')}{off}"
+        elif not done:
+            body = f"no VM moved{off}"
+        else:
+            created = [a for a in done if a.get("op") == "create"]
+            moved = [a for a in done if a.get("op") != "create"]
+            bits = ([f"{_count(len(moved), 'VM')} moved{off} to {_count(len({a.get('to') for a in moved}), 'host')}"]
+                    if moved else [])
+            if created:
+                bits.append(f"{_count(len(created), 'VM')} created on {_count(len({a.get('to') for a in created}), 'host')}")
+            body = " and ".join(bits)
+        skipped, stranded = len(result.get("skipped") or ()), int(summary.get("stranded") or 0)
+        return (f"{label} {pid} {status}: {body}" + (f", {skipped} skipped" if skipped else "")
+                + (f", {stranded} stranded (no host could take them)" if stranded else ""))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

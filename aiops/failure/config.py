@@ -105,6 +105,10 @@ class AcceptanceConfig(_Strict):
     min_median_lead_min: float = Field(30.0, ge=0)
     # a failure counts as caught only by an alert at least this long before it (an operator needs time to act)
     min_alert_lead_min: float = Field(0.0, ge=0)
+    # each validation fold's alert threshold: the highest recall at this episode precision on out-of-fold scores
+    # of its own training period, with the training hosts in this many groups
+    threshold_precision: float = Field(0.8, gt=0, le=1)
+    threshold_inner_folds: int = Field(5, ge=2)
     promote_metric: str = "pr_auc"
 
 

@@ -128,7 +128,9 @@ def apply_episode(st: TickState, ep: Episode, idx: int | np.ndarray) -> None:
         h["thr"][idx] *= 1 + 0.8 * f
     elif ep.kind == "media_errors":
         h["disk"][idx] += a * 1.5 * f
-        st.lines(a * 60 / (ep.end_ts - ep.start_ts) * iv, int(idx), "disk")
+        # ~20 errors: a failing disk's rate 30 min before it dies, spread over 20-90 min (SIM_VERSION 5; 60 before,
+        # twice a dying disk's peak rate, which no real remap burst reaches)
+        st.lines(a * 20 / (ep.end_ts - ep.start_ts) * iv, int(idx), "disk")
     elif ep.kind == "ecc_burst":
         st.lines(a * 150 / (ep.end_ts - ep.start_ts) * iv, int(idx), "ecc")
     elif ep.kind == "network_blip":

@@ -147,7 +147,8 @@ class Validation:
 
 
 def validate(data: TrainingData, make: Callable[[int, Sequence[str]], Any], seed: int, log: Log,
-             threshold_split: str = "oof", min_lead_s: float = 0.0, min_precision: float = 0.9) -> Validation:
+             threshold_split: str = "oof", min_lead_s: float = 0.0, min_precision: float = 0.9,
+             n_inner: int = 3) -> Validation:
     """Episode validation on held-out hosts in a later period; the decision threshold is the folds' median,
     each chosen on validation scores of that fold's training period (``evaluate_method``'s ``threshold_split``).
     A failure is caught only by an alert at least ``min_lead_s`` before it; each fold's threshold is the one with the
@@ -155,7 +156,7 @@ def validate(data: TrainingData, make: Callable[[int, Sequence[str]], Any], seed
     from aiops.failure.training.fleet_training import evaluate_method
 
     res = evaluate_method(data.ds, data.split, "tuned", make=make, seed=seed, log=log, threshold_split=threshold_split,
-                          min_lead_s=min_lead_s, min_precision=min_precision)
+                          min_lead_s=min_lead_s, min_precision=min_precision, n_inner=n_inner)
     summ = res.summary()
     hw = summ.get("hardware", {})
     thresholds = [f.threshold.threshold for f in res.folds]
@@ -279,7 +280,8 @@ def run_pipeline(cfg: TrainConfig, registry: Any, search: Search, *, cache: Path
 
     make = lambda seed, f: make_model(best_config, seed, list(f))  # noqa: E731
     seed, ds, feats = cfg.dataset.seed, data.ds, data.features
-    val = validate(data, make, seed, log, min_lead_s=cfg.acceptance.min_alert_lead_min * 60)
+    val = validate(data, make, seed, log, min_lead_s=cfg.acceptance.min_alert_lead_min * 60,
+                   min_precision=cfg.acceptance.threshold_precision, n_inner=cfg.acceptance.threshold_inner_folds)
     final = make(seed, feats).fit(model_matrix(ds.frame, feats), ds.frame["label"].to_numpy())
     survival, coverage = fit_survival(data, cfg.outer_folds)
     val.metrics["ttf_interval_coverage"] = coverage

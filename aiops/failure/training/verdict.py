@@ -17,11 +17,13 @@ __all__ = ["Shortfall", "acceptance_shortfalls", "explain_decision", "ADVICE", "
 ADVICE = {
     "recall": "the model misses failing episodes: train on more labelled episodes (a longer history, or wait for "
               "more: failure.retrain.min_new_episodes), add features that see slow change (longer-window trend/count "
-              "features in configs/features.yaml), or search more (tune.num_samples); lowering "
-              "acceptance.min_recall only hides it",
+              "features in configs/features.yaml), or search more (tune.num_samples); if precision has room, a lower "
+              "acceptance.threshold_precision alerts earlier (trading precision); lowering acceptance.min_recall "
+              "only hides it",
     "precision": "too many alarms on targets that did not fail: more history of healthy look-alikes (a longer "
                  "history), record maintenance/backups as events so they are not learnt as precursors, record "
-                 "mitigations through the API; lowering acceptance.min_precision only hides it",
+                 "mitigations through the API; if recall has room, a higher acceptance.threshold_precision alerts "
+                 "less (trading recall); lowering acceptance.min_precision only hides it",
     "median_lead_min": "alerts come too late to act on: features over longer windows (trend, change_rate over hours "
                        "in configs/features.yaml) so precursors show earlier; a horizon (dataset.horizon_s) at least "
                        "as long as the lead you need",

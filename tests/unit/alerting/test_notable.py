@@ -89,3 +89,52 @@ def test_incident_steps_follow_the_evidence_in_time_order():
                            {"ts": 20, "name": "login_after_failures", "tactics": ["initial_access", "credential_access"]}]}
     assert incident_steps(report) == ("credential_access (ssh_brute_force)", "initial_access (login_after_failures)",
                                       "privilege_escalation (sudo_to_root)", "exfiltration")
+
+
+def _applied(pid: str, status: str = "applied", at: float = 100.0, kind: str = "evacuation") -> dict:
+    """A GET /placement/plans summary of an applied plan (PlanService.plan_summary's fields)."""
+    return {"plan_id": pid, "kind": kind, "status": status, "created": at - 5, "requires_approval": True,
+            "hosts": ["host-0002"] if kind == "evacuation" else [], "actions": 3, "stranded": 0, "complete": True,
+            "applied_at": at}
+
+
+def _full(pid: str, tos: list[str], skipped: int = 0) -> dict:
+    """The plan's GET /placement/plans/{id}, with PlanService.apply's result."""
+    done = [{"op": "migrate", "vm_id": f"v{i}", "from": "host-0002", "to": to} for i, to in enumerate(tos)]
+    return {"plan_id": pid, "kind": "evacuation", "applied": {"status": "applied", "applied": done,
+                                                              "skipped": [{"vm_id": "vx", "reason": "r"}] * skipped}}
+
+
+def test_plans_applied_before_the_first_look_are_remembered_silently():
+    pol = NotablePolicy()
+    assert pol.plans_to_tell([_applied("old-1"), _applied("old-2", "partially_applied")]) == []
+    assert pol.plans_to_tell([_applied("old-1"), _applied("old-2", "partially_applied")]) == []  # never replayed
+    assert pol.plan_applied(_applied("old-1"), None) is None
+
+
+def test_a_newly_applied_plan_is_said_once_oldest_first():
+    pol = NotablePolicy()
+    assert pol.plans_to_tell([]) == []  # first look: nothing applied yet
+    listing = [_applied("p-2", at=200.0), _applied("p-1", at=150.0), _applied("nope", "not_applied"),
+               _applied("prop", "proposed")]
+    new = pol.plans_to_tell(listing)
+    assert [s["plan_id"] for s in new] == ["p-1", "p-2"]
+    line = pol.plan_applied(new[0], _full("p-1", ["h3", "h4", "h3"]))
+    assert line == "evacuation plan p-1 applied: 3 VMs moved off host-0002 to 2 hosts"
+    assert pol.plan_applied(new[0], _full("p-1", ["h3"])) is None
+    assert [s["plan_id"] for s in pol.plans_to_tell(listing)] == ["p-2"]  # not fetched yet: still to tell
+    assert pol.plan_applied(new[1], None) is not None
+    assert pol.plans_to_tell(listing) == []
+
+
+def test_plan_line_says_what_the_data_says_and_not_who_applied_it():
+    partial = NotablePolicy.plan_line({**_applied("p-3", "partially_applied"), "stranded": 1}, _full("p-3", ["h5"], skipped=2))
+    assert partial == ("evacuation plan p-3 partially applied: 1 VM moved off host-0002 to 1 host, 2 skipped, "
+                       "1 stranded (no host could take them)")
+    # an evicted plan (404 on its body): the summary's planned count
+    assert NotablePolicy.plan_line(_applied("p-4"), None) == "evacuation plan p-4 applied: 3 planned VM actions off host-0002"
+    created = {"applied": {"applied": [{"op": "create", "vm_id": "n1", "to": "h1"}], "skipped": []}}
+    assert NotablePolicy.plan_line(_applied("p-5", kind="plan"), created) == "placement plan p-5 applied: 1 VM created on 1 host"
+    # PlanSummary / PlanOut do not tell an operator's approval from placement.auto_evacuate: the line claims neither
+    for line in (partial, NotablePolicy.plan_line(_applied("p-6"), _full("p-6", ["h1"]))):
+        assert "automatic" not in line and "approved" not in line
