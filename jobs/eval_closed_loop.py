@@ -64,7 +64,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--train-days", type=float, default=16.0)
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "results" / "cache")
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "eval_closed_loop.json")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.min_precision is not None and not 0 < args.min_precision <= 1:
+        ap.error(f"--min-precision must be in (0, 1], got {args.min_precision}")
+    return args
 
 
 def train_model(args: argparse.Namespace) -> tuple[Any, float, list[str], dict[str, Any]]:

@@ -94,7 +94,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "results" / "cache",
                     help="dataset cache folder (keyed by the simulation settings)")
     ap.add_argument("--no-cache", action="store_true", help="rebuild the dataset even if cached")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    acceptance = load_train_config().acceptance  # the training job's operating point unless overridden
+    args.min_precision = acceptance.threshold_precision if args.min_precision is None else args.min_precision
+    args.inner_folds = acceptance.threshold_inner_folds if args.inner_folds is None else args.inner_folds
+    if not 0 < args.min_precision <= 1:
+        ap.error(f"--min-precision must be in (0, 1], got {args.min_precision}")
+    if args.inner_folds < 2:
+        ap.error(f"--inner-folds must be at least 2, got {args.inner_folds}")
+    return args
 
 
 def dataset_config(args: argparse.Namespace) -> FleetDatasetConfig:
@@ -193,11 +201,6 @@ def print_summary(report: dict[str, Any], md_table: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    acceptance = load_train_config().acceptance
-    if args.min_precision is None:
-        args.min_precision = acceptance.threshold_precision
-    if args.inner_folds is None:
-        args.inner_folds = acceptance.threshold_inner_folds
     t0 = time.perf_counter()
     cfg = dataset_config(args)
     _log(f"dataset: {cfg.hosts} hosts x {cfg.vms_per_host} VMs, {cfg.days:g} days, step {args.step_min:g} min")

@@ -8,8 +8,8 @@ security incident opens, or gains steps; a placement plan is applied (an operato
 ``placement.auto_evacuate``: the API does not say which, so neither does the line), said once, and only for
 plans applied after the watcher's first look (a restarted watcher does not replay history). Everything else
 (a risk wobbling inside a band, an incident's score moving) is left to the API and the dashboards: the
-terminal is for the few things a person should act on. The policy is plain Python over the API's answers (a watcher polls and prints), so it can be
-tested without an engine.
+terminal is for the few things a person should act on. The policy is plain Python over the API's answers (a
+watcher polls and prints), so it can be tested without an engine.
 """
 from __future__ import annotations
 

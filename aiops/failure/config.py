@@ -107,7 +107,7 @@ class AcceptanceConfig(_Strict):
     min_alert_lead_min: float = Field(0.0, ge=0)
     # each validation fold's alert threshold: the highest recall at this episode precision on out-of-fold scores
     # of its own training period, with the training hosts in this many groups
-    threshold_precision: float = Field(0.8, gt=0, le=1)
+    threshold_precision: float = Field(0.75, gt=0, le=1)
     threshold_inner_folds: int = Field(5, ge=2)
     promote_metric: str = "pr_auc"
 

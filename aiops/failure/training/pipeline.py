@@ -152,7 +152,8 @@ def validate(data: TrainingData, make: Callable[[int, Sequence[str]], Any], seed
     """Episode validation on held-out hosts in a later period; the decision threshold is the folds' median,
     each chosen on validation scores of that fold's training period (``evaluate_method``'s ``threshold_split``).
     A failure is caught only by an alert at least ``min_lead_s`` before it; each fold's threshold is the one with the
-    highest validation recall at episode precision >= ``min_precision``."""
+    highest validation recall at episode precision >= ``min_precision`` on out-of-fold scores of its training hosts
+    in ``n_inner`` groups."""
     from aiops.failure.training.fleet_training import evaluate_method
 
     res = evaluate_method(data.ds, data.split, "tuned", make=make, seed=seed, log=log, threshold_split=threshold_split,
